@@ -1,0 +1,380 @@
+//! The `.nam` file format: parsing and validation, no signal processing.
+//!
+//! [`NamFile::load`] reads a file into a [`NamFile`]: the version, the
+//! [`Metadata`], the sample rate and a [`ModelSpec`] holding the normalized
+//! config of one architecture together with its weights. Both the legacy 0.5
+//! layout (`head_size`, `gated`, scalar `kernel_size`, string activations) and the
+//! current one (per-layer `kernel_sizes`, activations and `gating_mode`,
+//! bottlenecks, groups, FiLM, `condition_dsp`, post-stack `head`, slimmable
+//! layers, `SlimmableContainer`) normalize to the same types.
+//!
+//! Validation is complete before anything is built: every dimension is bounded
+//! ([`limits`]), the weight count must match the config exactly, and every
+//! weight must be finite. See `../shared/fixtures/README.md` for the layout.
+
+mod activation;
+mod convnet;
+mod json;
+pub mod limits;
+mod linear;
+mod lstm;
+mod metadata;
+mod wavenet;
+
+use std::path::Path;
+
+use serde_json::Value;
+
+pub use activation::Activation;
+pub use convnet::ConvNetConfig;
+pub use linear::LinearConfig;
+pub use lstm::LstmConfig;
+pub use metadata::Metadata;
+pub use wavenet::{
+    ArrayHeadConfig, FilmConfig, FilmPosition, Gating, Head1x1Config, LayerArrayConfig,
+    LayerConfig, PostHeadConfig, SlimmableConfig, WaveNetConfig,
+};
+
+use crate::error::{FormatError, LoadError};
+use json::Node;
+
+/// The sample rate assumed when a file does not state one (most 0.5.x files).
+pub const DEFAULT_SAMPLE_RATE_HZ: f64 = 48_000.0;
+
+/// The oldest `.nam` version this loader reads.
+pub const EARLIEST_SUPPORTED_VERSION: Version = Version::new(0, 5, 0);
+/// The newest `major.minor` this loader reads (any patch of it).
+pub const LATEST_SUPPORTED_VERSION: Version = Version::new(0, 7, 0);
+const SUPPORTED_VERSIONS: &str = "0.5.0 to 0.7.x";
+
+/// A `.nam` format version (`major.minor.patch`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version {
+    /// Major component.
+    pub major: u32,
+    /// Minor component.
+    pub minor: u32,
+    /// Patch component.
+    pub patch: u32,
+}
+
+impl Version {
+    /// A version from its three components.
+    pub const fn new(major: u32, minor: u32, patch: u32) -> Self {
+        Self {
+            major,
+            minor,
+            patch,
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        let mut parts = text.split('.');
+        let mut next = || -> Option<u32> {
+            let part = parts.next()?;
+            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            part.parse().ok()
+        };
+        let version = Self::new(next()?, next()?, next()?);
+        parts.next().is_none().then_some(version)
+    }
+
+    fn is_supported(&self) -> bool {
+        *self >= EARLIEST_SUPPORTED_VERSION
+            && (self.major, self.minor)
+                <= (
+                    LATEST_SUPPORTED_VERSION.major,
+                    LATEST_SUPPORTED_VERSION.minor,
+                )
+    }
+}
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+/// A parsed and validated `.nam` document.
+#[derive(Clone, Debug)]
+pub struct NamFile {
+    /// The format version the file declares.
+    pub version: Version,
+    /// Descriptive metadata (all optional).
+    pub metadata: Metadata,
+    /// The sample rate the file states, if any; see [`NamFile::sample_rate_hz`].
+    pub declared_sample_rate_hz: Option<f64>,
+    /// The architecture, its config and weights.
+    pub spec: ModelSpec,
+}
+
+/// One architecture's normalized config and its weights (validated).
+#[derive(Clone, Debug)]
+pub enum ModelSpec {
+    /// WaveNet (legacy and current layouts).
+    WaveNet {
+        /// The config.
+        config: WaveNetConfig,
+        /// The flat weight vector, `head_scale` last.
+        weights: Vec<f32>,
+    },
+    /// Stacked LSTM with a linear head.
+    Lstm {
+        /// The config.
+        config: LstmConfig,
+        /// The flat weight vector.
+        weights: Vec<f32>,
+    },
+    /// Dilated ConvNet (kernel 2), optional batchnorm.
+    ConvNet {
+        /// The config.
+        config: ConvNetConfig,
+        /// The flat weight vector.
+        weights: Vec<f32>,
+    },
+    /// A plain FIR filter.
+    Linear {
+        /// The config.
+        config: LinearConfig,
+        /// The flat weight vector.
+        weights: Vec<f32>,
+    },
+    /// Several complete models, one chosen by a size value.
+    SlimmableContainer {
+        /// The submodels, ascending by `max_value`.
+        submodels: Vec<Submodel>,
+    },
+}
+
+/// One entry of a `SlimmableContainer`.
+#[derive(Clone, Debug)]
+pub struct Submodel {
+    /// This submodel serves sizes below `max_value` (the last one serves the rest).
+    pub max_value: f64,
+    /// The complete nested model document.
+    pub model: NamFile,
+}
+
+impl ModelSpec {
+    /// The architecture name as written in `.nam` files.
+    pub fn architecture(&self) -> &'static str {
+        match self {
+            ModelSpec::WaveNet { .. } => "WaveNet",
+            ModelSpec::Lstm { .. } => "LSTM",
+            ModelSpec::ConvNet { .. } => "ConvNet",
+            ModelSpec::Linear { .. } => "Linear",
+            ModelSpec::SlimmableContainer { .. } => "SlimmableContainer",
+        }
+    }
+}
+
+impl NamFile {
+    /// Reads and validates a `.nam` file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, LoadError> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| LoadError::new(&name, e.into()))?;
+        Self::from_json_str(&text, &name)
+    }
+
+    /// Parses and validates a `.nam` document held in memory; `source_name` names
+    /// it in errors.
+    pub fn from_json_str(text: &str, source_name: &str) -> Result<Self, LoadError> {
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| LoadError::new(source_name, json_error(text, &e)))?;
+        Self::from_json_value(&value, source_name)
+    }
+
+    /// Validates an already-parsed JSON document.
+    pub fn from_json_value(value: &Value, source_name: &str) -> Result<Self, LoadError> {
+        parse_document(&Node::root(value, ""), 0).map_err(|kind| LoadError::new(source_name, kind))
+    }
+
+    /// The sample rate the model was trained at: the declared one, or
+    /// [`DEFAULT_SAMPLE_RATE_HZ`] when the file states none.
+    pub fn sample_rate_hz(&self) -> f64 {
+        self.declared_sample_rate_hz
+            .unwrap_or(DEFAULT_SAMPLE_RATE_HZ)
+    }
+
+    /// The architecture name (`WaveNet`, `LSTM`, ...).
+    pub fn architecture(&self) -> &'static str {
+        self.spec.architecture()
+    }
+}
+
+/// Maps a serde_json error to a [`FormatError`], recognising the `NaN` and
+/// `Infinity` tokens Python writes for non-finite floats.
+fn json_error(text: &str, error: &serde_json::Error) -> FormatError {
+    let (line, column) = (error.line(), error.column());
+    let at_error = text
+        .lines()
+        .nth(line.saturating_sub(1))
+        .and_then(|l| l.get(column.saturating_sub(1)..))
+        .unwrap_or("");
+    let at_error = at_error.trim_start_matches('-');
+    if at_error.starts_with("NaN") || at_error.starts_with("Infinity") {
+        return FormatError::NonFiniteNumber { line, column };
+    }
+    FormatError::InvalidJson {
+        line,
+        column,
+        message: error.to_string(),
+    }
+}
+
+fn parse_document(doc: &Node, depth: usize) -> Result<NamFile, FormatError> {
+    if depth > limits::MAX_NESTING_DEPTH {
+        return Err(FormatError::TooLarge {
+            field: doc.path.to_string(),
+            value: depth as u128,
+            limit: limits::MAX_NESTING_DEPTH as u128,
+        });
+    }
+    let version_node = doc.req("version")?;
+    let version_text = version_node.as_str()?;
+    let version = Version::parse(version_text)
+        .filter(Version::is_supported)
+        .ok_or_else(|| FormatError::UnsupportedVersion {
+            version: version_text.to_owned(),
+            supported: SUPPORTED_VERSIONS,
+        })?;
+    let metadata = match doc.get("metadata")? {
+        Some(node) => Metadata::parse(&node)?,
+        None => Metadata::default(),
+    };
+    let declared_sample_rate_hz = match doc.get("sample_rate")? {
+        Some(node) => {
+            let rate = node.as_f64()?;
+            if !(1.0..=limits::MAX_SAMPLE_RATE_HZ).contains(&rate) {
+                return Err(node.invalid(format!(
+                    "sample rate {rate} Hz is outside 1 Hz to {} Hz",
+                    limits::MAX_SAMPLE_RATE_HZ
+                )));
+            }
+            Some(rate)
+        }
+        None => None,
+    };
+    let architecture_node = doc.req("architecture")?;
+    let architecture = architecture_node.as_str()?;
+    let config = doc.req("config")?;
+    let spec = match architecture {
+        "WaveNet" => {
+            let config = WaveNetConfig::parse(&config, |nested| parse_document(nested, depth + 1))?;
+            let weights = parse_weights(doc, config.weight_count())?;
+            ModelSpec::WaveNet { config, weights }
+        }
+        "LSTM" => {
+            let config = LstmConfig::parse(&config)?;
+            let weights = parse_weights(doc, config.weight_count())?;
+            ModelSpec::Lstm { config, weights }
+        }
+        "ConvNet" => {
+            let config = ConvNetConfig::parse(&config)?;
+            let weights = parse_weights(doc, config.weight_count())?;
+            ModelSpec::ConvNet { config, weights }
+        }
+        "Linear" => {
+            let config = LinearConfig::parse(&config)?;
+            let weights = parse_weights(doc, config.weight_count())?;
+            ModelSpec::Linear { config, weights }
+        }
+        "SlimmableContainer" => ModelSpec::SlimmableContainer {
+            submodels: parse_submodels(&config, declared_sample_rate_hz, depth)?,
+        },
+        other => {
+            return Err(FormatError::UnknownArchitecture {
+                field: architecture_node.path.to_string(),
+                name: other.to_owned(),
+            })
+        }
+    };
+    Ok(NamFile {
+        version,
+        metadata,
+        declared_sample_rate_hz,
+        spec,
+    })
+}
+
+/// Reads `weights`, checking the count against the config and that each is finite.
+fn parse_weights(doc: &Node, expected: usize) -> Result<Vec<f32>, FormatError> {
+    let node = doc.req("weights")?;
+    let array = node
+        .value
+        .as_array()
+        .ok_or_else(|| node.invalid("expected an array of numbers"))?;
+    if array.len() != expected {
+        return Err(FormatError::WeightCountMismatch {
+            field: node.path.to_string(),
+            expected,
+            found: array.len(),
+        });
+    }
+    let mut weights = Vec::with_capacity(array.len());
+    for (index, value) in array.iter().enumerate() {
+        let x = value
+            .as_f64()
+            .ok_or_else(|| node.path.index(index).invalid("expected a number"))?;
+        let w = x as f32;
+        if !w.is_finite() {
+            return Err(FormatError::NonFiniteWeight {
+                field: node.path.to_string(),
+                index,
+                value: w,
+            });
+        }
+        weights.push(w);
+    }
+    Ok(weights)
+}
+
+fn parse_submodels(
+    config: &Node,
+    declared_sample_rate_hz: Option<f64>,
+    depth: usize,
+) -> Result<Vec<Submodel>, FormatError> {
+    let list = config.req("submodels")?;
+    let items = list.items()?;
+    if items.is_empty() {
+        return Err(list.invalid("a SlimmableContainer needs at least one submodel"));
+    }
+    if items.len() > limits::MAX_SUBMODELS {
+        return Err(FormatError::TooLarge {
+            field: list.path.to_string(),
+            value: items.len() as u128,
+            limit: limits::MAX_SUBMODELS as u128,
+        });
+    }
+    let mut submodels: Vec<Submodel> = Vec::with_capacity(items.len());
+    for item in &items {
+        let max_node = item.req("max_value")?;
+        let max_value = max_node.as_f64()?;
+        if let Some(previous) = submodels.last() {
+            if max_value <= previous.max_value {
+                return Err(max_node.invalid("submodels must be sorted by ascending max_value"));
+            }
+        }
+        let model_node = item.req("model")?;
+        let model = parse_document(&model_node, depth + 1)?;
+        if let (Some(outer), Some(inner)) = (declared_sample_rate_hz, model.declared_sample_rate_hz)
+        {
+            if outer != inner {
+                return Err(model_node.invalid(format!(
+                    "submodel sample rate {inner} Hz differs from the container's {outer} Hz"
+                )));
+            }
+        }
+        submodels.push(Submodel { max_value, model });
+    }
+    let last = submodels.last().map_or(0.0, |s| s.max_value);
+    if last < 1.0 {
+        return Err(list.invalid(format!(
+            "the last submodel's max_value must be at least 1.0 (found {last})"
+        )));
+    }
+    Ok(submodels)
+}

@@ -1,0 +1,145 @@
+//! Planar signal buffers, allocated once at build time.
+
+/// A block of `channels` rows, each `stride` frames long: channel `c` lives at
+/// `data[c * stride ..][..stride]`.
+#[derive(Clone, Debug)]
+pub(crate) struct Planar {
+    pub(crate) data: Vec<f32>,
+    pub(crate) stride: usize,
+}
+
+impl Planar {
+    pub(crate) fn new(channels: usize, stride: usize) -> Self {
+        Self {
+            data: vec![0.0; channels * stride],
+            stride,
+        }
+    }
+
+    pub(crate) fn row(&self, channel: usize, frames: usize) -> &[f32] {
+        &self.data[channel * self.stride..][..frames]
+    }
+
+    pub(crate) fn row_mut(&mut self, channel: usize, frames: usize) -> &mut [f32] {
+        &mut self.data[channel * self.stride..][..frames]
+    }
+
+    /// Copies the first `channels` rows (`frames` each) from `source`.
+    pub(crate) fn copy_from(
+        &mut self,
+        source: &[f32],
+        source_stride: usize,
+        channels: usize,
+        frames: usize,
+    ) {
+        for c in 0..channels {
+            self.row_mut(c, frames)
+                .copy_from_slice(&source[c * source_stride..][..frames]);
+        }
+    }
+}
+
+/// A planar buffer that keeps the last `lookback` frames of every channel
+/// before the block being written, so a dilated convolution can read its past
+/// taps as contiguous slices. Writing advances a position; when the buffer is
+/// full the last `lookback` frames move back to the start (amortized: the
+/// capacity is a multiple of both the lookback and the block size).
+#[derive(Clone, Debug)]
+pub(crate) struct History {
+    data: Vec<f32>,
+    stride: usize,
+    lookback: usize,
+    position: usize,
+}
+
+impl History {
+    /// Frames per channel a history of this lookback needs for blocks of `max_frames`.
+    pub(crate) fn stride_for(lookback: usize, max_frames: usize) -> usize {
+        lookback + (4 * max_frames).max(2 * lookback).max(max_frames)
+    }
+
+    pub(crate) fn new(channels: usize, lookback: usize, max_frames: usize) -> Self {
+        let stride = Self::stride_for(lookback, max_frames);
+        Self {
+            data: vec![0.0; channels * stride],
+            stride,
+            lookback,
+            position: lookback,
+        }
+    }
+
+    /// Forgets the past: every earlier frame reads as zero.
+    pub(crate) fn clear(&mut self) {
+        self.data.fill(0.0);
+        self.position = self.lookback;
+    }
+
+    /// Makes room for `frames` new frames (which must not exceed the `max_frames`
+    /// given at construction).
+    pub(crate) fn begin(&mut self, frames: usize) {
+        if self.position + frames > self.stride {
+            let (from, lookback) = (self.position - self.lookback, self.lookback);
+            for row in self.data.chunks_exact_mut(self.stride) {
+                row.copy_within(from..from + lookback, 0);
+            }
+            self.position = lookback;
+        }
+    }
+
+    /// The `frames` frames of channel `channel` being written.
+    pub(crate) fn current_mut(&mut self, channel: usize, frames: usize) -> &mut [f32] {
+        &mut self.data[channel * self.stride + self.position..][..frames]
+    }
+
+    /// The current block as a planar view: `(data, stride, offset)` with channel
+    /// `c`'s current frames at `data[c * stride + offset ..]`.
+    pub(crate) fn current_view_mut(&mut self) -> (&mut [f32], usize, usize) {
+        (&mut self.data, self.stride, self.position)
+    }
+
+    /// The whole buffer for a convolution of this lookback: `(data, stride, first)`
+    /// where `first` is the offset of the oldest tap for the current block.
+    pub(crate) fn conv_input(&self) -> (&[f32], usize, usize) {
+        (&self.data, self.stride, self.position - self.lookback)
+    }
+
+    /// Commits the `frames` frames written since [`History::begin`].
+    pub(crate) fn end(&mut self, frames: usize) {
+        self.position += frames;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_keeps_the_lookback_across_rewinds() {
+        let lookback = 5;
+        let mut history = History::new(2, lookback, 3);
+        let mut next = 1.0;
+        for _ in 0..40 {
+            history.begin(3);
+            for c in 0..2 {
+                for (t, x) in history.current_mut(c, 3).iter_mut().enumerate() {
+                    *x = next + t as f32 + 1000.0 * c as f32;
+                }
+            }
+            let (data, stride, first) = history.conv_input();
+            for c in 0..2 {
+                let window = &data[c * stride + first..][..lookback + 3];
+                for (t, &x) in window.iter().enumerate() {
+                    let expected = next + t as f32 - lookback as f32;
+                    let expected = if expected < 1.0 {
+                        0.0
+                    } else {
+                        expected + 1000.0 * c as f32
+                    };
+                    assert_eq!(x, expected);
+                }
+            }
+            history.end(3);
+            next += 3.0;
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Streaming LSTM, one sample at a time (the recurrence allows nothing else).
+
+use super::conv::WeightCursor;
+use super::BuildError;
+use crate::format::LstmConfig;
+
+/// One LSTM layer. Weights are stored transposed (`[input][gate row]`) so the
+/// matrix-vector product is a run of contiguous, vectorizable `axpy`s.
+#[derive(Clone, Debug)]
+struct LstmLayer {
+    input_size: usize,
+    weights_t: Vec<f32>,
+    bias: Vec<f32>,
+    initial_hidden: Vec<f32>,
+    initial_cell: Vec<f32>,
+    hidden: Vec<f32>,
+    cell: Vec<f32>,
+    gates: Vec<f32>,
+}
+
+/// A runnable LSTM with its linear head.
+#[derive(Clone, Debug)]
+pub(crate) struct Lstm {
+    layers: Vec<LstmLayer>,
+    head_weights: Vec<f32>,
+    head_bias: f32,
+    hidden_size: usize,
+}
+
+impl Lstm {
+    pub(crate) fn build(config: &LstmConfig, weights: &[f32]) -> Result<Self, BuildError> {
+        let h = config.hidden_size;
+        let mut cursor = WeightCursor::new(weights);
+        let mut layers = Vec::with_capacity(config.num_layers);
+        for l in 0..config.num_layers {
+            let input_size = config.layer_input_size(l);
+            let columns = input_size + h;
+            let w = cursor.take(4 * h * columns)?;
+            let mut weights_t = vec![0.0; w.len()];
+            for row in 0..4 * h {
+                for col in 0..columns {
+                    weights_t[col * 4 * h + row] = w[row * columns + col];
+                }
+            }
+            let bias = cursor.take(4 * h)?.to_vec();
+            let initial_hidden = cursor.take(h)?.to_vec();
+            let initial_cell = cursor.take(h)?.to_vec();
+            layers.push(LstmLayer {
+                input_size,
+                weights_t,
+                bias,
+                hidden: initial_hidden.clone(),
+                cell: initial_cell.clone(),
+                initial_hidden,
+                initial_cell,
+                gates: vec![0.0; 4 * h],
+            });
+        }
+        let head_weights = cursor.take(h)?.to_vec();
+        let head_bias = cursor.scalar()?;
+        cursor.finish()?;
+        Ok(Self {
+            layers,
+            head_weights,
+            head_bias,
+            hidden_size: h,
+        })
+    }
+
+    /// Back to the stored initial state (the state the trainer reached on silence).
+    pub(crate) fn clear(&mut self) {
+        for layer in &mut self.layers {
+            layer.hidden.copy_from_slice(&layer.initial_hidden);
+            layer.cell.copy_from_slice(&layer.initial_cell);
+        }
+    }
+
+    pub(crate) fn process_block(&mut self, input: &[f32], output: &mut [f32]) {
+        let h = self.hidden_size;
+        for (x, y) in input.iter().zip(output.iter_mut()) {
+            for l in 0..self.layers.len() {
+                let (done, rest) = self.layers.split_at_mut(l);
+                let layer = &mut rest[0];
+                let layer_input: &[f32] = match done.last() {
+                    Some(previous) => &previous.hidden,
+                    None => std::slice::from_ref(x),
+                };
+                layer.step(layer_input, h);
+            }
+            let last = self.layers.last().map_or(&[][..], |l| &l.hidden[..]);
+            let dot: f32 = last
+                .iter()
+                .zip(&self.head_weights)
+                .map(|(a, b)| a * b)
+                .sum();
+            *y = dot + self.head_bias;
+        }
+    }
+}
+
+impl LstmLayer {
+    fn step(&mut self, input: &[f32], h: usize) {
+        use crate::kernels::activation::{sigmoid, tanh};
+        let gates = &mut self.gates[..4 * h];
+        gates.copy_from_slice(&self.bias);
+        let columns = input.iter().take(self.input_size).chain(self.hidden.iter());
+        for (col, &value) in columns.enumerate() {
+            let w = &self.weights_t[col * 4 * h..][..4 * h];
+            gates.iter_mut().zip(w).for_each(|(g, &w)| *g += w * value);
+        }
+        let (i, rest) = gates.split_at(h);
+        let (f, rest) = rest.split_at(h);
+        let (g, o) = rest.split_at(h);
+        for k in 0..h {
+            let c = sigmoid(f[k]) * self.cell[k] + sigmoid(i[k]) * tanh(g[k]);
+            self.cell[k] = c;
+            self.hidden[k] = sigmoid(o[k]) * tanh(c);
+        }
+    }
+}

@@ -1,0 +1,405 @@
+//! Runnable models. All allocation happens in [`Model::build`]; afterwards
+//! [`Model::process`], [`Model::reset`] and [`Model::prewarm`] neither allocate,
+//! lock nor make system calls.
+
+mod buffers;
+mod conv;
+mod convnet;
+mod linear;
+mod lstm;
+mod wavenet;
+
+use std::path::Path;
+
+use crate::error::{FormatError, LoadError};
+use crate::format::{limits, Metadata, ModelSpec, NamFile};
+use crate::kernels::Kernels;
+
+/// The internal block size used when none is given: long enough for the
+/// kernels' inner loops to vectorize well, short enough to stay in L1.
+pub const DEFAULT_MAX_BLOCK_FRAMES: usize = 256;
+
+/// Options for [`Model::build`].
+#[derive(Clone, Copy, Debug)]
+pub struct BuildOptions {
+    /// The largest block processed at once; longer buffers are split.
+    pub max_block_frames: usize,
+    /// The kernel table to run on; [`Kernels::detect`] by default.
+    pub kernels: &'static Kernels,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        Self {
+            max_block_frames: DEFAULT_MAX_BLOCK_FRAMES,
+            kernels: Kernels::detect(),
+        }
+    }
+}
+
+/// Why a validated [`NamFile`] could not be turned into a runnable model.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The weights did not match the layout (a loader bug if it ever happens,
+    /// since counts are validated first).
+    #[error("the weights do not fit the model: {expected} needed, {found} present")]
+    WeightCount {
+        /// Weights consumed so far.
+        expected: usize,
+        /// Weights present.
+        found: usize,
+    },
+    /// The model's output is not a single channel.
+    #[error("the model outputs {0} channels; a playable model outputs 1")]
+    NotMono(usize),
+    /// The model would need more processing state than [`limits::MAX_STATE_FLOATS`].
+    #[error("the model needs {floats} floats of state (at most {limit})")]
+    TooMuchState {
+        /// Floats the model needs.
+        floats: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// `max_block_frames` was zero.
+    #[error("max_block_frames must be at least 1")]
+    ZeroBlock,
+}
+
+/// One architecture, built.
+#[derive(Debug)]
+pub(crate) enum Engine {
+    WaveNet(Box<wavenet::WaveNet>),
+    Lstm(lstm::Lstm),
+    ConvNet(convnet::ConvNet),
+    Linear(linear::Linear),
+    Container(Container),
+}
+
+/// A `SlimmableContainer`: every submodel built, one active.
+#[derive(Debug)]
+pub(crate) struct Container {
+    submodels: Vec<(f64, Engine)>,
+    active: usize,
+}
+
+impl Engine {
+    fn build(file: &NamFile, max_frames: usize) -> Result<Engine, BuildError> {
+        Ok(match &file.spec {
+            ModelSpec::WaveNet { config, weights } => Engine::WaveNet(Box::new(
+                wavenet::WaveNet::build(config, weights, max_frames, |nested| {
+                    Engine::build(nested, max_frames)
+                })?,
+            )),
+            ModelSpec::Lstm { config, weights } => {
+                Engine::Lstm(lstm::Lstm::build(config, weights)?)
+            }
+            ModelSpec::ConvNet { config, weights } => {
+                Engine::ConvNet(convnet::ConvNet::build(config, weights, max_frames)?)
+            }
+            ModelSpec::Linear { config, weights } => {
+                Engine::Linear(linear::Linear::build(config, weights, max_frames)?)
+            }
+            ModelSpec::SlimmableContainer { submodels } => {
+                let built = submodels
+                    .iter()
+                    .map(|s| Ok((s.max_value, Engine::build(&s.model, max_frames)?)))
+                    .collect::<Result<Vec<_>, BuildError>>()?;
+                let active = built.len() - 1;
+                Engine::Container(Container {
+                    submodels: built,
+                    active,
+                })
+            }
+        })
+    }
+
+    pub(crate) fn out_channels(&self) -> usize {
+        match self {
+            Engine::WaveNet(w) => w.out_channels(),
+            Engine::Container(c) => c.submodels[c.active].1.out_channels(),
+            Engine::Lstm(_) | Engine::ConvNet(_) | Engine::Linear(_) => 1,
+        }
+    }
+
+    fn receptive_field(&self) -> usize {
+        match self {
+            Engine::WaveNet(w) => w.receptive_field(),
+            Engine::Lstm(_) => 1,
+            Engine::ConvNet(c) => c.receptive_field(),
+            Engine::Linear(l) => l.receptive_field(),
+            Engine::Container(c) => c.submodels[c.active].1.receptive_field(),
+        }
+    }
+
+    /// Zeros the reference feeds before the first sample to settle the state:
+    /// `receptive_field - 1` for convolutional models, none for an LSTM (its
+    /// stored initial state is already the trainer's settled state).
+    fn prewarm_frames(&self) -> usize {
+        match self {
+            Engine::Lstm(_) => 0,
+            Engine::Container(c) => c.submodels[c.active].1.prewarm_frames(),
+            other => other.receptive_field() - 1,
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        match self {
+            Engine::WaveNet(w) => w.clear(),
+            Engine::Lstm(l) => l.clear(),
+            Engine::ConvNet(c) => c.clear(),
+            Engine::Linear(l) => l.clear(),
+            Engine::Container(c) => c.submodels[c.active].1.clear(),
+        }
+    }
+
+    /// Processes one block of at most the build's `max_frames` frames into
+    /// `out_channels()` planar rows of `output`.
+    pub(crate) fn process_block(
+        &mut self,
+        kernels: &Kernels,
+        input: &[f32],
+        output: &mut [f32],
+        out_stride: usize,
+    ) {
+        match self {
+            Engine::WaveNet(w) => w.process_block(kernels, input, output, out_stride),
+            Engine::Lstm(l) => l.process_block(input, output),
+            Engine::ConvNet(c) => c.process_block(kernels, input, output),
+            Engine::Linear(l) => l.process_block(kernels, input, output),
+            Engine::Container(c) => c.submodels[c.active]
+                .1
+                .process_block(kernels, input, output, out_stride),
+        }
+    }
+}
+
+/// A loaded, runnable NAM model with a uniform interface for every architecture.
+///
+/// Feed it any number of frames per call with [`Model::process`]; the output
+/// does not depend on how the input is split. After [`Model::build`] (or
+/// [`Model::load`]) the model is in the reference start state: as if it had
+/// heard digital silence forever.
+#[derive(Debug)]
+pub struct Model {
+    net: Engine,
+    kernels: &'static Kernels,
+    max_block_frames: usize,
+    sample_rate_hz: f64,
+    metadata: Metadata,
+    architecture: &'static str,
+    zeros: Vec<f32>,
+    discard: Vec<f32>,
+}
+
+impl Model {
+    /// Loads, validates and builds a `.nam` file with default options.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, LoadError> {
+        let path = path.as_ref();
+        let file = NamFile::load(path)?;
+        Self::build(&file, BuildOptions::default())
+            .map_err(|e| LoadError::new(path.display().to_string(), FormatError::Build(e)))
+    }
+
+    /// Builds a runnable model from a validated file. Allocates everything the
+    /// model will ever need, then settles it in the reference start state.
+    pub fn build(file: &NamFile, options: BuildOptions) -> Result<Self, BuildError> {
+        let max_frames = options.max_block_frames;
+        if max_frames == 0 {
+            return Err(BuildError::ZeroBlock);
+        }
+        let floats = state_floats(&file.spec, max_frames);
+        if floats > limits::MAX_STATE_FLOATS {
+            return Err(BuildError::TooMuchState {
+                floats,
+                limit: limits::MAX_STATE_FLOATS,
+            });
+        }
+        let net = Engine::build(file, max_frames)?;
+        if net.out_channels() != 1 {
+            return Err(BuildError::NotMono(net.out_channels()));
+        }
+        let mut model = Self {
+            net,
+            kernels: options.kernels,
+            max_block_frames: max_frames,
+            sample_rate_hz: file.sample_rate_hz(),
+            metadata: file.metadata.clone(),
+            architecture: file.architecture(),
+            zeros: vec![0.0; max_frames],
+            discard: vec![0.0; max_frames],
+        };
+        model.reset();
+        Ok(model)
+    }
+
+    /// Processes `input` into `output` (equal lengths; any length, including 0).
+    /// Real-time safe. If the lengths differ only the common prefix is processed
+    /// and the rest of `output` is zeroed.
+    pub fn process(&mut self, input: &[f32], output: &mut [f32]) {
+        debug_assert_eq!(input.len(), output.len(), "input and output lengths differ");
+        let frames = input.len().min(output.len());
+        output[frames..].fill(0.0);
+        for (input, output) in input[..frames]
+            .chunks(self.max_block_frames)
+            .zip(output[..frames].chunks_mut(self.max_block_frames))
+        {
+            self.net
+                .process_block(self.kernels, input, output, self.max_block_frames);
+        }
+    }
+
+    /// Returns to the reference start state (silence forever before the next
+    /// sample): clears all history, then [`Model::prewarm`]s. Costs about one
+    /// receptive field of processing; allocation-free.
+    pub fn reset(&mut self) {
+        self.net.clear();
+        self.prewarm();
+    }
+
+    /// Feeds [`Model::prewarm_frames`] zeros through the model, as the reference
+    /// does before its first sample. Allocation-free.
+    pub fn prewarm(&mut self) {
+        let mut remaining = self.net.prewarm_frames();
+        while remaining > 0 {
+            let n = remaining.min(self.max_block_frames);
+            self.net.process_block(
+                self.kernels,
+                &self.zeros[..n],
+                &mut self.discard[..n],
+                self.max_block_frames,
+            );
+            remaining -= n;
+        }
+    }
+
+    /// Zeros [`Model::prewarm`] feeds: `receptive_field() - 1`, or 0 for an LSTM.
+    pub fn prewarm_frames(&self) -> usize {
+        self.net.prewarm_frames()
+    }
+
+    /// Samples of input the current output depends on (1 for an LSTM).
+    pub fn receptive_field(&self) -> usize {
+        self.net.receptive_field()
+    }
+
+    /// Latency the model adds, in samples: always 0 (NAM models are causal and
+    /// aligned with their input).
+    pub fn latency_frames(&self) -> usize {
+        0
+    }
+
+    /// The sample rate the model expects (48 kHz when the file states none).
+    pub fn sample_rate_hz(&self) -> f64 {
+        self.sample_rate_hz
+    }
+
+    /// The file's metadata.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// The architecture name (`WaveNet`, `LSTM`, ...).
+    pub fn architecture(&self) -> &'static str {
+        self.architecture
+    }
+
+    /// The kernel table in use.
+    pub fn kernels(&self) -> &'static Kernels {
+        self.kernels
+    }
+
+    /// The largest block processed at once.
+    pub fn max_block_frames(&self) -> usize {
+        self.max_block_frames
+    }
+
+    /// Size breakpoints of a `SlimmableContainer` (empty for other models): a
+    /// size below `breakpoints[i]` selects submodel `i`, the last serves the rest.
+    pub fn slimmable_breakpoints(&self) -> Vec<f64> {
+        match &self.net {
+            Engine::Container(c) => c.submodels[..c.submodels.len() - 1]
+                .iter()
+                .map(|(max, _)| *max)
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Selects the `SlimmableContainer` submodel for `size` in `[0, 1]` (1 = the
+    /// full model, the default) and resets it if it changed. No effect on other
+    /// architectures. Allocation-free, but a change costs a [`Model::reset`].
+    pub fn set_slimmable_size(&mut self, size: f64) {
+        let Engine::Container(container) = &mut self.net else {
+            return;
+        };
+        let last = container.submodels.len() - 1;
+        let index = container
+            .submodels
+            .iter()
+            .position(|(max, _)| size < *max)
+            .unwrap_or(last);
+        if index != container.active {
+            container.active = index;
+            self.reset();
+        }
+    }
+}
+
+/// Upper estimate of the floats a model's buffers need, computed from the
+/// config before anything is allocated.
+fn state_floats(spec: &ModelSpec, max_frames: usize) -> usize {
+    use buffers::History;
+    let history = |channels: usize, lookback: usize| {
+        channels.saturating_mul(History::stride_for(lookback, max_frames))
+    };
+    match spec {
+        ModelSpec::WaveNet { config, weights } => {
+            let mut total = weights.len().saturating_mul(2);
+            for array in &config.layer_arrays {
+                let widest = array
+                    .channels
+                    .max(2 * array.bottleneck)
+                    .max(array.head.out_channels);
+                total =
+                    total.saturating_add(8usize.saturating_mul(widest).saturating_mul(max_frames));
+                for layer in &array.layers {
+                    total = total.saturating_add(history(
+                        array.channels,
+                        (layer.kernel_size - 1) * layer.dilation,
+                    ));
+                }
+                total = total.saturating_add(history(
+                    array.head_term_channels(),
+                    (array.head.kernel_size - 1) * array.head.dilation,
+                ));
+            }
+            if let Some(head) = &config.post_head {
+                for (k, (cin, cout)) in head
+                    .kernel_sizes
+                    .iter()
+                    .zip(head.block_channels(head.channels))
+                {
+                    total = total.saturating_add(history(cin, k - 1));
+                    total = total.saturating_add(2 * cout * max_frames);
+                }
+            }
+            if let Some(nested) = &config.condition_dsp {
+                total = total.saturating_add(state_floats(&nested.spec, max_frames));
+            }
+            total
+        }
+        ModelSpec::Lstm { weights, .. } => weights.len().saturating_mul(3),
+        ModelSpec::ConvNet { config, weights } => config
+            .dilations
+            .iter()
+            .fold(weights.len() + config.channels * max_frames, |total, &d| {
+                total.saturating_add(history(config.channels, d))
+            }),
+        ModelSpec::Linear { config, .. } => {
+            history(1, config.receptive_field).saturating_add(config.receptive_field)
+        }
+        ModelSpec::SlimmableContainer { submodels } => submodels.iter().fold(0usize, |total, s| {
+            total.saturating_add(state_floats(&s.model.spec, max_frames))
+        }),
+    }
+}
