@@ -124,16 +124,23 @@ impl<'a> Node<'a> {
 
     /// A positive integer no larger than `limit` (checked before anything is allocated).
     pub(crate) fn as_dim(&self, limit: usize) -> Result<usize, FormatError> {
+        let too_large = |value: u128| FormatError::TooLarge {
+            field: self.path.to_string(),
+            value,
+            limit: limit as u128,
+        };
+        // An integer beyond what `as_usize` takes (`1e20`) is an absurd size, not a wrong type.
+        if let Some(x) = self.value.as_f64() {
+            if x.fract() == 0.0 && x >= 9.0e15 && self.value.as_u64().is_none() {
+                return Err(too_large(x as u128));
+            }
+        }
         let n = self.as_usize()?;
         if n == 0 {
             return Err(self.invalid("must be at least 1"));
         }
         if n > limit {
-            return Err(FormatError::TooLarge {
-                field: self.path.to_string(),
-                value: n as u128,
-                limit: limit as u128,
-            });
+            return Err(too_large(n as u128));
         }
         Ok(n)
     }

@@ -19,7 +19,11 @@ const ROUND_MAGIC: f32 = 12_582_912.0;
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
-    let k = (x * LOG2_E + ROUND_MAGIC) - ROUND_MAGIC;
+    // `shifted` holds round(x · log2 e) in its low mantissa bits; reading the
+    // integer from the bits keeps everything in vectorizable integer ops.
+    let shifted = x * LOG2_E + ROUND_MAGIC;
+    let k = shifted - ROUND_MAGIC;
+    let k_int = shifted.to_bits() as i32 - ROUND_MAGIC.to_bits() as i32;
     let r = x - k * LN2_HI - k * LN2_LO;
     let p = 1.0
         + r * (1.0
@@ -27,7 +31,7 @@ pub fn exp(x: f32) -> f32 {
                 + r * (1.0 / 6.0
                     + r * (1.0 / 24.0
                         + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
-    let scale = f32::from_bits(((k as i32 + 127) as u32) << 23);
+    let scale = f32::from_bits(((k_int + 127) as u32) << 23);
     p * scale
 }
 
@@ -65,6 +69,13 @@ fn softplus(x: f32, beta: f32, threshold: f32) -> f32 {
 
 /// Applies `activation` in place to `row`, which is channel `channel` of its signal.
 pub fn apply(activation: &Activation, channel: usize, row: &mut [f32]) {
+    apply_inline(activation, channel, row)
+}
+
+/// [`apply`], inlined into the caller so a table compiled for wider vectors
+/// vectorizes it with them.
+#[inline(always)]
+pub(super) fn apply_inline(activation: &Activation, channel: usize, row: &mut [f32]) {
     match activation {
         Activation::Identity => {}
         Activation::Tanh => row.iter_mut().for_each(|x| *x = tanh(*x)),

@@ -8,15 +8,21 @@
 //! reference every other table is tested against.
 
 pub mod activation;
+mod conv;
 mod scalar;
+#[cfg(target_arch = "x86_64")]
+mod x86_64;
 
 /// Shape of one convolution call over a block of frames.
 ///
-/// Output row `o` (in group `g = o / (cout / groups)`) accumulates, for every tap
-/// `j` and every input channel `i` of group `g`,
-/// `w[(j * cout + o) * cin_per_group + i_local] * input[i * in_stride + first + j * dilation + t]`
-/// for `t` in `0..frames`: the last tap multiplies the newest sample, as in
-/// PyTorch's `Conv1d`.
+/// Output row `o` (in group `g = o / (cout / groups)`, `o_local = o % (cout / groups)`)
+/// accumulates, for every tap `j` and every input channel `i` of group `g`
+/// (`i_local = i % cin_per_group`),
+/// the product of
+/// `w[((g * taps + j) * cin_per_group + i_local) * (cout / groups) + o_local]` and
+/// `input[i * in_stride + first + j * dilation + t]`, for `t` in `0..frames`.
+/// The last tap multiplies the newest sample, as in PyTorch's `Conv1d`; the
+/// weight layout keeps the weights of neighbouring output rows together.
 #[derive(Clone, Copy, Debug)]
 pub struct ConvShape {
     /// Frames in the block.
@@ -69,7 +75,14 @@ impl Kernels {
 
     /// Every table this CPU can run, the scalar reference first.
     pub fn available() -> &'static [&'static Kernels] {
-        static AVAILABLE: [&Kernels; 1] = [&scalar::KERNELS];
-        &AVAILABLE
+        static AVAILABLE: std::sync::OnceLock<Vec<&'static Kernels>> = std::sync::OnceLock::new();
+        AVAILABLE.get_or_init(|| {
+            let mut tables = vec![&scalar::KERNELS];
+            #[cfg(target_arch = "x86_64")]
+            if x86_64::has_avx2_fma() {
+                tables.push(&x86_64::AVX2_FMA);
+            }
+            tables
+        })
     }
 }

@@ -82,16 +82,19 @@ pub(crate) struct Conv {
 }
 
 impl Conv {
-    /// Reads PyTorch's `(out, in/groups, taps)` weight then the bias, if any.
+    /// Reads PyTorch's `(out, in/groups, taps)` weight then the bias, if any, and
+    /// reorders the weight to the kernels' `[group][tap][in][out]` layout.
     pub(crate) fn read(spec: ConvSpec, cursor: &mut WeightCursor) -> Result<Self, BuildError> {
         let cin_g = spec.cin / spec.groups;
+        let cout_g = spec.cout / spec.groups;
         let torch = cursor.take(spec.cout * cin_g * spec.taps)?;
         let mut weights = vec![0.0; torch.len()];
         for o in 0..spec.cout {
+            let (group, o_local) = (o / cout_g, o % cout_g);
             for i in 0..cin_g {
                 for j in 0..spec.taps {
-                    weights[(j * spec.cout + o) * cin_g + i] =
-                        torch[(o * cin_g + i) * spec.taps + j];
+                    let packed = ((group * spec.taps + j) * cin_g + i) * cout_g + o_local;
+                    weights[packed] = torch[(o * cin_g + i) * spec.taps + j];
                 }
             }
         }
