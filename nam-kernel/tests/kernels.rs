@@ -28,6 +28,21 @@ fn tables() -> &'static [&'static Kernels] {
 }
 
 #[test]
+fn this_cpu_gets_its_simd_table() {
+    let names: Vec<&str> = Kernels::available().iter().map(|k| k.name).collect();
+    #[cfg(target_arch = "aarch64")]
+    assert!(names.contains(&"neon"), "{names:?}");
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        assert!(names.contains(&"avx2-fma"), "{names:?}");
+    }
+    assert_eq!(
+        Kernels::detect().name,
+        *names.last().expect("at least scalar")
+    );
+}
+
+#[test]
 fn convolutions_match_the_scalar_reference() {
     let mut noise = Noise(0x9e37_79b9_7f4a_7c15);
     let mut checked = 0;

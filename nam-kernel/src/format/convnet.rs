@@ -3,7 +3,7 @@
 use super::activation::{parse_activation, Activation};
 use super::json::Node;
 use super::limits::{MAX_CHANNELS, MAX_DILATION, MAX_LAYERS, MAX_RECEPTIVE_FIELD};
-use crate::error::FormatError;
+use crate::error::{FieldPath, FormatError};
 
 /// Blocks of (kernel-2 dilated convolution, optional batchnorm, activation),
 /// then a 1x1 head.
@@ -65,6 +65,37 @@ impl ConvNetConfig {
         } else {
             self.channels
         }
+    }
+
+    /// Checks the weights the layout gives a meaning: each batchnorm's
+    /// `running_var + eps` must be positive (the trainer never writes
+    /// otherwise; the model would output only NaN).
+    pub(crate) fn check_weights(
+        &self,
+        weights: &[f32],
+        field: &FieldPath,
+    ) -> Result<(), FormatError> {
+        if !self.batchnorm {
+            return Ok(());
+        }
+        let c = self.channels;
+        let mut start = 0;
+        for block in 0..self.dilations.len() {
+            // conv weight, then running_mean, running_var, weight, bias, eps.
+            let var = start + c * self.block_input_channels(block) * 2 + c;
+            let eps = var + 3 * c;
+            for k in var..var + c {
+                let sum = f64::from(weights[k]) + f64::from(weights[eps]);
+                if sum <= 0.0 {
+                    return Err(field.index(k).invalid(format!(
+                        "batchnorm running variance {} plus eps {} is not positive",
+                        weights[k], weights[eps]
+                    )));
+                }
+            }
+            start = eps + 1;
+        }
+        Ok(())
     }
 
     /// The number of weights the config implies.

@@ -6,7 +6,8 @@ use super::json::Node;
 use crate::error::FormatError;
 
 /// Descriptive metadata. Every field is optional; fields of an unexpected type
-/// are kept in [`Metadata::other`] rather than refusing an otherwise good model.
+/// are kept in [`Metadata::other`] rather than refusing an otherwise good model,
+/// and a `metadata` value that is not an object is ignored.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Metadata {
     /// Model name.
@@ -35,10 +36,10 @@ pub struct Metadata {
 
 impl Metadata {
     pub(crate) fn parse(node: &Node) -> Result<Self, FormatError> {
-        let object = node
-            .value
-            .as_object()
-            .ok_or_else(|| node.invalid("expected an object"))?;
+        // Metadata that is not an object is ignored like a field of the wrong type.
+        let Some(object) = node.value.as_object() else {
+            return Ok(Metadata::default());
+        };
         let mut metadata = Metadata::default();
         for (key, value) in object {
             let string = || value.as_str().map(str::to_owned);

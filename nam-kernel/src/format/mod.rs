@@ -275,6 +275,7 @@ fn parse_document(doc: &Node, depth: usize) -> Result<NamFile, FormatError> {
         "ConvNet" => {
             let config = ConvNetConfig::parse(&config)?;
             let weights = parse_weights(doc, config.weight_count())?;
+            config.check_weights(&weights, &doc.path.key("weights"))?;
             ModelSpec::ConvNet { config, weights }
         }
         "Linear" => {
@@ -360,6 +361,12 @@ fn parse_submodels(
         }
         let model_node = item.req("model")?;
         let model = parse_document(&model_node, depth + 1)?;
+        // Any submodel may be selected at run time, so each must be playable.
+        if let Some(channels) = wavenet::spec_out_channels(&model.spec).filter(|&c| c != 1) {
+            return Err(model_node.invalid(format!(
+                "the submodel outputs {channels} channels; a playable model outputs 1"
+            )));
+        }
         if let (Some(outer), Some(inner)) = (declared_sample_rate_hz, model.declared_sample_rate_hz)
         {
             if outer != inner {

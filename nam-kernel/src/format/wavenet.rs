@@ -424,7 +424,7 @@ impl WaveNetConfig {
 }
 
 /// Output channels of a nested model, or `None` for a container.
-fn spec_out_channels(spec: &ModelSpec) -> Option<usize> {
+pub(crate) fn spec_out_channels(spec: &ModelSpec) -> Option<usize> {
     match spec {
         ModelSpec::WaveNet { config, .. } => Some(config.out_channels()),
         ModelSpec::Lstm { .. } | ModelSpec::ConvNet { .. } | ModelSpec::Linear { .. } => Some(1),

@@ -7,6 +7,8 @@
 //! so dispatch costs nothing per sample. [`Kernels::scalar`] is the portable
 //! reference every other table is tested against.
 
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
 pub mod activation;
 mod conv;
 mod scalar;
@@ -82,6 +84,8 @@ impl Kernels {
             if x86_64::has_avx2_fma() {
                 tables.push(&x86_64::AVX2_FMA);
             }
+            #[cfg(target_arch = "aarch64")]
+            tables.push(&aarch64::NEON);
             tables
         })
     }

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The project's test command (CI runs exactly this through .ci/run):
+# formatting, lints, every test of every crate, and the benchmarks compiled and
+# smoke-run once. Installs what it needs on a fresh Debian/Ubuntu machine that
+# has rustup's Rust toolchain. Fails loudly if any step runs zero tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+step() { printf '\n==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+step "toolchain"
+command -v cargo >/dev/null || die "cargo not found: install Rust with rustup first (Debian's rustc is too old)"
+cargo --version
+cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+
+step "system packages and rustup targets"
+# aarch64 (MOD Dwarf) cross-testing: Debian's cross linker and qemu-user.
+apt_packages="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
+missing=$(for p in $apt_packages; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
+if [ -n "$missing" ]; then
+  sudo=$([ "$(id -u)" = 0 ] && echo "" || echo "sudo")
+  $sudo apt-get update -qq
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing
+fi
+rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+
+step "reference fixtures"
+fixtures=${NAM_FIXTURES_DIR:-../shared/fixtures}
+[ -f "$fixtures/cases.json" ] || die "reference fixtures not found in $fixtures (set NAM_FIXTURES_DIR)"
+echo "$(ls "$fixtures"/*.nam | wc -l) cases in $fixtures"
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --locked 2>&1 | tee "$log"
+passed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^passed/) s += $i } END { print s + 0 }' "$log")
+[ "$passed" -gt 0 ] || die "cargo test ran no test"
+echo "cargo test: $passed tests passed"
+
+step "aarch64 under qemu: kernel unit tests, every fixture with every table, kernel equivalence"
+cargo test -p nam-kernel --locked --target aarch64-unknown-linux-gnu --lib --test fixtures --test kernels 2>&1 | tee "$log"
+aarch64_passed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^passed/) s += $i } END { print s + 0 }' "$log")
+[ "$aarch64_passed" -gt 0 ] || die "the aarch64 run ran no test"
+passed=$((passed + aarch64_passed))
+
+step "benchmarks (compile, then run each once)"
+cargo bench --workspace --locked --no-run
+cargo bench -p nam-kernel --bench models --locked -- --test
+
+echo
+echo "$passed passed, 0 failed"
