@@ -243,10 +243,17 @@ fn from_name(
                 }
             }
         }
-        "Softplus" => Activation::Softplus {
-            beta: param(params, "beta", 1.0)?,
-            threshold: param(params, "threshold", 20.0)?,
-        },
+        "Softplus" => {
+            let beta = param(params, "beta", 1.0)?;
+            if beta == 0.0 {
+                let at = params.map_or_else(|| name_node.path.clone(), |p| p.path.key("beta"));
+                return Err(at.invalid("Softplus beta must not be 0 (every output would be NaN)"));
+            }
+            Activation::Softplus {
+                beta,
+                threshold: param(params, "threshold", 20.0)?,
+            }
+        }
         "Mish" => Activation::Mish,
         _ => {
             return Err(FormatError::UnknownActivation {

@@ -3,12 +3,13 @@
 //! (`fmla`) and 16-frame tiles (four 128-bit registers per row, 16 accumulators
 //! of the 32 vector registers).
 
-use super::conv::{conv_acc, Fused};
+use super::conv::{conv_acc, matvec_acc, Fused};
 use super::{activation, ConvShape, Kernels};
 
 pub(super) static NEON: Kernels = Kernels {
     name: "neon",
     conv_acc: neon_conv_acc,
+    matvec_acc: matvec_acc::<Fused>,
     activate: activation::apply,
 };
 

@@ -37,6 +37,17 @@ impl MulAdd for Fused {
     }
 }
 
+/// `out[r] += Σ_c weights_t[c * rows + r] · x[c]`, `rows = out.len()`.
+#[inline(always)]
+pub(super) fn matvec_acc<M: MulAdd>(weights_t: &[f32], x: &[f32], out: &mut [f32]) {
+    let rows = out.len();
+    for (column, &value) in weights_t.chunks_exact(rows).zip(x) {
+        for (y, &w) in out.iter_mut().zip(column) {
+            *y = M::mul_add(w, value, *y);
+        }
+    }
+}
+
 /// Output rows per tile.
 const TILE_ROWS: usize = 4;
 

@@ -54,6 +54,9 @@ pub struct Kernels {
     pub name: &'static str,
     /// `out += conv(input)` for the shape given; see [`ConvShape`].
     pub conv_acc: fn(shape: &ConvShape, weights: &[f32], input: &[f32], out: &mut [f32]),
+    /// `out[r] += Σ_c weights_t[c * out.len() + r] · x[c]`: a matrix-vector
+    /// product with the matrix stored column by column (the LSTM's gates).
+    pub matvec_acc: fn(weights_t: &[f32], x: &[f32], out: &mut [f32]),
     /// Applies an activation in place to one channel's row.
     pub activate: fn(activation: &crate::format::Activation, channel: usize, row: &mut [f32]),
 }

@@ -2,7 +2,8 @@
 
 use super::conv::WeightCursor;
 use super::BuildError;
-use crate::format::LstmConfig;
+use crate::format::{Activation, LstmConfig};
+use crate::kernels::Kernels;
 
 /// One LSTM layer. Weights are stored transposed (`[input][gate row]`) so the
 /// matrix-vector product is a run of contiguous, vectorizable `axpy`s.
@@ -75,17 +76,15 @@ impl Lstm {
         }
     }
 
-    pub(crate) fn process_block(&mut self, input: &[f32], output: &mut [f32]) {
-        let h = self.hidden_size;
+    pub(crate) fn process_block(&mut self, kernels: &Kernels, input: &[f32], output: &mut [f32]) {
         for (x, y) in input.iter().zip(output.iter_mut()) {
             for l in 0..self.layers.len() {
                 let (done, rest) = self.layers.split_at_mut(l);
-                let layer = &mut rest[0];
                 let layer_input: &[f32] = match done.last() {
                     Some(previous) => &previous.hidden,
                     None => std::slice::from_ref(x),
                 };
-                layer.step(layer_input, h);
+                rest[0].step(kernels, layer_input, self.hidden_size);
             }
             let last = self.layers.last().map_or(&[][..], |l| &l.hidden[..]);
             let dot: f32 = last
@@ -99,22 +98,27 @@ impl Lstm {
 }
 
 impl LstmLayer {
-    fn step(&mut self, input: &[f32], h: usize) {
-        use crate::kernels::activation::{sigmoid, tanh};
-        let gates = &mut self.gates[..4 * h];
+    /// One time step: gates from `[input, hidden]`, then the cell and hidden update.
+    fn step(&mut self, kernels: &Kernels, input: &[f32], h: usize) {
+        let gates = &mut self.gates[..];
         gates.copy_from_slice(&self.bias);
-        let columns = input.iter().take(self.input_size).chain(self.hidden.iter());
-        for (col, &value) in columns.enumerate() {
-            let w = &self.weights_t[col * 4 * h..][..4 * h];
-            gates.iter_mut().zip(w).for_each(|(g, &w)| *g += w * value);
-        }
-        let (i, rest) = gates.split_at(h);
-        let (f, rest) = rest.split_at(h);
-        let (g, o) = rest.split_at(h);
+        let (input_columns, hidden_columns) = self.weights_t.split_at(self.input_size * 4 * h);
+        (kernels.matvec_acc)(input_columns, &input[..self.input_size], gates);
+        (kernels.matvec_acc)(hidden_columns, &self.hidden, gates);
+        // Row blocks i, f, g, o: sigmoid on i, f and o, tanh on g.
+        let (ifg, o) = gates.split_at_mut(3 * h);
+        let (i_f, g) = ifg.split_at_mut(2 * h);
+        (kernels.activate)(&Activation::Sigmoid, 0, i_f);
+        (kernels.activate)(&Activation::Tanh, 0, g);
+        (kernels.activate)(&Activation::Sigmoid, 0, o);
+        let (i, f) = i_f.split_at(h);
         for k in 0..h {
-            let c = sigmoid(f[k]) * self.cell[k] + sigmoid(i[k]) * tanh(g[k]);
-            self.cell[k] = c;
-            self.hidden[k] = sigmoid(o[k]) * tanh(c);
+            self.cell[k] = f[k] * self.cell[k] + i[k] * g[k];
+        }
+        self.hidden.copy_from_slice(&self.cell);
+        (kernels.activate)(&Activation::Tanh, 0, &mut self.hidden);
+        for (hidden, &o) in self.hidden.iter_mut().zip(o.iter()) {
+            *hidden *= o;
         }
     }
 }

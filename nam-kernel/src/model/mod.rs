@@ -163,7 +163,7 @@ impl Engine {
     ) {
         match self {
             Engine::WaveNet(w) => w.process_block(kernels, input, output, out_stride),
-            Engine::Lstm(l) => l.process_block(input, output),
+            Engine::Lstm(l) => l.process_block(kernels, input, output),
             Engine::ConvNet(c) => c.process_block(kernels, input, output),
             Engine::Linear(l) => l.process_block(kernels, input, output),
             Engine::Container(c) => c.submodels[c.active]
