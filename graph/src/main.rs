@@ -1,0 +1,311 @@
+//! `nam-graph`: run a `chain.toml` over a WAV file (offline reamping).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use nam_graph::{Chain, Graph};
+
+/// Offline reamping through a chain of NAM models, impulse responses and
+/// effects described in a chain.toml file.
+#[derive(Parser)]
+#[command(name = "nam-graph", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Process a WAV file through a chain and write the result, aligned with
+    /// the input (the chain's latency is compensated).
+    Run {
+        /// The chain file (see examples/*.toml).
+        chain: PathBuf,
+        /// The input WAV: 8/16/24/32-bit integer or 32-bit float, mono or
+        /// stereo, any sample rate (the chain runs at the file's rate).
+        input: PathBuf,
+        /// Where to write the output [default: INPUT stem + ".out.wav"].
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Output sample format [default: the input's].
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+        /// Do not show a progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Check a chain file: build it and print its nodes and latency.
+    Check {
+        /// The chain file.
+        chain: PathBuf,
+        /// Sample rate to build at.
+        #[arg(long, default_value_t = 48_000)]
+        rate: u32,
+        /// Channels (1 or 2).
+        #[arg(long, default_value_t = 1)]
+        channels: usize,
+    },
+}
+
+/// Output sample formats.
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// 16-bit integer.
+    I16,
+    /// 24-bit integer.
+    I24,
+    /// 32-bit integer.
+    I32,
+    /// 32-bit float.
+    F32,
+}
+
+impl Format {
+    fn spec(self, channels: u16, sample_rate: u32) -> hound::WavSpec {
+        let (bits_per_sample, sample_format) = match self {
+            Format::I16 => (16, hound::SampleFormat::Int),
+            Format::I24 => (24, hound::SampleFormat::Int),
+            Format::I32 => (32, hound::SampleFormat::Int),
+            Format::F32 => (32, hound::SampleFormat::Float),
+        };
+        hound::WavSpec {
+            channels,
+            sample_rate,
+            bits_per_sample,
+            sample_format,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run {
+            chain,
+            input,
+            output,
+            format,
+            quiet,
+        } => run(&chain, &input, output, format, quiet),
+        Command::Check {
+            chain,
+            rate,
+            channels,
+        } => check(&chain, rate, channels),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check(chain_path: &Path, rate: u32, channels: usize) -> Result<(), String> {
+    let chain = Chain::load(chain_path).map_err(|e| e.to_string())?;
+    let graph = chain
+        .build(f64::from(rate), channels)
+        .map_err(|e| e.to_string())?;
+    println!(
+        "{}: {} node(s) at {rate} Hz, {channels} channel(s), block {} frames, latency {} frames",
+        chain_path.display(),
+        graph.node_names().count(),
+        graph.spec().max_block_frames,
+        graph.latency_frames()
+    );
+    for name in graph.node_names() {
+        println!("  {name}");
+    }
+    Ok(())
+}
+
+/// The input file's samples, planar, as f32 in [-1, 1).
+fn read_wav(path: &Path) -> Result<(hound::WavSpec, Vec<Vec<f32>>), String> {
+    let name = path.display();
+    let mut reader = hound::WavReader::open(path)
+        .map_err(|e| format!("{name}: not a readable WAV file ({e})"))?;
+    let spec = reader.spec();
+    let channels = usize::from(spec.channels);
+    if !(1..=2).contains(&channels) {
+        return Err(format!(
+            "{name}: {channels} channels; only mono and stereo are supported"
+        ));
+    }
+    let interleaved: Vec<f32> = match spec.sample_format {
+        hound::SampleFormat::Float => reader.samples::<f32>().collect::<Result<_, _>>(),
+        hound::SampleFormat::Int => {
+            let scale = 1.0 / (1_i64 << (spec.bits_per_sample - 1)) as f32;
+            reader
+                .samples::<i32>()
+                .map(|s| s.map(|s| s as f32 * scale))
+                .collect::<Result<_, _>>()
+        }
+    }
+    .map_err(|e| format!("{name}: {e}"))?;
+    if let Some(i) = interleaved.iter().position(|x| !x.is_finite()) {
+        return Err(format!(
+            "{name}: sample {} is not a finite number",
+            i / channels
+        ));
+    }
+    let planar = (0..channels)
+        .map(|c| {
+            interleaved
+                .iter()
+                .skip(c)
+                .step_by(channels)
+                .copied()
+                .collect()
+        })
+        .collect();
+    Ok((spec, planar))
+}
+
+fn default_output(input: &Path) -> PathBuf {
+    let stem = input
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    input.with_file_name(format!("{stem}.out.wav"))
+}
+
+fn run(
+    chain_path: &Path,
+    input_path: &Path,
+    output: Option<PathBuf>,
+    format: Option<Format>,
+    quiet: bool,
+) -> Result<(), String> {
+    let chain = Chain::load(chain_path).map_err(|e| e.to_string())?;
+    let (spec, input) = read_wav(input_path)?;
+    let channels = input.len();
+    let mut graph = chain
+        .build(f64::from(spec.sample_rate), channels)
+        .map_err(|e| e.to_string())?;
+    let output_path = output.unwrap_or_else(|| default_output(input_path));
+    if output_path == input_path {
+        return Err(format!(
+            "{}: the output would overwrite the input",
+            output_path.display()
+        ));
+    }
+    let out_spec = match format {
+        Some(f) => f.spec(spec.channels, spec.sample_rate),
+        None => spec,
+    };
+
+    let frames = input.first().map_or(0, Vec::len);
+    let started = Instant::now();
+    let rendered = render(&mut graph, &input, quiet);
+    let seconds = started.elapsed().as_secs_f64();
+    let clipped = write_wav(&output_path, out_spec, &rendered)?;
+
+    let audio_seconds = frames as f64 / f64::from(spec.sample_rate);
+    if clipped > 0 {
+        eprintln!("warning: {clipped} sample(s) clipped to the output format's range");
+    }
+    println!(
+        "wrote {}: {frames} frames ({audio_seconds:.1} s, {channels} channel(s), {} Hz), latency {} frames compensated, \
+         {seconds:.2} s, {:.1}x real time",
+        output_path.display(),
+        spec.sample_rate,
+        graph.latency_frames(),
+        audio_seconds / seconds.max(1e-9)
+    );
+    Ok(())
+}
+
+/// Runs the whole input through the graph, plus enough silence to flush its
+/// latency, and returns the output aligned with the input.
+fn render(graph: &mut Graph, input: &[Vec<f32>], quiet: bool) -> Vec<Vec<f32>> {
+    const CHUNK: usize = 8192;
+    let channels = input.len();
+    let frames = input.first().map_or(0, Vec::len);
+    let latency = graph.latency_frames();
+    let total = frames + latency;
+    let progress = if quiet || total < 10 * CHUNK {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::new(total as u64);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{bar:40} {percent:>3}% {elapsed_precise} elapsed, {eta} left",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    };
+    // The input followed by enough silence to flush the latency.
+    let padded: Vec<Vec<f32>> = input
+        .iter()
+        .map(|c| {
+            c.iter()
+                .copied()
+                .chain(std::iter::repeat_n(0.0, latency))
+                .collect()
+        })
+        .collect();
+    let mut output = vec![vec![0.0_f32; total]; channels];
+    let mut start = 0;
+    while start < total {
+        let n = CHUNK.min(total - start);
+        let ins: Vec<&[f32]> = padded.iter().map(|c| &c[start..start + n]).collect();
+        let mut outs: Vec<&mut [f32]> = output
+            .iter_mut()
+            .map(|c| &mut c[start..start + n])
+            .collect();
+        graph.process(&ins, &mut outs);
+        start += n;
+        progress.set_position(start as u64);
+    }
+    progress.finish_and_clear();
+    for channel in &mut output {
+        channel.drain(..latency);
+        for x in channel.iter_mut() {
+            if !x.is_finite() {
+                *x = 0.0;
+            }
+        }
+    }
+    output
+}
+
+/// Writes through a temporary file renamed into place, so a failure never
+/// leaves a truncated file that looks valid. Returns the number of clipped samples.
+fn write_wav(path: &Path, spec: hound::WavSpec, planar: &[Vec<f32>]) -> Result<usize, String> {
+    let name = path.display();
+    let temporary = path.with_extension(format!("partial-{}.wav", std::process::id()));
+    let result = (|| -> Result<usize, String> {
+        let mut writer =
+            hound::WavWriter::create(&temporary, spec).map_err(|e| format!("{name}: {e}"))?;
+        let frames = planar.first().map_or(0, Vec::len);
+        let mut clipped = 0;
+        for t in 0..frames {
+            for channel in planar {
+                let x = channel[t];
+                match spec.sample_format {
+                    hound::SampleFormat::Float => writer.write_sample(x),
+                    hound::SampleFormat::Int => {
+                        let full_scale = (1_i64 << (spec.bits_per_sample - 1)) as f32;
+                        let scaled = (x * full_scale).round();
+                        let limited = scaled.clamp(-full_scale, full_scale - 1.0);
+                        clipped += usize::from(limited != scaled);
+                        writer.write_sample(limited as i32)
+                    }
+                }
+                .map_err(|e| format!("{name}: {e}"))?;
+            }
+        }
+        writer.finalize().map_err(|e| format!("{name}: {e}"))?;
+        std::fs::rename(&temporary, path).map_err(|e| format!("{name}: {e}"))?;
+        Ok(clipped)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    result
+}

@@ -1,0 +1,222 @@
+//! Node kinds by name, as `chain.toml` uses them, and their settings.
+//!
+//! | kind | settings |
+//! | --- | --- |
+//! | `nam` | `model` (path), `output_mode` (`raw`, `normalized`, `calibrated`), and the parameters `input_gain_db`, `output_gain_db`, `target_loudness_db`, `interface_input_dbu`, `interface_output_dbu` |
+//!
+//! Every numeric setting named like one of a node's parameters
+//! ([`Node::params`]) sets it; any other key is an error naming it.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use toml::{Spanned, Value};
+
+use super::nam::{NamNode, NamSettings, OutputMode};
+use crate::node::{Node, NodeError, ProcessSpec};
+
+/// A problem with one node's settings.
+#[derive(Debug)]
+pub struct SettingError {
+    /// Byte offset in the chain file, when known.
+    pub offset: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// One node's settings from the chain file, with the keys read so far.
+pub struct Settings<'a> {
+    values: &'a BTreeMap<String, Spanned<Value>>,
+    base_dir: &'a Path,
+    used: RefCell<BTreeSet<&'a str>>,
+}
+
+impl<'a> Settings<'a> {
+    /// Wraps a node's table; relative paths resolve against `base_dir`.
+    pub fn new(values: &'a BTreeMap<String, Spanned<Value>>, base_dir: &'a Path) -> Self {
+        Self {
+            values,
+            base_dir,
+            used: RefCell::new(BTreeSet::new()),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&'a Spanned<Value>> {
+        let (name, value) = self.values.get_key_value(key)?;
+        self.used.borrow_mut().insert(name.as_str());
+        Some(value)
+    }
+
+    fn invalid(value: &Spanned<Value>, message: String) -> SettingError {
+        SettingError {
+            offset: Some(value.span().start),
+            message,
+        }
+    }
+
+    /// A number (integer or float), if present.
+    pub fn number(&self, key: &str) -> Result<Option<f32>, SettingError> {
+        let Some(value) = self.get(key) else {
+            return Ok(None);
+        };
+        match value.get_ref() {
+            Value::Float(x) => Ok(Some(*x as f32)),
+            Value::Integer(i) => Ok(Some(*i as f32)),
+            other => Err(Self::invalid(
+                value,
+                format!("`{key}` must be a number, not {}", other.type_str()),
+            )),
+        }
+    }
+
+    /// A string, if present.
+    pub fn string(&self, key: &str) -> Result<Option<&'a str>, SettingError> {
+        let Some(value) = self.get(key) else {
+            return Ok(None);
+        };
+        value
+            .get_ref()
+            .as_str()
+            .map(Some)
+            .ok_or_else(|| Self::invalid(value, format!("`{key}` must be a string")))
+    }
+
+    /// A required file path, resolved against the chain's folder; the file must exist.
+    pub fn file(&self, key: &str) -> Result<PathBuf, SettingError> {
+        let value = self.get(key).ok_or_else(|| SettingError {
+            offset: None,
+            message: format!("missing `{key}`"),
+        })?;
+        let text = value
+            .get_ref()
+            .as_str()
+            .ok_or_else(|| Self::invalid(value, format!("`{key}` must be a path string")))?;
+        let path = self.base_dir.join(text);
+        if !path.is_file() {
+            return Err(Self::invalid(
+                value,
+                format!("`{key}`: no file at {}", path.display()),
+            ));
+        }
+        Ok(path)
+    }
+
+    /// Sets every parameter of `node` named in the settings, then checks that
+    /// no unknown key remains.
+    pub fn apply_params_and_finish(&self, node: &mut dyn Node) -> Result<(), SettingError> {
+        let params = node.params().to_vec();
+        for (index, param) in params.iter().enumerate() {
+            if let Some(value) = self.number(param.name)? {
+                if !(param.min..=param.max).contains(&value) {
+                    let at = self.get(param.name).map(|v| v.span().start);
+                    return Err(SettingError {
+                        offset: at,
+                        message: format!(
+                            "`{}` = {value} is outside {} to {}",
+                            param.name, param.min, param.max
+                        ),
+                    });
+                }
+                node.set_param(index, value);
+            }
+        }
+        let used = self.used.borrow();
+        if let Some((key, value)) = self.values.iter().find(|(k, _)| !used.contains(k.as_str())) {
+            let known: Vec<&str> = params.iter().map(|p| p.name).collect();
+            return Err(Self::invalid(
+                value,
+                format!(
+                    "unknown setting `{key}` (parameters of this node: {})",
+                    known.join(", ")
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn node_error(error: NodeError) -> SettingError {
+    SettingError {
+        offset: None,
+        message: error.to_string(),
+    }
+}
+
+/// Builds a node of `kind` from its settings, for a graph running at
+/// `sample_rate_hz`.
+pub fn build(
+    kind: &str,
+    settings: &Settings,
+    sample_rate_hz: f64,
+    spec: &ProcessSpec,
+) -> Result<Box<dyn Node>, SettingError> {
+    let _ = spec;
+    let mut node: Box<dyn Node> = match kind {
+        "nam" => {
+            let path = settings.file("model")?;
+            let mut nam_settings = NamSettings::default();
+            if let Some(mode) = settings.string("output_mode")? {
+                nam_settings.output_mode = OutputMode::parse(mode).ok_or_else(|| SettingError {
+                    offset: settings.get("output_mode").map(|v| v.span().start),
+                    message: format!("output_mode `{mode}`: use raw, normalized or calibrated"),
+                })?;
+            }
+            let node = NamNode::load(&path, nam_settings).map_err(node_error)?;
+            let model_rate = node.model_sample_rate_hz();
+            if (model_rate - sample_rate_hz).abs() > 0.5 {
+                return Err(SettingError {
+                    offset: None,
+                    message: format!(
+                        "the model runs at {model_rate} Hz and the chain at {sample_rate_hz} Hz; resampling is not available yet"
+                    ),
+                });
+            }
+            Box::new(node)
+        }
+        other => {
+            return Err(SettingError {
+                offset: None,
+                message: format!("unknown node kind `{other}` (known: nam)"),
+            })
+        }
+    };
+    settings.apply_params_and_finish(node.as_mut())?;
+    Ok(node)
+}
+
+/// A node summing `channels` inputs to one output, scaled by `1/channels`.
+pub fn mixdown(channels: usize) -> Box<dyn Node> {
+    Box::new(Mixdown { channels })
+}
+
+struct Mixdown {
+    channels: usize,
+}
+
+impl Node for Mixdown {
+    fn inputs(&self) -> usize {
+        self.channels
+    }
+
+    fn outputs(&self) -> usize {
+        1
+    }
+
+    fn prepare(&mut self, _: &ProcessSpec) -> Result<(), NodeError> {
+        Ok(())
+    }
+
+    fn reset(&mut self) {}
+
+    fn process(&mut self, frames: usize, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
+        let scale = 1.0 / self.channels as f32;
+        let out = &mut outputs[0][..frames];
+        out.fill(0.0);
+        for input in inputs {
+            for (y, &x) in out.iter_mut().zip(&input[..frames]) {
+                *y += x * scale;
+            }
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! chain.toml end to end: a NAM chain reproduces the trainer's reference
+//! output, stereo modes, output modes, and clear errors for broken chains.
+
+use std::path::{Path, PathBuf};
+
+use nam_graph::nodes::nam::{NamNode, NamSettings, OutputMode};
+use nam_graph::{Chain, Node, ProcessSpec};
+
+fn fixtures() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures");
+    assert!(
+        dir.join("cases.json").is_file(),
+        "fixtures missing at {}",
+        dir.display()
+    );
+    dir
+}
+
+fn read_wav(path: &Path) -> Vec<f32> {
+    let mut reader = hound::WavReader::open(path).expect("fixture wav");
+    reader.samples::<f32>().map(Result::unwrap).collect()
+}
+
+/// Writes `text` as a chain file in a fresh folder and parses it.
+fn chain(name: &str, text: &str) -> Result<Chain, nam_graph::ChainError> {
+    let dir = std::env::temp_dir().join(format!("nam-graph-chain-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("chain.toml");
+    std::fs::write(&path, text).unwrap();
+    Chain::load(&path)
+}
+
+fn nam_chain(name: &str, model: &str, extra: &str) -> Chain {
+    let model = fixtures().join(format!("{model}.nam"));
+    chain(
+        name,
+        &format!(
+            "[[node]]\nkind = \"nam\"\nmodel = \"{}\"\n{extra}",
+            model.display()
+        ),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_nam_chain_reproduces_the_reference_output() {
+    let dir = fixtures();
+    let input = read_wav(&dir.join("wavenet_a2.input.wav"));
+    let expected = read_wav(&dir.join("wavenet_a2.output.wav"));
+    let mut graph = nam_chain("reference", "wavenet_a2", "")
+        .build(48_000.0, 1)
+        .unwrap();
+    assert_eq!(graph.latency_frames(), 0);
+    let mut output = vec![0.0; input.len()];
+    for (i, o) in input.chunks(100).zip(output.chunks_mut(100)) {
+        graph.process(&[i], &mut [o]);
+    }
+    let diff = output
+        .iter()
+        .zip(&expected)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(diff <= 1e-5, "max |diff| {diff}");
+}
+
+#[test]
+fn dual_mono_runs_each_channel_on_its_own_and_mixdown_shares_one() {
+    let dir = fixtures();
+    let left = read_wav(&dir.join("wavenet_nano.input.wav"));
+    let right: Vec<f32> = left.iter().map(|x| -0.5 * x).collect();
+    let mono = |signal: &[f32]| {
+        let mut graph = nam_chain("mono", "wavenet_nano", "")
+            .build(48_000.0, 1)
+            .unwrap();
+        let mut out = vec![0.0; signal.len()];
+        graph.process(&[signal], &mut [&mut out]);
+        out
+    };
+    let mut dual = nam_chain("dual", "wavenet_nano", "")
+        .build(48_000.0, 2)
+        .unwrap();
+    let (mut out_l, mut out_r) = (vec![0.0; left.len()], vec![0.0; left.len()]);
+    dual.process(&[&left, &right], &mut [&mut out_l, &mut out_r]);
+    assert_eq!(out_l, mono(&left));
+    assert_eq!(out_r, mono(&right));
+
+    let text = format!(
+        "[chain]\nstereo = \"mixdown\"\n[[node]]\nkind = \"nam\"\nmodel = \"{}\"\n",
+        dir.join("wavenet_nano.nam").display()
+    );
+    let mut mixdown = chain("mixdown", &text).unwrap().build(48_000.0, 2).unwrap();
+    mixdown.process(&[&left, &right], &mut [&mut out_l, &mut out_r]);
+    let sum: Vec<f32> = left
+        .iter()
+        .zip(&right)
+        .map(|(l, r)| 0.5 * (l + r))
+        .collect();
+    let expected = mono(&sum);
+    assert_eq!(out_l, out_r);
+    let diff = out_l
+        .iter()
+        .zip(&expected)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(diff <= 1e-6, "mixdown differs by {diff}");
+}
+
+fn model_with_levels() -> nam_graph::nam_kernel::NamFile {
+    let text = std::fs::read_to_string(fixtures().join("wavenet_nano.nam")).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json["metadata"]["loudness"] = (-20.0).into();
+    json["metadata"]["input_level_dbu"] = 10.0.into();
+    json["metadata"]["output_level_dbu"] = 16.0.into();
+    nam_graph::nam_kernel::NamFile::from_json_value(&json, "levels.nam").unwrap()
+}
+
+#[test]
+fn output_modes_set_the_gains_the_nam_plugin_would() {
+    let file = model_with_levels();
+    let gains = |mode: OutputMode| {
+        let settings = NamSettings {
+            output_mode: mode,
+            target_loudness_db: -18.0,
+            interface_input_dbu: 12.0,
+            interface_output_dbu: 18.0,
+            ..NamSettings::default()
+        };
+        let node = NamNode::from_file(&file, "levels.nam", settings).unwrap();
+        (node.total_input_gain_db(), node.total_output_gain_db())
+    };
+    assert_eq!(gains(OutputMode::Raw), (0.0, 0.0));
+    assert_eq!(gains(OutputMode::Normalized), (0.0, 2.0)); // -18 - (-20)
+    assert_eq!(gains(OutputMode::Calibrated), (2.0, -2.0)); // 12 - 10, 16 - 18
+}
+
+#[test]
+fn gain_changes_are_smoothed() {
+    // Two identical nodes, one told to raise its output by 20 dB: their output
+    // ratio is the applied gain, which must ramp up without a jump.
+    let file = model_with_levels();
+    let spec = ProcessSpec {
+        sample_rate_hz: 48_000.0,
+        max_block_frames: 256,
+    };
+    let mut nodes: Vec<NamNode> = (0..2)
+        .map(|_| NamNode::from_file(&file, "levels.nam", NamSettings::default()).unwrap())
+        .collect();
+    let input: Vec<f32> = (0..2048).map(|i| 0.3 * (i as f32 * 0.05).sin()).collect();
+    let mut outputs = vec![vec![0.0; 2048]; 2];
+    for node in &mut nodes {
+        node.prepare(&spec).unwrap();
+    }
+    nodes[1].set_param(nam_graph::nodes::nam::param::OUTPUT_GAIN_DB, 20.0);
+    for (node, out) in nodes.iter_mut().zip(&mut outputs) {
+        for (i, o) in input.chunks(256).zip(out.chunks_mut(256)) {
+            node.process(i.len(), &[i], &mut [o]);
+        }
+    }
+    let mut previous = 1.0_f32;
+    for (t, (&plain, &raised)) in outputs[0].iter().zip(&outputs[1]).enumerate() {
+        if plain.abs() < 1e-3 {
+            continue;
+        }
+        let gain = raised / plain;
+        assert!(
+            gain >= previous - 1e-3 && gain - previous < 0.05,
+            "frame {t}: gain {gain} after {previous}"
+        );
+        previous = gain;
+    }
+    assert!(
+        (previous - 10.0).abs() < 1e-3,
+        "the ramp ends at +20 dB, got {previous}"
+    );
+}
+
+fn error_of(text: &str) -> String {
+    match chain("errors", text).and_then(|c| c.build(48_000.0, 1)) {
+        Ok(_) => panic!("chain should fail:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn broken_chains_give_one_clear_message_with_file_and_line() {
+    let model = fixtures().join("wavenet_nano.nam");
+    let model = model.display();
+    let e = error_of("[[node]]\nkind = \"nam\"\nmodel = \"missing.nam\"\n");
+    assert!(
+        e.contains("chain.toml:3:") && e.contains("no file at"),
+        "{e}"
+    );
+    let e = error_of("[[node]]\nkind = \"fuzz\"\n");
+    assert!(e.contains("unknown node kind `fuzz`"), "{e}");
+    let e = error_of("[[node]]\nmodel = \"x\"\n");
+    assert!(e.contains("has no `kind`"), "{e}");
+    let e = error_of("[[node]\nkind = \"nam\"\n");
+    assert!(e.contains("chain.toml:1:"), "{e}");
+    let e = error_of(&format!(
+        "[[node]]\nkind = \"nam\"\nmodel = \"{model}\"\ninput_gain_db = 99\n"
+    ));
+    assert!(e.contains("chain.toml:4:") && e.contains("outside"), "{e}");
+    let e = error_of(&format!(
+        "[[node]]\nkind = \"nam\"\nmodel = \"{model}\"\ninputs = [\"nowhere\"]\n"
+    ));
+    assert!(e.contains("no node has the id `nowhere`"), "{e}");
+    let e = error_of(&format!(
+        "[[node]]\nid = \"a\"\nkind = \"nam\"\nmodel = \"{model}\"\n[[node]]\nid = \"a\"\nkind = \"nam\"\nmodel = \"{model}\"\n"
+    ));
+    assert!(
+        e.contains("chain.toml:5:") && e.contains("used twice"),
+        "{e}"
+    );
+    let e = error_of("");
+    assert!(e.contains("no [[node]]"), "{e}");
+    let e = error_of(&format!(
+        "[[node]]\nid = \"a\"\nkind = \"nam\"\nmodel = \"{model}\"\ninputs = [\"b\"]\n[[node]]\nid = \"b\"\nkind = \"nam\"\nmodel = \"{model}\"\n"
+    ));
+    assert!(e.contains("cycle"), "{e}");
+    let e = error_of(&format!(
+        "[chain]\nblock_frames = 0\n[[node]]\nkind = \"nam\"\nmodel = \"{model}\"\n"
+    ));
+    assert!(e.contains("block_frames"), "{e}");
+}
