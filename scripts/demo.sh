@@ -1,10 +1,8 @@
 #!/usr/bin/env bash
-# Reamps the shared DI recording through a standard-size NAM WaveNet with
-# nam-kernel and writes out/demo.wav (until `nam-graph run` lands, this is the
-# kernel on its own: no resampling, no cabinet IR).
+# The main job: reamps the bundled DI clip through the bundled chain (a drive
+# model into a cabinet IR) with `nam-graph run`, writing out/demo.wav.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-model=${1:-../shared/fixtures/wavenet_standard.nam}
-input=${2:-../shared/data/input.wav}
 mkdir -p out
-cargo run --release --locked -p nam-kernel --example reamp -- "$model" "$input" out/demo.wav
+cargo run --release --locked -q -p nam-graph -- run examples/demo/chain.toml examples/demo/di.wav -o out/demo.wav
+echo "listen: out/demo.wav (the input is examples/demo/di.wav)"

@@ -107,6 +107,11 @@ impl<'a> Settings<'a> {
     pub fn apply_params_and_finish(&self, node: &mut dyn Node) -> Result<(), SettingError> {
         let params = node.params().to_vec();
         for (index, param) in params.iter().enumerate() {
+            // A key the node's constructor already read (e.g. `output_mode` given
+            // as a word) is not read again as a number.
+            if self.used.borrow().contains(param.name) {
+                continue;
+            }
             if let Some(value) = self.number(param.name)? {
                 if !(param.min..=param.max).contains(&value) {
                     let at = self.get(param.name).map(|v| v.span().start);
