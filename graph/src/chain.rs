@@ -207,9 +207,9 @@ impl Chain {
         let mut instances: Vec<Vec<NodeId>> = Vec::with_capacity(ids.len());
         let base_dir = self.base_dir();
         for decl in &self.nodes {
-            let settings = Settings::new(&decl.settings, &base_dir);
             let mut lane_nodes = Vec::with_capacity(lanes);
             for lane in 0..lanes {
+                let settings = Settings::new(&decl.settings, &base_dir);
                 let node =
                     registry::build(&decl.kind, &settings, sample_rate_hz, &spec).map_err(|e| {
                         self.error(

@@ -63,20 +63,23 @@ fn a_nam_chain_reproduces_the_reference_output() {
     assert!(diff <= 1e-5, "max |diff| {diff}");
 }
 
+/// Settings every instance of a dual-mono node must receive.
+const GAINS: &str = "input_gain_db = 2.0\noutput_gain_db = -6.0\n";
+
 #[test]
 fn dual_mono_runs_each_channel_on_its_own_and_mixdown_shares_one() {
     let dir = fixtures();
     let left = read_wav(&dir.join("wavenet_nano.input.wav"));
     let right: Vec<f32> = left.iter().map(|x| -0.5 * x).collect();
     let mono = |signal: &[f32]| {
-        let mut graph = nam_chain("mono", "wavenet_nano", "")
+        let mut graph = nam_chain("mono", "wavenet_nano", GAINS)
             .build(48_000.0, 1)
             .unwrap();
         let mut out = vec![0.0; signal.len()];
         graph.process(&[signal], &mut [&mut out]);
         out
     };
-    let mut dual = nam_chain("dual", "wavenet_nano", "")
+    let mut dual = nam_chain("dual", "wavenet_nano", GAINS)
         .build(48_000.0, 2)
         .unwrap();
     let (mut out_l, mut out_r) = (vec![0.0; left.len()], vec![0.0; left.len()]);
@@ -85,7 +88,7 @@ fn dual_mono_runs_each_channel_on_its_own_and_mixdown_shares_one() {
     assert_eq!(out_r, mono(&right));
 
     let text = format!(
-        "[chain]\nstereo = \"mixdown\"\n[[node]]\nkind = \"nam\"\nmodel = \"{}\"\n",
+        "[chain]\nstereo = \"mixdown\"\n[[node]]\nkind = \"nam\"\nmodel = \"{}\"\n{GAINS}",
         dir.join("wavenet_nano.nam").display()
     );
     let mut mixdown = chain("mixdown", &text).unwrap().build(48_000.0, 2).unwrap();

@@ -1,0 +1,265 @@
+//! The `nam-graph` command as a user runs it: every WAV format in and out,
+//! latency-aligned output, useful help, and one clear error (non-zero exit, no
+//! output file) for each kind of bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn binary() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_nam-graph"))
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nam-graph-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn demo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo")
+}
+
+fn write_wav(path: &Path, spec: hound::WavSpec, frames: &[Vec<f32>]) {
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for t in 0..frames[0].len() {
+        for channel in frames {
+            match spec.sample_format {
+                hound::SampleFormat::Float => w.write_sample(channel[t]).unwrap(),
+                hound::SampleFormat::Int => {
+                    let full = (1_i64 << (spec.bits_per_sample - 1)) as f32;
+                    w.write_sample((channel[t] * full).round() as i32).unwrap()
+                }
+            }
+        }
+    }
+    w.finalize().unwrap();
+}
+
+fn read_wav(path: &Path) -> (hound::WavSpec, Vec<Vec<f32>>) {
+    let mut r = hound::WavReader::open(path).unwrap();
+    let spec = r.spec();
+    let samples: Vec<f32> = match spec.sample_format {
+        hound::SampleFormat::Float => r.samples::<f32>().map(Result::unwrap).collect(),
+        hound::SampleFormat::Int => {
+            let full = (1_i64 << (spec.bits_per_sample - 1)) as f32;
+            r.samples::<i32>()
+                .map(|s| s.unwrap() as f32 / full)
+                .collect()
+        }
+    };
+    let c = usize::from(spec.channels);
+    let planar = (0..c)
+        .map(|k| samples.iter().skip(k).step_by(c).copied().collect())
+        .collect();
+    (spec, planar)
+}
+
+fn run(args: &[&str]) -> (bool, String, String) {
+    let out = binary().args(args).output().expect("run nam-graph");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn tone(n: usize, phase: f32) -> Vec<f32> {
+    (0..n)
+        .map(|i| 0.3 * (i as f32 * 0.02 + phase).sin())
+        .collect()
+}
+
+#[test]
+fn every_wav_format_round_trips_in_its_own_format() {
+    let dir = temp_dir("formats");
+    let chain = demo().join("chain.toml");
+    let reference = {
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 48_000,
+            bits_per_sample: 32,
+            sample_format: hound::SampleFormat::Float,
+        };
+        let input = dir.join("reference.wav");
+        write_wav(&input, spec, &[tone(4800, 0.0)]);
+        let output = dir.join("reference.out.wav");
+        let (ok, _, err) = run(&[
+            "run",
+            chain.to_str().unwrap(),
+            input.to_str().unwrap(),
+            "-o",
+            output.to_str().unwrap(),
+        ]);
+        assert!(ok, "{err}");
+        read_wav(&output).1
+    };
+    for (bits, format, channels, tolerance) in [
+        (16, hound::SampleFormat::Int, 1, 2e-3),
+        (24, hound::SampleFormat::Int, 1, 1e-4),
+        (32, hound::SampleFormat::Int, 1, 1e-5),
+        (32, hound::SampleFormat::Float, 2, 1e-6),
+        (24, hound::SampleFormat::Int, 2, 1e-4),
+    ] {
+        let spec = hound::WavSpec {
+            channels,
+            sample_rate: 48_000,
+            bits_per_sample: bits,
+            sample_format: format,
+        };
+        let signals: Vec<Vec<f32>> = (0..channels).map(|_| tone(4800, 0.0)).collect();
+        let input = dir.join(format!("in-{bits}-{channels}.wav"));
+        write_wav(&input, spec, &signals);
+        let output = dir.join(format!("in-{bits}-{channels}.out.wav"));
+        let (ok, stdout, err) = run(&[
+            "run",
+            chain.to_str().unwrap(),
+            input.to_str().unwrap(),
+            "-o",
+            output.to_str().unwrap(),
+        ]);
+        assert!(ok, "{bits}-bit {channels} ch: {err}");
+        assert!(
+            stdout.contains("real time"),
+            "the final line gives the real-time factor: {stdout}"
+        );
+        let (out_spec, out) = read_wav(&output);
+        assert_eq!(out_spec, spec, "the output keeps the input's format");
+        for channel in &out {
+            assert_eq!(channel.len(), 4800, "the output is as long as the input");
+            let diff = channel
+                .iter()
+                .zip(&reference[0])
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max);
+            assert!(
+                diff <= tolerance,
+                "{bits}-bit {channels} ch differs from float by {diff}"
+            );
+        }
+    }
+}
+
+#[test]
+fn format_can_be_chosen_and_the_default_output_sits_beside_the_input() {
+    let dir = temp_dir("default");
+    let input = dir.join("take.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 44_100,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    write_wav(&input, spec, &[tone(1000, 0.0)]);
+    let chain = dir.join("chain.toml");
+    std::fs::write(
+        &chain,
+        "[[node]]\nkind = \"nam\"\nmodel = \"../shared-model.nam\"\n",
+    )
+    .unwrap();
+    let _ = std::fs::remove_file(dir.join("take.out.wav"));
+    // A chain whose model is missing fails and leaves no output.
+    let (ok, _, err) = run(&["run", chain.to_str().unwrap(), input.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        err.starts_with("error: ") && err.contains("chain.toml:3") && err.contains("no file at"),
+        "{err}"
+    );
+    assert!(!dir.join("take.out.wav").exists());
+
+    let model = demo().join("drive.nam");
+    std::fs::write(
+        &chain,
+        format!(
+            "[[node]]\nkind = \"nam\"\nmodel = \"{}\"\n",
+            model.display()
+        ),
+    )
+    .unwrap();
+    let spec48 = hound::WavSpec {
+        sample_rate: 48_000,
+        ..spec
+    };
+    write_wav(&input, spec48, &[tone(1000, 0.0)]);
+    let (ok, _, err) = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        input.to_str().unwrap(),
+        "--format",
+        "f32",
+    ]);
+    assert!(ok, "{err}");
+    let (out_spec, _) = read_wav(&dir.join("take.out.wav"));
+    assert_eq!(out_spec.sample_format, hound::SampleFormat::Float);
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind");
+}
+
+#[test]
+fn bad_inputs_give_one_clear_error_and_no_output() {
+    let dir = temp_dir("errors");
+    let chain = demo().join("chain.toml");
+    let chain = chain.to_str().unwrap();
+    let not_wav = dir.join("notes.wav");
+    std::fs::write(&not_wav, "this is not audio").unwrap();
+    let bad_toml = dir.join("bad.toml");
+    std::fs::write(&bad_toml, "[[node]\nkind = 1\n").unwrap();
+    let surround = dir.join("surround.wav");
+    let spec = hound::WavSpec {
+        channels: 6,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    write_wav(&surround, spec, &vec![tone(10, 0.0); 6]);
+    let missing = dir.join("missing.wav");
+    let output = dir.join("out.wav");
+    let cases: [(&str, &str, &str); 4] = [
+        (
+            chain,
+            not_wav.to_str().unwrap(),
+            "notes.wav: not a readable WAV file",
+        ),
+        (
+            bad_toml.to_str().unwrap(),
+            not_wav.to_str().unwrap(),
+            "bad.toml:1",
+        ),
+        (
+            chain,
+            surround.to_str().unwrap(),
+            "surround.wav: 6 channels",
+        ),
+        (
+            chain,
+            missing.to_str().unwrap(),
+            "missing.wav: not a readable WAV file",
+        ),
+    ];
+    for (chain, input, expected) in cases {
+        let (ok, _, err) = run(&["run", chain, input, "-o", output.to_str().unwrap()]);
+        assert!(!ok, "{input} should fail");
+        assert!(err.contains(expected), "expected `{expected}` in: {err}");
+        assert_eq!(err.lines().count(), 1, "one line of error: {err}");
+        assert!(!err.contains("panicked"));
+        assert!(!output.exists(), "no output file after a failure");
+    }
+}
+
+#[test]
+fn help_describes_every_subcommand() {
+    let (ok, out, _) = run(&["--help"]);
+    assert!(ok && out.contains("run") && out.contains("check"));
+    let (ok, out, _) = run(&["run", "--help"]);
+    assert!(
+        ok && out.contains("--output") && out.contains("--format") && out.contains("sample rate")
+    );
+    let (ok, out, _) = run(&["check", "--help"]);
+    assert!(ok && out.contains("--rate"));
+    let (ok, out, err) = run(&["check", demo().join("chain.toml").to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(out.contains("latency 0 frames"), "{out}");
+}
