@@ -56,6 +56,7 @@ passed=$((passed + aarch64_passed))
 step "benchmarks (compile, then run each once)"
 cargo bench --workspace --locked --no-run
 cargo bench -p nam-kernel --bench models --locked -- --test
+cargo bench -p nam-graph --locked -- --test
 
 echo
 echo "$passed passed, 0 failed"

@@ -128,12 +128,12 @@ fn pluck(out: &mut [f64], start: usize, freq: f64, amp: f64, seed: &mut u32) {
             (f64::from(*seed) / f64::from(u32::MAX)) * 2.0 - 1.0
         })
         .collect();
-    for t in start..out.len() {
-        let i = (t - start) % period;
+    for (elapsed, out) in out[start..].iter_mut().enumerate() {
+        let i = elapsed % period;
         let next = line[(i + 1) % period];
         let sample = line[i];
         line[i] = 0.996 * 0.5 * (sample + next);
-        out[t] += amp * sample;
+        *out += amp * sample;
     }
 }
 

@@ -10,6 +10,9 @@ use nam_graph::Chain;
 #[global_allocator]
 static ALLOCATOR: AllocDisabler = AllocDisabler;
 
+/// Graph rates the demo chain is checked at.
+const RATES: &[f64] = &[48_000.0];
+
 fn demo_chain() -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo/chain.toml");
     assert!(path.is_file(), "demo chain missing at {}", path.display());
@@ -34,7 +37,7 @@ fn the_detector_fires() {
 fn the_demo_chain_processes_without_allocating() {
     let chain = Chain::load(demo_chain()).unwrap();
     for channels in [1, 2] {
-        for rate in [48_000.0] {
+        for &rate in RATES {
             let mut graph = chain.build(rate, channels).unwrap();
             let inputs: Vec<Vec<f32>> = (0..channels).map(|c| signal(8192, c as f32)).collect();
             let mut outputs = vec![vec![0.0; 8192]; channels];

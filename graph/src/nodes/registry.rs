@@ -3,6 +3,7 @@
 //! | kind | settings |
 //! | --- | --- |
 //! | `nam` | `model` (path), `output_mode` (`raw`, `normalized`, `calibrated`), and the parameters `input_gain_db`, `output_gain_db`, `target_loudness_db`, `interface_input_dbu`, `interface_output_dbu` |
+//! | `ir` | `file` (WAV path; any rate, bit depth and length up to 10 s), `normalize` (bool), and the parameters `mix` (0–1), `level_db` |
 //!
 //! Every numeric setting named like one of a node's parameters
 //! ([`Node::params`]) sets it; any other key is an error naming it.
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use toml::{Spanned, Value};
 
+use super::convolver::{Convolver, ConvolverSettings};
 use super::nam::{NamNode, NamSettings, OutputMode};
 use crate::node::{Node, NodeError, ProcessSpec};
 
@@ -68,6 +70,18 @@ impl<'a> Settings<'a> {
                 format!("`{key}` must be a number, not {}", other.type_str()),
             )),
         }
+    }
+
+    /// A boolean, if present.
+    pub fn boolean(&self, key: &str) -> Result<Option<bool>, SettingError> {
+        let Some(value) = self.get(key) else {
+            return Ok(None);
+        };
+        value
+            .get_ref()
+            .as_bool()
+            .map(Some)
+            .ok_or_else(|| Self::invalid(value, format!("`{key}` must be true or false")))
     }
 
     /// A string, if present.
@@ -141,6 +155,9 @@ impl<'a> Settings<'a> {
     }
 }
 
+/// Every kind [`build`] knows.
+pub const KINDS: [&str; 2] = ["nam", "ir"];
+
 fn node_error(error: NodeError) -> SettingError {
     SettingError {
         offset: None,
@@ -179,10 +196,18 @@ pub fn build(
             }
             Box::new(node)
         }
+        "ir" => {
+            let path = settings.file("file")?;
+            let ir_settings = ConvolverSettings {
+                normalize: settings.boolean("normalize")?.unwrap_or(false),
+                ..ConvolverSettings::default()
+            };
+            Box::new(Convolver::from_wav(&path, ir_settings).map_err(node_error)?)
+        }
         other => {
             return Err(SettingError {
                 offset: None,
-                message: format!("unknown node kind `{other}` (known: nam)"),
+                message: format!("unknown node kind `{other}` (known: {})", KINDS.join(", ")),
             })
         }
     };
