@@ -208,10 +208,11 @@ impl Chain {
         let base_dir = self.base_dir();
         for decl in &self.nodes {
             let mut lane_nodes = Vec::with_capacity(lanes);
+            let sources = decl.inputs.as_ref().map_or(1, Vec::len);
             for lane in 0..lanes {
                 let settings = Settings::new(&decl.settings, &base_dir);
-                let node =
-                    registry::build(&decl.kind, &settings, sample_rate_hz, &spec).map_err(|e| {
+                let node = registry::build(&decl.kind, &settings, sample_rate_hz, sources)
+                    .map_err(|e| {
                         self.error(
                             Some(e.offset.unwrap_or(decl.offset)),
                             format!("node `{}`: {}", decl.id, e.message),
@@ -248,7 +249,10 @@ impl Chain {
         // Where each lane's signal enters: the graph input, or a mixdown.
         let entry: Vec<Source> = if lanes == 1 && channels > 1 {
             let mixdown = builder
-                .add("mixdown", registry::mixdown(channels))
+                .add(
+                    "mixdown",
+                    registry::mixdown(channels).map_err(|e| self.error(None, e.to_string()))?,
+                )
                 .map_err(|e| self.error(None, e.to_string()))?;
             for c in 0..channels {
                 builder.connect(Source::Input(c), Sink::Node(mixdown, c));

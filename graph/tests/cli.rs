@@ -263,3 +263,55 @@ fn help_describes_every_subcommand() {
     assert!(ok, "{err}");
     assert!(out.contains("latency 0 frames"), "{out}");
 }
+
+#[test]
+fn a_48k_model_plays_in_a_44k_file_through_the_resampler() {
+    // The same 220 Hz tone at both rates: the 44.1 kHz run goes through the
+    // automatic resampling around the 48 kHz model and must come out as long
+    // as its input, aligned, and at the same level as the native-rate run.
+    let dir = temp_dir("rates");
+    let chain = demo().join("chain.toml");
+    let rms = |rate: u32| -> (usize, f32) {
+        let n = rate as usize; // one second
+        let tone: Vec<f32> = (0..n)
+            .map(|i| 0.3 * (2.0 * std::f32::consts::PI * 220.0 * i as f32 / rate as f32).sin())
+            .collect();
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: rate,
+            bits_per_sample: 32,
+            sample_format: hound::SampleFormat::Float,
+        };
+        let input = dir.join(format!("tone-{rate}.wav"));
+        write_wav(&input, spec, &[tone]);
+        let output = dir.join(format!("tone-{rate}.out.wav"));
+        let (ok, stdout, err) = run(&[
+            "run",
+            chain.to_str().unwrap(),
+            input.to_str().unwrap(),
+            "-o",
+            output.to_str().unwrap(),
+        ]);
+        assert!(ok, "{err}");
+        if rate != 48_000 {
+            assert!(
+                !stdout.contains("latency 0 frames"),
+                "resampling adds latency, reported: {stdout}"
+            );
+        }
+        let (_, out) = read_wav(&output);
+        let settled = &out[0][n / 2..];
+        (
+            out[0].len(),
+            (settled.iter().map(|x| x * x).sum::<f32>() / settled.len() as f32).sqrt(),
+        )
+    };
+    let (len48, rms48) = rms(48_000);
+    let (len44, rms44) = rms(44_100);
+    assert_eq!((len48, len44), (48_000, 44_100));
+    let difference_db = 20.0 * (rms44 / rms48).log10();
+    assert!(
+        difference_db.abs() < 0.5,
+        "level at 44.1 kHz differs by {difference_db} dB"
+    );
+}

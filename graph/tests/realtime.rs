@@ -11,7 +11,7 @@ use nam_graph::Chain;
 static ALLOCATOR: AllocDisabler = AllocDisabler;
 
 /// Graph rates the demo chain is checked at.
-const RATES: &[f64] = &[48_000.0];
+const RATES: &[f64] = &[44_100.0, 48_000.0, 96_000.0];
 
 fn demo_chain() -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo/chain.toml");

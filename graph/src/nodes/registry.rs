@@ -4,6 +4,15 @@
 //! | --- | --- |
 //! | `nam` | `model` (path), `output_mode` (`raw`, `normalized`, `calibrated`), and the parameters `input_gain_db`, `output_gain_db`, `target_loudness_db`, `interface_input_dbu`, `interface_output_dbu` |
 //! | `ir` | `file` (WAV path; any rate, bit depth and length up to 10 s), `normalize` (bool), and the parameters `mix` (0–1), `level_db` |
+//! | `gain` | `gain_db` |
+//! | `noise_gate` | `threshold_db`, `attack_ms`, `hold_ms`, `release_ms`, `hysteresis_db` |
+//! | `tone_stack` | `bass`, `middle`, `treble` (0–10, 5 = flat) |
+//! | `dc_blocker` | none |
+//! | `mix` | sums its `inputs` (listed in the chain); `input_0_gain_db`, `input_1_gain_db`, ... |
+//!
+//! A `nam` model whose sample rate differs from the chain's runs at its own
+//! rate between two resamplers (see [`super::resampler`]); the chain reports the
+//! latency they add and `nam-graph run` compensates it.
 //!
 //! Every numeric setting named like one of a node's parameters
 //! ([`Node::params`]) sets it; any other key is an error naming it.
@@ -15,8 +24,14 @@ use std::path::{Path, PathBuf};
 use toml::{Spanned, Value};
 
 use super::convolver::{Convolver, ConvolverSettings};
+use super::dc_blocker::DcBlocker;
+use super::gain::Gain;
+use super::gate::Gate;
+use super::mix::Mixer;
 use super::nam::{NamNode, NamSettings, OutputMode};
-use crate::node::{Node, NodeError, ProcessSpec};
+use super::resampler::{needs_resampling, ResampledNode};
+use super::tone_stack::ToneStack;
+use crate::node::{Node, NodeError};
 
 /// A problem with one node's settings.
 #[derive(Debug)]
@@ -156,7 +171,15 @@ impl<'a> Settings<'a> {
 }
 
 /// Every kind [`build`] knows.
-pub const KINDS: [&str; 2] = ["nam", "ir"];
+pub const KINDS: [&str; 7] = [
+    "nam",
+    "ir",
+    "gain",
+    "noise_gate",
+    "tone_stack",
+    "dc_blocker",
+    "mix",
+];
 
 fn node_error(error: NodeError) -> SettingError {
     SettingError {
@@ -166,14 +189,14 @@ fn node_error(error: NodeError) -> SettingError {
 }
 
 /// Builds a node of `kind` from its settings, for a graph running at
-/// `sample_rate_hz`.
+/// `sample_rate_hz`; `sources` is the number of signals the chain feeds it
+/// (what a `mix` sums).
 pub fn build(
     kind: &str,
     settings: &Settings,
     sample_rate_hz: f64,
-    spec: &ProcessSpec,
+    sources: usize,
 ) -> Result<Box<dyn Node>, SettingError> {
-    let _ = spec;
     let mut node: Box<dyn Node> = match kind {
         "nam" => {
             let path = settings.file("model")?;
@@ -186,15 +209,12 @@ pub fn build(
             }
             let node = NamNode::load(&path, nam_settings).map_err(node_error)?;
             let model_rate = node.model_sample_rate_hz();
-            if (model_rate - sample_rate_hz).abs() > 0.5 {
-                return Err(SettingError {
-                    offset: None,
-                    message: format!(
-                        "the model runs at {model_rate} Hz and the chain at {sample_rate_hz} Hz; resampling is not available yet"
-                    ),
-                });
+            if needs_resampling(sample_rate_hz, model_rate) {
+                // The model runs at its own rate between two resamplers.
+                Box::new(ResampledNode::new(Box::new(node), model_rate).map_err(node_error)?)
+            } else {
+                Box::new(node)
             }
-            Box::new(node)
         }
         "ir" => {
             let path = settings.file("file")?;
@@ -204,6 +224,11 @@ pub fn build(
             };
             Box::new(Convolver::from_wav(&path, ir_settings).map_err(node_error)?)
         }
+        "gain" => Box::new(Gain::new(0.0)),
+        "noise_gate" => Box::new(Gate::new()),
+        "tone_stack" => Box::new(ToneStack::new()),
+        "dc_blocker" => Box::new(DcBlocker::new()),
+        "mix" => Box::new(Mixer::new(sources).map_err(node_error)?),
         other => {
             return Err(SettingError {
                 offset: None,
@@ -215,38 +240,14 @@ pub fn build(
     Ok(node)
 }
 
-/// A node summing `channels` inputs to one output, scaled by `1/channels`.
-pub fn mixdown(channels: usize) -> Box<dyn Node> {
-    Box::new(Mixdown { channels })
-}
-
-struct Mixdown {
-    channels: usize,
-}
-
-impl Node for Mixdown {
-    fn inputs(&self) -> usize {
-        self.channels
+/// A node averaging `channels` inputs into one output (a mixer at
+/// `1/channels` per input).
+pub fn mixdown(channels: usize) -> Result<Box<dyn Node>, NodeError> {
+    let mut mixer = Mixer::new(channels)?;
+    let gain_db = -20.0 * (channels as f32).log10();
+    for input in 0..channels {
+        mixer.set_param(input, gain_db);
     }
-
-    fn outputs(&self) -> usize {
-        1
-    }
-
-    fn prepare(&mut self, _: &ProcessSpec) -> Result<(), NodeError> {
-        Ok(())
-    }
-
-    fn reset(&mut self) {}
-
-    fn process(&mut self, frames: usize, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
-        let scale = 1.0 / self.channels as f32;
-        let out = &mut outputs[0][..frames];
-        out.fill(0.0);
-        for input in inputs {
-            for (y, &x) in out.iter_mut().zip(&input[..frames]) {
-                *y += x * scale;
-            }
-        }
-    }
+    mixer.reset();
+    Ok(Box::new(mixer))
 }

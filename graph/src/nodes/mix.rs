@@ -1,0 +1,174 @@
+//! Routing: a [`Mixer`] summing N inputs into one output, each through its
+//! own smoothed gain, and a [`Splitter`] copying one input to N outputs.
+//! Both have no latency; N is 1 to [`MAX_PORTS`].
+//!
+//! The mixer's gains are the parameters `input_0_gain_db`,
+//! `input_1_gain_db`, … (index = input port), −80 to +20 dB, default 0 dB,
+//! ramped linearly in amplitude over [`RAMP_MS`]; at −80 dB an input is
+//! muted (gain exactly 0).
+//!
+//! Tests (`tests/mix.rs`): the mix equals `Σ gainᵢ · inᵢ` computed
+//! independently, gain changes ramp without jumps, mute is exact, the
+//! splitter's outputs equal its input, nothing allocates.
+
+use super::gain::{amplitude, MUTE_DB};
+use crate::graph::MAX_PORTS;
+use crate::node::{Node, NodeError, ParamSpec, ProcessSpec};
+use crate::param::Smoothed;
+
+/// Ramp time of the mixer's gain changes.
+pub const RAMP_MS: f64 = 20.0;
+
+const fn input_gain(name: &'static str) -> ParamSpec {
+    ParamSpec {
+        name,
+        min: MUTE_DB,
+        max: 20.0,
+        default: 0.0,
+    }
+}
+
+/// One gain parameter per possible input; a mixer exposes the first N.
+const PARAMS: [ParamSpec; MAX_PORTS] = [
+    input_gain("input_0_gain_db"),
+    input_gain("input_1_gain_db"),
+    input_gain("input_2_gain_db"),
+    input_gain("input_3_gain_db"),
+    input_gain("input_4_gain_db"),
+    input_gain("input_5_gain_db"),
+    input_gain("input_6_gain_db"),
+    input_gain("input_7_gain_db"),
+    input_gain("input_8_gain_db"),
+    input_gain("input_9_gain_db"),
+    input_gain("input_10_gain_db"),
+    input_gain("input_11_gain_db"),
+    input_gain("input_12_gain_db"),
+    input_gain("input_13_gain_db"),
+    input_gain("input_14_gain_db"),
+    input_gain("input_15_gain_db"),
+];
+
+fn check_ports(kind: &str, direction: &str, count: usize) -> Result<(), NodeError> {
+    if (1..=MAX_PORTS).contains(&count) {
+        Ok(())
+    } else {
+        Err(NodeError::Invalid(format!(
+            "a {kind} has 1 to {MAX_PORTS} {direction}s, not {count}"
+        )))
+    }
+}
+
+/// Sums its inputs, each scaled by its own gain. See the
+/// [module documentation](self).
+pub struct Mixer {
+    gains: Vec<Smoothed>,
+}
+
+impl Mixer {
+    /// A mixer of `inputs` inputs (1 to [`MAX_PORTS`]), every gain 0 dB.
+    /// Off the audio thread.
+    pub fn new(inputs: usize) -> Result<Self, NodeError> {
+        check_ports("mixer", "input", inputs)?;
+        Ok(Self {
+            gains: vec![Smoothed::new(1.0); inputs],
+        })
+    }
+}
+
+impl Node for Mixer {
+    fn inputs(&self) -> usize {
+        self.gains.len()
+    }
+
+    fn outputs(&self) -> usize {
+        1
+    }
+
+    fn prepare(&mut self, spec: &ProcessSpec) -> Result<(), NodeError> {
+        for gain in &mut self.gains {
+            gain.set_ramp(spec.sample_rate_hz, RAMP_MS);
+        }
+        self.reset();
+        Ok(())
+    }
+
+    fn reset(&mut self) {
+        self.gains.iter_mut().for_each(Smoothed::snap);
+    }
+
+    fn params(&self) -> &[ParamSpec] {
+        &PARAMS[..self.gains.len()]
+    }
+
+    fn set_param(&mut self, index: usize, value: f32) {
+        if let (Some(gain), Some(spec)) = (self.gains.get_mut(index), PARAMS.get(index)) {
+            gain.set_target(amplitude(spec.clamp(value)));
+        }
+    }
+
+    fn process(&mut self, frames: usize, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
+        let Some(output) = outputs.first_mut() else {
+            return;
+        };
+        let frames = frames.min(output.len());
+        let output = &mut output[..frames];
+        output.fill(0.0);
+        for (gain, input) in self.gains.iter_mut().zip(inputs) {
+            let input = &input[..frames.min(input.len())];
+            if gain.is_ramping() {
+                for (y, &x) in output.iter_mut().zip(input) {
+                    *y += gain.next_value() * x;
+                }
+            } else {
+                let g = gain.target();
+                if g != 0.0 {
+                    for (y, &x) in output.iter_mut().zip(input) {
+                        *y += g * x;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Copies its input to each of its outputs. See the
+/// [module documentation](self).
+pub struct Splitter {
+    outputs: usize,
+}
+
+impl Splitter {
+    /// A splitter with `outputs` outputs (1 to [`MAX_PORTS`]). Off the audio
+    /// thread.
+    pub fn new(outputs: usize) -> Result<Self, NodeError> {
+        check_ports("splitter", "output", outputs)?;
+        Ok(Self { outputs })
+    }
+}
+
+impl Node for Splitter {
+    fn inputs(&self) -> usize {
+        1
+    }
+
+    fn outputs(&self) -> usize {
+        self.outputs
+    }
+
+    fn prepare(&mut self, _: &ProcessSpec) -> Result<(), NodeError> {
+        Ok(())
+    }
+
+    fn reset(&mut self) {}
+
+    fn process(&mut self, frames: usize, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
+        let Some(input) = inputs.first() else {
+            return;
+        };
+        let frames = frames.min(input.len());
+        for output in outputs.iter_mut() {
+            let n = frames.min(output.len());
+            output[..n].copy_from_slice(&input[..n]);
+        }
+    }
+}
