@@ -597,7 +597,10 @@ fn the_resampler_delay_is_exact_and_adjustable() {
 fn equal_rates_pass_straight_through() {
     assert!(!needs_resampling(48_000.0, 48_000.0));
     assert!(needs_resampling(44_100.0, 48_000.0));
-    assert!(!needs_resampling(0.0, 48_000.0));
+    assert!(!needs_resampling(48_000.0, 47_999.999));
+    // Rates no conversion handles are for the wrapper to refuse, with reasons.
+    assert!(needs_resampling(0.0, 48_000.0));
+    assert!(needs_resampling(1000.0, 96_000.0));
     let mut node = node(48_000.0, Delay::new(4), 48_000.0);
     assert_eq!(node.latency_frames(), 4);
     let mut rng = XorShift(5);

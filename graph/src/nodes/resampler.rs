@@ -37,8 +37,8 @@
 //! [`ResampledNode`] owns an inner node and runs it at `inner_rate_hz`:
 //! graph-rate input → [`Resampler`] to the inner rate → inner node → a second
 //! [`Resampler`] back → graph-rate output. Each `process` call converts its
-//! input, runs the inner node on whatever inner frames that produced (a few
-//! more or fewer than `frames × inner/graph`), converts them back and returns
+//! input, runs the inner node on whatever inner frames that produced (about
+//! `frames × inner/graph`, one more or fewer), converts them back and returns
 //! the oldest `frames` of the result. Because each conversion produces a frame
 //! as soon as its input is complete, output frame `n` is always ready once
 //! input frame `n` has arrived: the small first-in first-out buffer between
@@ -75,7 +75,10 @@
 //! - A round trip (graph → inner → graph with an identity inner node) is flat
 //!   within ±0.1 dB up to 0.8 × the lower Nyquist frequency and, delayed by
 //!   the reported latency, matches its input with an error below −60 dB, for
-//!   every pair of 22.05, 32, 44.1, 48, 88.2, 96 and 192 kHz checked.
+//!   nine pairs of rates from 22.05 to 192 kHz; every pair of 22.05, 32,
+//!   44.1, 48, 88.2, 96 and 192 kHz (and 47 999.5 Hz) round-trips a 1 kHz
+//!   tone with an error below −60 dB.
+//! - Dry and resampled branches mixed in a graph add up in phase.
 //! - Tones above the lower Nyquist frequency (23 kHz at 48 kHz through
 //!   44.1 kHz) come out more than 60 dB down, aliases included.
 //! - The impulse response's peak lands at the reported latency, also with a
@@ -109,12 +112,13 @@ const CHUNK_FRAMES: usize = 256;
 /// Lanes of the dot product; rows are padded to a multiple of this.
 const LANES: usize = 8;
 
-/// Whether a node running at `inner_rate_hz` needs converting in a graph at
-/// `graph_rate_hz`: false when the rates are equal (or so close that their
-/// ratio reduces to 1 : 1), and for rates [`ResampledNode`] cannot convert
-/// between at all (its `prepare` says why).
+/// Whether a node running at `inner_rate_hz` needs wrapping in a
+/// [`ResampledNode`] in a graph at `graph_rate_hz`: false only when the rates
+/// are equal (or so close that their ratio reduces to 1 : 1). Rates no
+/// conversion can handle also answer true, so that the wrapper's
+/// construction or `prepare` reports why.
 pub fn needs_resampling(graph_rate_hz: f64, inner_rate_hz: f64) -> bool {
-    matches!(frame_ratio(graph_rate_hz, inner_rate_hz), Ok((p, q)) if p != q)
+    frame_ratio(graph_rate_hz, inner_rate_hz) != Ok((1, 1))
 }
 
 /// The ratio `from_rate_hz : to_rate_hz` as `(p, q)`, input frames per `q`
@@ -537,22 +541,27 @@ impl Node for ResampledNode {
 mod tests {
     use super::*;
 
+    /// Samples of the kernel per sample of the lower rate, for its response.
+    const OVERSAMPLING: usize = 64;
+
     /// The kernel's continuous frequency response at `f` cycles per sample of
-    /// the lower rate, by a fine Riemann sum.
-    fn response(f: f64) -> f64 {
-        let oversampling = 64;
+    /// the lower rate, by a fine Riemann sum over `samples`.
+    fn response(samples: &[f64], f: f64) -> f64 {
         let (mut re, mut im) = (0.0, 0.0);
-        for i in 0..=KERNEL_SPAN * oversampling {
-            let u = i as f64 / oversampling as f64;
-            let phase = 2.0 * std::f64::consts::PI * f * u;
-            re += kernel(u) * phase.cos();
-            im -= kernel(u) * phase.sin();
+        for (i, &h) in samples.iter().enumerate() {
+            let phase = 2.0 * std::f64::consts::PI * f * i as f64 / OVERSAMPLING as f64;
+            re += h * phase.cos();
+            im -= h * phase.sin();
         }
-        (re * re + im * im).sqrt() / oversampling as f64
+        re.hypot(im) / OVERSAMPLING as f64
     }
 
     #[test]
     fn the_kernel_is_flat_in_the_passband_and_deep_in_the_stopband() {
+        let samples: Vec<f64> = (0..=KERNEL_SPAN * OVERSAMPLING)
+            .map(|i| kernel(i as f64 / OVERSAMPLING as f64))
+            .collect();
+        let response = |f| response(&samples, f);
         let dc = response(0.0);
         assert!((dc - 1.0).abs() < 1e-3, "DC gain {dc}");
         let ripple = (0..=200)
