@@ -4,6 +4,10 @@
 //! files, mix and level ramps, and no allocation while processing (every
 //! `process` call here runs under `assert_no_alloc`).
 
+mod common;
+
+use common::XorShift;
+
 use std::path::PathBuf;
 
 use assert_no_alloc::{assert_no_alloc, violation_count, AllocDisabler};
@@ -16,32 +20,6 @@ static ALLOCATOR: AllocDisabler = AllocDisabler;
 /// Largest error allowed against the f64 reference, relative to the
 /// reference's peak.
 const TOLERANCE: f64 = 1e-5;
-
-/// Deterministic pseudo-random numbers (xorshift64).
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// Uniform in [-1, 1).
-    fn signal(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-    }
-
-    /// Uniform in 1..=max.
-    fn frames(&mut self, max: usize) -> usize {
-        1 + (self.next() % max as u64) as usize
-    }
-
-    fn noise(&mut self, len: usize) -> Vec<f32> {
-        (0..len).map(|_| self.signal()).collect()
-    }
-}
 
 fn spec(sample_rate_hz: f64, max_block_frames: usize) -> ProcessSpec {
     ProcessSpec {

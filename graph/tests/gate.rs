@@ -4,6 +4,10 @@
 //! not depend on call sizes, and nothing allocates (every `process` call here
 //! runs under `assert_no_alloc`).
 
+mod common;
+
+use common::XorShift;
+
 use std::f64::consts::PI;
 
 use assert_no_alloc::{assert_no_alloc, violation_count, AllocDisabler};
@@ -15,28 +19,6 @@ static ALLOCATOR: AllocDisabler = AllocDisabler;
 
 const RATE_HZ: f64 = 48_000.0;
 const MAX_BLOCK: usize = 512;
-
-/// Deterministic pseudo-random numbers (xorshift64).
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// Uniform in [-1, 1).
-    fn signal(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-    }
-
-    /// Uniform in 1..=max.
-    fn frames(&mut self, max: usize) -> usize {
-        1 + (self.next() % max as u64) as usize
-    }
-}
 
 fn gate(settings: &[(usize, f32)]) -> Gate {
     let mut gate = Gate::new();
