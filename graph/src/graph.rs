@@ -373,6 +373,14 @@ struct Slot {
     outputs: Vec<Vec<f32>>,
 }
 
+/// A node parameter of one built [`Graph`], found by name with
+/// [`Graph::find_param`]; cheap to keep and to set from the audio thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParamRef {
+    slot: usize,
+    index: usize,
+}
+
 /// A built graph, ready for the audio thread.
 pub struct Graph {
     slots: Vec<Slot>,
@@ -479,6 +487,25 @@ impl Graph {
     pub fn set_param(&mut self, node: NodeId, index: usize, value: f32) {
         if let Some(&slot) = self.slot_of.get(node.0) {
             self.slots[slot].node.set_param(index, value);
+        }
+    }
+
+    /// Finds parameter `param` of the node named `node`, for [`Graph::set`].
+    pub fn find_param(&self, node: &str, param: &str) -> Option<ParamRef> {
+        let slot = self.slots.iter().position(|s| s.name == node)?;
+        let index = self.slots[slot]
+            .node
+            .params()
+            .iter()
+            .position(|p| p.name == param)?;
+        Some(ParamRef { slot, index })
+    }
+
+    /// Sets the parameter `param` found by [`Graph::find_param`] on this graph.
+    /// Audio thread; allocation-free.
+    pub fn set(&mut self, param: ParamRef, value: f32) {
+        if let Some(slot) = self.slots.get_mut(param.slot) {
+            slot.node.set_param(param.index, value);
         }
     }
 

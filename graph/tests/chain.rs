@@ -225,3 +225,35 @@ fn broken_chains_give_one_clear_message_with_file_and_line() {
     ));
     assert!(e.contains("block_frames"), "{e}");
 }
+
+#[test]
+fn parameters_are_found_by_node_and_name_and_set_while_running() {
+    let text = "[[node]]\nid = \"level\"\nkind = \"gain\"\ngain_db = 0.0\n";
+    let mut mono = chain("find-param", text)
+        .unwrap()
+        .build(48_000.0, 1)
+        .unwrap();
+    let gain = mono.find_param("level", "gain_db").expect("found");
+    assert_eq!(mono.find_param("level", "nope"), None);
+    assert_eq!(mono.find_param("nope", "gain_db"), None);
+    mono.set(gain, -20.0);
+    let input = vec![1.0f32; 48_000];
+    let mut output = vec![0.0f32; 48_000];
+    mono.process(&[&input], &mut [&mut output]);
+    // Smoothed towards the new gain, landing on exactly -20 dB.
+    assert!((output[0] - 1.0).abs() < 0.01, "starts at the old gain");
+    assert!(
+        (output[47_999] - 0.1).abs() < 1e-6,
+        "ends at -20 dB: {}",
+        output[47_999]
+    );
+
+    // Dual mono: one instance per channel, named `id[lane]`.
+    let stereo = chain("find-param-stereo", text)
+        .unwrap()
+        .build(48_000.0, 2)
+        .unwrap();
+    assert!(stereo.find_param("level[0]", "gain_db").is_some());
+    assert!(stereo.find_param("level[1]", "gain_db").is_some());
+    assert_eq!(stereo.find_param("level", "gain_db"), None);
+}

@@ -1,0 +1,354 @@
+//! The LV2 plugin: ports, instantiation and `run()`, on `lv2-core`.
+//!
+//! Two plugin types share this code: mono (`urn:nam-graph:amp`) and stereo
+//! (`urn:nam-graph:amp-stereo`, one chain per channel). Their ports differ
+//! only by the right channel's two audio ports, which come last.
+
+use std::any::Any;
+
+use lv2_atom::prelude::*;
+use lv2_core::prelude::*;
+use lv2_sys as sys;
+use lv2_urid::LV2Map;
+use urid::{Uri, UriBound};
+
+use crate::controls::{Control, Controls};
+use crate::denormals::DenormalGuard;
+use crate::engine::Engine;
+use crate::log::{Level, LogFeature, Logger};
+use crate::patch::{decode, write_set, Incoming, Urids};
+use crate::rig::{FileSlot, Rig, RigFiles};
+use crate::shared::Shared;
+use crate::state::{StateDescriptor, StateHost};
+use crate::worker::{Job, JobEncoder, Reply, ReplyHandler, ScheduleFeature, WorkerDescriptor};
+
+/// The plugin's ports, in port index order (see `ttl/`).
+#[derive(PortCollection)]
+pub struct Ports {
+    input: InputPort<Audio>,
+    output: OutputPort<Audio>,
+    control: Option<InputPort<AtomPort>>,
+    notify: Option<OutputPort<AtomPort>>,
+    enabled: Option<InputPort<lv2_core::port::Control>>,
+    latency: Option<OutputPort<lv2_core::port::Control>>,
+    input_gain_db: Option<InputPort<lv2_core::port::Control>>,
+    gate_threshold_db: Option<InputPort<lv2_core::port::Control>>,
+    bass: Option<InputPort<lv2_core::port::Control>>,
+    middle: Option<InputPort<lv2_core::port::Control>>,
+    treble: Option<InputPort<lv2_core::port::Control>>,
+    output_mode: Option<InputPort<lv2_core::port::Control>>,
+    target_loudness_db: Option<InputPort<lv2_core::port::Control>>,
+    input_level_dbu: Option<InputPort<lv2_core::port::Control>>,
+    output_level_dbu: Option<InputPort<lv2_core::port::Control>>,
+    input_ir_enabled: Option<InputPort<lv2_core::port::Control>>,
+    cab_enabled: Option<InputPort<lv2_core::port::Control>>,
+    output_gain_db: Option<InputPort<lv2_core::port::Control>>,
+    input_right: Option<InputPort<Audio>>,
+    output_right: Option<OutputPort<Audio>>,
+}
+
+impl Ports {
+    /// The control inputs in [`Control::ALL`] order.
+    fn controls(&self) -> [Option<f32>; 12] {
+        [
+            &self.input_gain_db,
+            &self.gate_threshold_db,
+            &self.bass,
+            &self.middle,
+            &self.treble,
+            &self.output_mode,
+            &self.target_loudness_db,
+            &self.input_level_dbu,
+            &self.output_level_dbu,
+            &self.input_ir_enabled,
+            &self.cab_enabled,
+            &self.output_gain_db,
+        ]
+        .map(|port| port.as_ref().map(|p| **p))
+    }
+}
+
+/// Host features used while instantiating.
+#[derive(FeatureCollection)]
+pub struct InitFeatures<'a> {
+    map: LV2Map<'a>,
+    log: Option<LogFeature>,
+    schedule: Option<ScheduleFeature>,
+}
+
+/// Host features used in `run()`.
+#[derive(FeatureCollection)]
+pub struct AudioFeatures {
+    schedule: Option<ScheduleFeature>,
+}
+
+/// The engine, touched only from the host's serialized audio-context calls
+/// (`run`, `work_response`, `activate`, `restore`).
+struct EngineCell(Engine);
+
+// SAFETY: LV2 never calls run/work_response/activate/restore concurrently
+// for one instance; `save` (which may be concurrent) reads only `Shared`.
+unsafe impl Sync for EngineCell {}
+
+/// The NAM amp plugin; `STEREO` selects the stereo variant.
+#[repr(C)]
+pub struct NamPlugin<const STEREO: bool> {
+    /// First field, so state `save` can reach it through the instance pointer.
+    shared: Box<Shared>,
+    engine: EngineCell,
+    urids: Urids,
+    jobs: JobEncoder,
+    /// File slots whose `patch:Set` echo is due (bit per [`FileSlot`]).
+    pending_echo: u8,
+    /// `run()` panicked once (a bug): outputs silence from then on.
+    failed: bool,
+}
+
+/// The mono plugin.
+pub type MonoPlugin = NamPlugin<false>;
+/// The stereo plugin.
+pub type StereoPlugin = NamPlugin<true>;
+
+// SAFETY: the plugin URIs, NUL-terminated, as in ttl/nam-graph.ttl.
+unsafe impl UriBound for MonoPlugin {
+    const URI: &'static [u8] = b"urn:nam-graph:amp\0";
+}
+
+// SAFETY: as above.
+unsafe impl UriBound for StereoPlugin {
+    const URI: &'static [u8] = b"urn:nam-graph:amp-stereo\0";
+}
+
+const ALL_SLOTS: u8 = 0b111;
+
+impl<const STEREO: bool> NamPlugin<STEREO>
+where
+    Self: UriBound,
+{
+    const CHANNELS: usize = if STEREO { 2 } else { 1 };
+
+    fn new_instance(info: &PluginInfo, features: &mut InitFeatures<'static>) -> Option<Self> {
+        let logger = Logger::new(features.log.as_ref(), &features.map);
+        let Some(urids) = Urids::new(&features.map) else {
+            logger.log(Level::Error, "the host could not map the plugin's URIs");
+            return None;
+        };
+        let rate = info.sample_rate();
+        if !(8_000.0..=768_000.0).contains(&rate) {
+            logger.log(
+                Level::Error,
+                &format!("sample rate {rate} Hz is not supported (8 kHz to 768 kHz)"),
+            );
+            return None;
+        }
+        if features.schedule.is_none() {
+            logger.log(
+                Level::Warning,
+                "the host offers no worker: model and IR files cannot be loaded, the chain runs without them",
+            );
+        }
+        let file_keys = urids.files.map(|u| u.get());
+        let shared = Box::new(Shared::new(
+            rate,
+            Self::CHANNELS,
+            logger,
+            file_keys,
+            urids.path.get(),
+        ));
+        let controls = Controls::default();
+        let rig = match Rig::build(&RigFiles::default(), &controls, rate, Self::CHANNELS) {
+            Ok(rig) => Box::new(rig),
+            Err(error) => {
+                shared
+                    .logger
+                    .log(Level::Error, &format!("cannot build the chain: {error}"));
+                return None;
+            }
+        };
+        Some(Self {
+            engine: EngineCell(Engine::new(rig, controls, Self::CHANNELS, rate)),
+            shared,
+            urids,
+            jobs: JobEncoder::default(),
+            pending_echo: 0,
+            failed: false,
+        })
+    }
+
+    fn schedule(&mut self, features: &AudioFeatures, job: Job) -> bool {
+        let shared: *const Shared = &*self.shared;
+        match (&features.schedule, self.jobs.encode(shared, &job)) {
+            (Some(schedule), Some(bytes)) => schedule.schedule(bytes),
+            _ => false,
+        }
+    }
+
+    fn handle_events(&mut self, ports: &Ports, features: &AudioFeatures) {
+        let Some(control) = &ports.control else {
+            return;
+        };
+        let Some(sequence) = control.read(self.urids.atom.sequence, self.urids.units.beat) else {
+            return;
+        };
+        for (_, atom) in sequence {
+            match decode(atom, &self.urids) {
+                Some(Incoming::SetFile { slot, path }) => {
+                    if !self.schedule(features, Job::Load { slot, path }) {
+                        // Not loaded (no worker, queue full, path too long):
+                        // tell the UI which file is still in use.
+                        self.pending_echo |= 1 << slot.index();
+                    }
+                }
+                Some(Incoming::Get(Some(slot))) => self.pending_echo |= 1 << slot.index(),
+                Some(Incoming::Get(None)) => self.pending_echo = ALL_SLOTS,
+                Some(Incoming::Program(program)) => {
+                    self.schedule(features, Job::Program(program));
+                }
+                Some(Incoming::SetUnknown) | None => {}
+            }
+        }
+    }
+
+    fn hand_off_retired(&mut self, features: &AudioFeatures) {
+        while let Some(rig) = self.engine.0.take_retired() {
+            let pointer = Box::into_raw(rig);
+            if !self.schedule(features, Job::Free(pointer)) {
+                // SAFETY: not scheduled, so we still own it; retried next run.
+                self.engine
+                    .0
+                    .keep_retired(unsafe { Box::from_raw(pointer) });
+                break;
+            }
+        }
+    }
+
+    fn write_echoes(&mut self, ports: &mut Ports) {
+        let Some(notify) = &mut ports.notify else {
+            return;
+        };
+        let Some(mut sequence) = notify.init(
+            self.urids.atom.sequence,
+            TimeStampURID::Frames(self.urids.units.frame),
+        ) else {
+            return;
+        };
+        let files = self.engine.0.current().files();
+        for slot in FileSlot::ALL {
+            let bit = 1 << slot.index();
+            if self.pending_echo & bit == 0 {
+                continue;
+            }
+            let path = files.get(slot).and_then(|p| p.to_str()).unwrap_or("");
+            if write_set(&mut sequence, &self.urids, slot, path).is_none() {
+                break; // port buffer full: the rest goes out next run
+            }
+            self.pending_echo &= !bit;
+        }
+    }
+
+    fn run_inner(&mut self, ports: &mut Ports, features: &mut AudioFeatures) {
+        let engine = &mut self.engine.0;
+        for (control, value) in Control::ALL.into_iter().zip(ports.controls()) {
+            if let Some(value) = value {
+                engine.set_control(control, value);
+            }
+        }
+        self.shared.store_controls(engine.controls());
+        engine.set_enabled(ports.enabled.as_ref().is_none_or(|v| **v > 0.5));
+        self.handle_events(ports, features);
+
+        let engine = &mut self.engine.0;
+        match (STEREO, &ports.input_right, &mut ports.output_right) {
+            (true, Some(input_right), Some(output_right)) => engine.process(
+                &[&ports.input, input_right],
+                &mut [&mut ports.output, output_right],
+            ),
+            _ => engine.process(&[&ports.input], &mut [&mut ports.output]),
+        }
+        if let Some(latency) = &mut ports.latency {
+            ***latency = engine.latency_frames() as f32;
+        }
+        self.hand_off_retired(features);
+        self.write_echoes(ports);
+    }
+}
+
+impl<const STEREO: bool> Plugin for NamPlugin<STEREO>
+where
+    Self: UriBound,
+{
+    type Ports = Ports;
+    type InitFeatures = InitFeatures<'static>;
+    type AudioFeatures = AudioFeatures;
+
+    fn new(info: &PluginInfo, features: &mut InitFeatures<'static>) -> Option<Self> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Self::new_instance(info, features)
+        }))
+        .ok()
+        .flatten()
+    }
+
+    fn activate(&mut self, _features: &mut InitFeatures<'static>) {
+        self.engine.0.reset();
+        self.pending_echo = ALL_SLOTS;
+    }
+
+    fn run(&mut self, ports: &mut Ports, features: &mut AudioFeatures, _sample_count: u32) {
+        let _flush = DenormalGuard::new();
+        if !self.failed {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.run_inner(ports, features)
+            }));
+            self.failed = result.is_err();
+        }
+        if self.failed {
+            ports.output.fill(0.0);
+            if let Some(right) = &mut ports.output_right {
+                right.fill(0.0);
+            }
+        }
+    }
+
+    fn extension_data(uri: &Uri) -> Option<&'static dyn Any> {
+        let uri = uri.to_bytes_with_nul();
+        if uri == sys::LV2_WORKER__interface {
+            Some(WorkerDescriptor::<Self>::INTERFACE)
+        } else if uri == sys::LV2_STATE__interface {
+            Some(StateDescriptor::<Self>::INTERFACE)
+        } else {
+            None
+        }
+    }
+}
+
+impl<const STEREO: bool> ReplyHandler for NamPlugin<STEREO>
+where
+    Self: UriBound,
+{
+    fn on_reply(&mut self, reply: Reply) {
+        match reply {
+            Reply::Ready(rig) => {
+                self.engine.0.install(rig);
+                self.pending_echo = ALL_SLOTS;
+            }
+            Reply::Failed(slot) => self.pending_echo |= 1 << slot.index(),
+        }
+    }
+}
+
+impl<const STEREO: bool> StateHost for NamPlugin<STEREO>
+where
+    Self: UriBound,
+{
+    unsafe fn shared_of<'a>(this: *const Self) -> &'a Shared {
+        // SAFETY: `this` points to a live plugin (caller's contract); only the
+        // `shared` field is borrowed, which is never replaced after `new`.
+        unsafe { &*std::ptr::addr_of!((*this).shared) }
+    }
+
+    fn restored(&mut self, rig: Box<Rig>) {
+        drop(self.engine.0.replace(rig));
+        self.pending_echo = ALL_SLOTS;
+    }
+}

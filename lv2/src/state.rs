@@ -1,0 +1,243 @@
+//! The LV2 state extension, on `lv2-sys`: the three files are saved with the
+//! session as `atom:Path` values, mapped through the host's `state:mapPath`
+//! (so sessions can be moved with their files), and restored on reopen.
+//!
+//! Written here rather than with `lv2-state` 2.0 because that crate refuses
+//! calls whose flags lack `LV2_STATE_IS_POD` (jalv and lilv restore with no
+//! flags) and does not free the paths the host returns.
+
+use std::ffi::{c_char, c_void, CStr, CString};
+use std::marker::PhantomData;
+use std::path::PathBuf;
+
+use lv2_core::plugin::Plugin;
+use lv2_sys as sys;
+
+use crate::log::Level;
+use crate::rig::{FileSlot, Rig, RigFiles};
+use crate::shared::Shared;
+
+extern "C" {
+    fn free(pointer: *mut c_void);
+}
+
+/// A plugin whose files are saved and restored with the host's session.
+pub trait StateHost: Plugin {
+    /// The shared state of the instance at `this`, without borrowing the
+    /// plugin (save may run concurrently with `run()`).
+    ///
+    /// # Safety
+    /// `this` must point to a live instance.
+    unsafe fn shared_of<'a>(this: *const Self) -> &'a Shared;
+
+    /// Plays `rig` from now on (instantiation context: not concurrent with
+    /// `run()`), and tells a UI about the files.
+    fn restored(&mut self, rig: Box<Rig>);
+}
+
+/// The `state:interface` extension for plugin type `P`.
+pub struct StateDescriptor<P>(PhantomData<P>);
+
+/// The host's path mapping features, found in a feature array.
+struct PathFeatures {
+    map: Option<sys::LV2_State_Map_Path>,
+    free: Option<sys::LV2_State_Free_Path>,
+}
+
+impl PathFeatures {
+    /// # Safety
+    /// `features` must be null or a null-terminated array of valid features.
+    unsafe fn find(features: *const *const sys::LV2_Feature) -> Self {
+        let mut found = Self {
+            map: None,
+            free: None,
+        };
+        if features.is_null() {
+            return found;
+        }
+        let mut cursor = features;
+        // SAFETY: walking the host's null-terminated array (caller's contract).
+        unsafe {
+            while !(*cursor).is_null() {
+                let feature = &**cursor;
+                if !feature.URI.is_null() && !feature.data.is_null() {
+                    let uri = CStr::from_ptr(feature.URI).to_bytes_with_nul();
+                    if uri == sys::LV2_STATE__mapPath {
+                        found.map = Some(*(feature.data as *const sys::LV2_State_Map_Path));
+                    } else if uri == sys::LV2_STATE__freePath {
+                        found.free = Some(*(feature.data as *const sys::LV2_State_Free_Path));
+                    }
+                }
+                cursor = cursor.add(1);
+            }
+        }
+        found
+    }
+
+    /// Maps `path` with `map_fn` (abstract or absolute) and frees the host's
+    /// string; without the feature the path is used as it is.
+    fn map_with(
+        &self,
+        path: &CStr,
+        pick: impl Fn(
+            &sys::LV2_State_Map_Path,
+        )
+            -> Option<unsafe extern "C" fn(*mut c_void, *const c_char) -> *mut c_char>,
+    ) -> CString {
+        let Some((map, function)) = self.map.as_ref().and_then(|m| pick(m).map(|f| (m, f))) else {
+            return path.to_owned();
+        };
+        // SAFETY: the host's mapping function with its handle and a valid C string.
+        let mapped = unsafe { function(map.handle, path.as_ptr()) };
+        if mapped.is_null() {
+            return path.to_owned();
+        }
+        // SAFETY: the host returned a NUL-terminated string we now own.
+        let owned = unsafe { CStr::from_ptr(mapped) }.to_owned();
+        // SAFETY: freed once, with the host's free_path or, as the spec says
+        // when that feature is absent, with the C library's free().
+        unsafe {
+            match self.free.and_then(|f| f.free_path.map(|g| (f.handle, g))) {
+                Some((handle, free_path)) => free_path(handle, mapped),
+                None => free(mapped.cast()),
+            }
+        }
+        owned
+    }
+}
+
+impl<P: StateHost> StateDescriptor<P> {
+    /// The interface returned from `extension_data`.
+    pub const INTERFACE: &'static sys::LV2_State_Interface = &sys::LV2_State_Interface {
+        save: Some(Self::save),
+        restore: Some(Self::restore),
+    };
+
+    unsafe extern "C" fn save(
+        instance: sys::LV2_Handle,
+        store: sys::LV2_State_Store_Function,
+        handle: sys::LV2_State_Handle,
+        _flags: u32,
+        features: *const *const sys::LV2_Feature,
+    ) -> sys::LV2_State_Status {
+        let Some(store) = store else {
+            return sys::LV2_State_Status_LV2_STATE_ERR_UNKNOWN;
+        };
+        if instance.is_null() {
+            return sys::LV2_State_Status_LV2_STATE_ERR_UNKNOWN;
+        }
+        // SAFETY: lv2-core's PluginInstance is repr(C) with the plugin first,
+        // so the handle points at the plugin; only its Shared is read.
+        let shared = unsafe { P::shared_of(instance as *const P) };
+        // SAFETY: the host's feature array for this call.
+        let paths = unsafe { PathFeatures::find(features) };
+        let files = shared.files();
+        for slot in FileSlot::ALL {
+            let Some(path) = files.get(slot) else {
+                continue;
+            };
+            let Some(text) = path.to_str().and_then(|s| CString::new(s).ok()) else {
+                shared.logger.log(
+                    Level::Error,
+                    &format!("{}: cannot save a path that is not UTF-8", path.display()),
+                );
+                continue;
+            };
+            let value = paths.map_with(&text, |m| m.abstract_path);
+            let bytes = value.as_bytes_with_nul();
+            let flags = (sys::LV2_State_Flags::LV2_STATE_IS_POD
+                | sys::LV2_State_Flags::LV2_STATE_IS_PORTABLE)
+                .0;
+            // SAFETY: the host's store function with its handle; it copies the value.
+            let status = unsafe {
+                store(
+                    handle,
+                    shared.file_keys[slot.index()],
+                    bytes.as_ptr().cast(),
+                    bytes.len(),
+                    shared.path_type,
+                    flags,
+                )
+            };
+            if status != sys::LV2_State_Status_LV2_STATE_SUCCESS {
+                shared.logger.log(
+                    Level::Error,
+                    &format!(
+                        "the host did not save the {} ({})",
+                        slot.label(),
+                        path.display()
+                    ),
+                );
+            }
+        }
+        sys::LV2_State_Status_LV2_STATE_SUCCESS
+    }
+
+    unsafe extern "C" fn restore(
+        instance: sys::LV2_Handle,
+        retrieve: sys::LV2_State_Retrieve_Function,
+        handle: sys::LV2_State_Handle,
+        _flags: u32,
+        features: *const *const sys::LV2_Feature,
+    ) -> sys::LV2_State_Status {
+        let Some(retrieve) = retrieve else {
+            return sys::LV2_State_Status_LV2_STATE_ERR_UNKNOWN;
+        };
+        if instance.is_null() {
+            return sys::LV2_State_Status_LV2_STATE_ERR_UNKNOWN;
+        }
+        // SAFETY: restore is in the instantiation class: nothing else touches
+        // the plugin meanwhile; the handle points at the plugin (repr(C)).
+        let plugin = unsafe { &mut *(instance as *mut P) };
+        // SAFETY: as above.
+        let shared = unsafe { P::shared_of(instance as *const P) };
+        // SAFETY: the host's feature array for this call.
+        let paths = unsafe { PathFeatures::find(features) };
+        let mut files = RigFiles::default();
+        for slot in FileSlot::ALL {
+            let (mut size, mut type_, mut flags) = (0usize, 0u32, 0u32);
+            // SAFETY: the host's retrieve function with its handle.
+            let value = unsafe {
+                retrieve(
+                    handle,
+                    shared.file_keys[slot.index()],
+                    &mut size,
+                    &mut type_,
+                    &mut flags,
+                )
+            };
+            if value.is_null() || size == 0 {
+                continue;
+            }
+            // SAFETY: the host keeps `size` bytes at `value` during restore.
+            let bytes = unsafe { std::slice::from_raw_parts(value.cast::<u8>(), size) };
+            let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+            let Ok(text) = CString::new(&bytes[..end]) else {
+                continue;
+            };
+            if text.as_bytes().is_empty() {
+                continue;
+            }
+            let absolute = paths.map_with(&text, |m| m.absolute_path);
+            match absolute.into_string() {
+                Ok(path) => files.set(slot, Some(PathBuf::from(path))),
+                Err(_) => shared.logger.log(
+                    Level::Error,
+                    &format!("the saved {} path is not UTF-8; not restored", slot.label()),
+                ),
+            }
+        }
+        match shared.build_tolerant(files) {
+            Ok(rig) => {
+                plugin.restored(rig);
+                sys::LV2_State_Status_LV2_STATE_SUCCESS
+            }
+            Err(error) => {
+                shared
+                    .logger
+                    .log(Level::Error, &format!("state not restored: {error}"));
+                sys::LV2_State_Status_LV2_STATE_ERR_UNKNOWN
+            }
+        }
+    }
+}
