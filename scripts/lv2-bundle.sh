@@ -1,28 +1,49 @@
 #!/usr/bin/env bash
-# Builds the LV2 bundle: target/lv2/nam-graph.lv2/ with the plugin binary,
-# manifest.ttl, nam-graph.ttl, modgui.ttl and modgui/.
-#   scripts/lv2-bundle.sh [--debug] [--target TRIPLE]
-# --target aarch64-unknown-linux-gnu builds for the MOD Dwarf (cross linker
-# from scripts/test.sh's packages); the bundle then lands in
-# target/lv2-TRIPLE/nam-graph.lv2/.
+# Builds the LV2 bundle nam-graph.lv2/: the plugin binary, manifest.ttl,
+# nam-graph.ttl, modgui.ttl and modgui/.
+#   scripts/lv2-bundle.sh                 release build for this machine
+#                                         -> target/lv2/nam-graph.lv2/
+#   scripts/lv2-bundle.sh --debug         debug build, same place
+#   scripts/lv2-bundle.sh --mod           MOD Dwarf build (aarch64, glibc 2.27)
+#                                         -> target/lv2-mod/nam-graph.lv2/
+# The MOD build links against glibc 2.27 (what MOD OS ships; Debian 12's cross
+# linker would require glibc 2.35) with cargo-zigbuild and zig, both installed
+# on first use into .cache/ (zig from PyPI's ziglang wheel).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=release
-target=
+mod=
 while [ $# -gt 0 ]; do
   case "$1" in
     --debug) profile=debug ;;
-    --target) target=$2; shift ;;
-    *) echo "usage: $0 [--debug] [--target TRIPLE]" >&2; exit 2 ;;
+    --mod) mod=1 ;;
+    *) echo "usage: $0 [--debug] [--mod]" >&2; exit 2 ;;
   esac
   shift
 done
-args=(-p nam-lv2 --lib --locked)
-[ "$profile" = release ] && args+=(--release)
-[ -n "$target" ] && args+=(--target "$target")
-cargo build "${args[@]}"
-out=target/${target:+$target/}$profile
-bundle=target/lv2${target:+-$target}/nam-graph.lv2
+
+if [ -n "$mod" ]; then
+  tools=$PWD/.cache/mod-toolchain
+  if ! "$tools/venv/bin/python" -c "import ziglang" 2>/dev/null; then
+    python3 -m venv "$tools/venv"
+    "$tools/venv/bin/pip" install -q ziglang >&2
+  fi
+  [ -x "$tools/bin/cargo-zigbuild" ] || cargo install -q cargo-zigbuild --locked --root "$tools" >&2
+  export PATH=$tools/bin:$tools/venv/bin:$PATH
+  triple=aarch64-unknown-linux-gnu
+  rustup target list --installed | grep -qx $triple || rustup target add $triple >&2
+  args=(zigbuild -p nam-lv2 --lib --locked --target "$triple.2.27")
+  [ "$profile" = release ] && args+=(--release)
+  cargo "${args[@]}" >&2
+  out=target/$triple/$profile
+  bundle=target/lv2-mod/nam-graph.lv2
+else
+  args=(build -p nam-lv2 --lib --locked)
+  [ "$profile" = release ] && args+=(--release)
+  cargo "${args[@]}" >&2
+  out=target/$profile
+  bundle=target/lv2/nam-graph.lv2
+fi
 rm -rf "$bundle"
 mkdir -p "$bundle"
 cp "$out/libnam_lv2.so" "$bundle/"

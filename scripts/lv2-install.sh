@@ -3,7 +3,7 @@
 # where Ardour, Carla, jalv and other hosts find it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bundle=$(scripts/lv2-bundle.sh "$@" | tail -1)
+bundle=$(scripts/lv2-bundle.sh "$@")
 dest=${LV2_INSTALL_DIR:-$HOME/.lv2}
 mkdir -p "$dest"
 rm -rf "$dest/nam-graph.lv2"

@@ -47,11 +47,23 @@ passed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^passed/
 [ "$passed" -gt 0 ] || die "cargo test ran no test"
 echo "cargo test: $passed tests passed"
 
-step "aarch64 under qemu: kernel unit tests, every fixture with every table, kernel equivalence"
-cargo test -p nam-kernel --locked --target aarch64-unknown-linux-gnu --lib --test fixtures --test kernels 2>&1 | tee "$log"
+step "aarch64 under qemu: kernel unit tests, every fixture with every table, kernel equivalence, plugin unit tests"
+cargo test -p nam-kernel -p nam-lv2 --locked --target aarch64-unknown-linux-gnu --lib --test fixtures --test kernels 2>&1 | tee "$log"
 aarch64_passed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^passed/) s += $i } END { print s + 0 }' "$log")
 [ "$aarch64_passed" -gt 0 ] || die "the aarch64 run ran no test"
 passed=$((passed + aarch64_passed))
+
+step "MOD Dwarf bundle (aarch64, glibc 2.27)"
+mod_bundle=$(scripts/lv2-bundle.sh --mod)
+mod_so=$mod_bundle/libnam_lv2.so
+aarch64-linux-gnu-objdump -f "$mod_so" | grep -q "aarch64" || die "$mod_so is not an aarch64 binary"
+newest_glibc=$(aarch64-linux-gnu-objdump -T "$mod_so" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)
+[ "$(printf '%s\nGLIBC_2.27\n' "$newest_glibc" | sort -V | tail -1)" = GLIBC_2.27 ] \
+  || die "$mod_so needs $newest_glibc; MOD OS has glibc 2.27"
+exports=$(aarch64-linux-gnu-nm -D --defined-only "$mod_so" | awk '{print $3}' | tr '\n' ' ')
+[ "$exports" = "lv2_descriptor " ] || die "$mod_so exports more than lv2_descriptor: $exports"
+echo "$mod_bundle: aarch64, needs at most $newest_glibc, exports only lv2_descriptor"
+passed=$((passed + 1))
 
 step "benchmarks (compile, then run each once)"
 cargo bench --workspace --locked --no-run
