@@ -36,6 +36,8 @@ pub struct Engine {
     wet_buffers: [Vec<f32>; 2],
     fade_buffers: [Vec<f32>; 2],
     dry_buffers: [Vec<f32>; 2],
+    /// The host's input with non-finite samples replaced by silence.
+    input_buffers: [Vec<f32>; 2],
     /// Number of times a rig produced a non-finite sample (and was reset).
     recoveries: u64,
 }
@@ -61,6 +63,7 @@ impl Engine {
             wet_buffers: buffers(),
             fade_buffers: buffers(),
             dry_buffers: buffers(),
+            input_buffers: buffers(),
             recoveries: 0,
         };
         engine.current.set_controls(&controls);
@@ -183,15 +186,21 @@ impl Engine {
         outputs: &mut [&mut [f32]],
     ) {
         let latency = self.latency_frames().min(MAX_DRY_DELAY_FRAMES);
+        // A NaN or Inf from the host would poison every filter; it becomes 0.
+        for (input, buffer) in inputs[..channels].iter().zip(&mut self.input_buffers) {
+            for (x, y) in input[start..start + n].iter().zip(&mut buffer[..n]) {
+                *y = if x.is_finite() { *x } else { 0.0 };
+            }
+        }
         // Dry path, delayed like the wet one so bypass stays aligned.
         let dry = self.dry_delay.iter_mut().zip(&mut self.dry_buffers);
-        for (input, (line, buffer)) in inputs[..channels].iter().zip(dry) {
-            line.process(latency, &input[start..start + n], &mut buffer[..n]);
+        for (input, (line, buffer)) in self.input_buffers[..channels].iter().zip(dry) {
+            line.process(latency, &input[..n], &mut buffer[..n]);
         }
         // The chain keeps running while bypassed, so that turning it back on
         // crossfades into a chain in its steady state (resetting a model
         // costs a receptive field of computation in one callback).
-        self.run_rigs(channels, start, n, inputs);
+        self.run_rigs(channels, n);
         let step = 1.0 / self.fade_frames as f32;
         let target = if self.enabled { 1.0 } else { 0.0 };
         let mut wet = self.wet;
@@ -214,11 +223,9 @@ impl Engine {
         self.wet = wet;
     }
 
-    fn run_rigs(&mut self, channels: usize, start: usize, n: usize, inputs: &[&[f32]]) {
-        let mut ins: [&[f32]; 2] = [&[], &[]];
-        for (c, input) in ins.iter_mut().enumerate().take(channels) {
-            *input = &inputs[c][start..start + n];
-        }
+    fn run_rigs(&mut self, channels: usize, n: usize) {
+        let [left, right] = &self.input_buffers;
+        let ins: [&[f32]; 2] = [&left[..n], &right[..n]];
         {
             let [a, b] = &mut self.wet_buffers;
             let mut outs: [&mut [f32]; 2] = [&mut a[..n], &mut b[..n]];
@@ -306,5 +313,53 @@ impl DelayLine {
             *y = self.buffer[(self.write + len - delay) % len];
             self.write = (self.write + 1) % len;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rig::RigFiles;
+
+    fn engine(rate: f64) -> Engine {
+        let controls = Controls::default();
+        let rig = Rig::build(&RigFiles::default(), &controls, rate, 1).unwrap();
+        Engine::new(Box::new(rig), controls, 1, rate)
+    }
+
+    #[test]
+    fn non_finite_input_gives_finite_output() {
+        let mut engine = engine(48_000.0);
+        let mut input: Vec<f32> = (0..4096).map(|i| (i as f32 * 0.05).sin() * 0.5).collect();
+        input[100] = f32::NAN;
+        input[2000] = f32::INFINITY;
+        input[3000] = f32::NEG_INFINITY;
+        let mut output = vec![0.0; input.len()];
+        engine.process(&[&input], &mut [&mut output]);
+        assert!(output.iter().all(|x| x.is_finite()));
+        assert_eq!(engine.recoveries(), 0, "sanitized before the chain");
+        assert!(output[3500].abs() > 0.0, "signal still passes");
+    }
+
+    #[test]
+    fn bypass_crossfades_to_the_input_without_a_jump() {
+        let rate = 48_000.0;
+        let mut engine = engine(rate);
+        engine.set_control(Control::OutputGainDb, -20.0);
+        let input = vec![0.5f32; 48_000];
+        let mut output = vec![0.0; input.len()];
+        engine.process(&[&input[..24_000]], &mut [&mut output[..24_000]]);
+        assert!(
+            (output[23_999] - 0.05).abs() < 1e-3,
+            "processed: {}",
+            output[23_999]
+        );
+        engine.set_enabled(false);
+        engine.process(&[&input[24_000..]], &mut [&mut output[24_000..]]);
+        let fade = (rate * FADE_SECONDS) as usize;
+        assert_eq!(output[24_000 + fade + 10], 0.5, "fully dry after the fade");
+        let steps = output[23_999..24_000 + fade + 2].windows(2);
+        let largest = steps.map(|w| (w[1] - w[0]).abs()).fold(0.0, f32::max);
+        assert!(largest < 0.45 / fade as f32 * 1.5, "no jump: {largest}");
     }
 }
