@@ -50,13 +50,13 @@
 //! against a pair of FFTs per block, fitted to the benchmark). Examples, as
 //! (partition size, count): 2048 taps: (32, 7), (256, 7); 32768 taps:
 //! (32, 7), (256, 7), (2048, 15); 10 s at 48 kHz: (32, 7), (256, 7),
-//! (2048, 7), (16384, 29).
+//! (2048, 234).
 //!
 //! A call splits its frames at multiples of `HEAD_FRAMES`. All of a stage's
 //! work (one FFT, one complex multiply-add per partition, one inverse FFT)
 //! happens in the call that completes its block, so a call costs more when a
 //! long partition ends in it (the average is what `benches/convolver.rs`
-//! measures).
+//! measures); [`MAX_PARTITION_FRAMES`] bounds that peak.
 //!
 //! # Contract, and the tests that enforce it (`tests/convolver.rs`)
 //! - Output equals the linear convolution computed in f64, within 1e-5 of the
@@ -89,8 +89,13 @@ pub const MAX_IR_SECONDS: f64 = 10.0;
 pub const HEAD_FRAMES: usize = 32;
 
 /// Largest FFT partition: `HEAD_FRAMES` times a power of 8 (the growth
-/// between stages).
-pub const MAX_PARTITION_FRAMES: usize = 16_384;
+/// between stages). It bounds the work of the one call that completes a
+/// partition: with 2048, a 1 s cabinet IR costs one 4096-point FFT pair and
+/// 23 partitions' multiply-adds in that call (about 30 µs on a desktop CPU,
+/// a fraction of a 128-frame period on a Cortex-A35), where 16384 would put a
+/// 32768-point FFT pair in one call. Longer partitions would lower the
+/// average cost of very long IRs, at the price of periodic spikes.
+pub const MAX_PARTITION_FRAMES: usize = 2_048;
 
 /// Factor between the partition sizes of consecutive stages (a power of two).
 const PARTITION_GROWTH: usize = 8;
