@@ -19,6 +19,11 @@ const FADE_SECONDS: f64 = 0.02;
 /// the wet path while bypassing (far above the resampler's 96 frames).
 const MAX_DRY_DELAY_FRAMES: usize = 8192;
 
+/// Rigs that can wait for the worker to free them. The plugin hands each
+/// retired rig to the worker right away, so more than two wait only while the
+/// host's worker queue refuses work.
+const RETIRED_SLOTS: usize = 8;
+
 /// Mono or stereo audio processing around the current rig.
 pub struct Engine {
     channels: usize,
@@ -27,7 +32,7 @@ pub struct Engine {
     /// The rig being faded out after a swap, and how far the fade has gone.
     previous: Option<(Box<Rig>, usize)>,
     /// Rigs done with, waiting to be handed to a non-real-time thread.
-    retired: [Option<Box<Rig>>; 2],
+    retired: [Option<Box<Rig>>; RETIRED_SLOTS],
     controls: Controls,
     /// Bypass crossfade: 1 = fully processed, 0 = fully dry.
     wet: f32,
@@ -52,7 +57,7 @@ impl Engine {
             fade_frames: ((sample_rate_hz * FADE_SECONDS) as usize).max(1),
             current: rig,
             previous: None,
-            retired: [None, None],
+            retired: Default::default(),
             controls,
             wet: 1.0,
             enabled: true,
@@ -140,9 +145,9 @@ impl Engine {
     fn retire(&mut self, rig: Box<Rig>) {
         match self.retired.iter_mut().find(|slot| slot.is_none()) {
             Some(slot) => *slot = Some(rig),
-            // Both slots full: the host's worker is stuck. Dropping here would
-            // free memory on the audio thread; keeping the newest two and
-            // leaking the oldest is the lesser harm.
+            // Every slot full: the host's worker has refused work for a long
+            // time. Dropping here would free memory on the audio thread;
+            // leaking the oldest rig is the lesser harm.
             None => std::mem::forget(self.retired[0].replace(rig)),
         }
     }

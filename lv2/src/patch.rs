@@ -4,10 +4,14 @@
 //! Read and written with the `lv2-atom` crate; it has no `atom:Path` type, so
 //! [`AtomPath`] adds one.
 
+use std::ffi::c_void;
+use std::ptr::NonNull;
+
 use lv2_atom::prelude::*;
 use lv2_atom::space::{FramedMutSpace, Space};
 use lv2_atom::string::StringWriter;
 use lv2_atom::Atom;
+use lv2_core::port::PortType;
 use lv2_midi::prelude::*;
 use lv2_sys as sys;
 use lv2_units::prelude::*;
@@ -145,7 +149,11 @@ pub fn decode<'a>(atom: UnidentifiedAtom<'a>, urids: &Urids) -> Option<Incoming<
         }
     }
     if header.otype == urids.patch_get {
-        return Some(Incoming::Get(property.and_then(|p| urids.slot_of(p))));
+        return match property {
+            None => Some(Incoming::Get(None)),
+            // A property of another plugin or a newer version: no answer.
+            Some(p) => urids.slot_of(p).map(|slot| Incoming::Get(Some(slot))),
+        };
     }
     if header.otype != urids.patch_set {
         return None;
@@ -166,28 +174,94 @@ fn string_value<'a>(atom: UnidentifiedAtom<'a>, urids: &Urids) -> Option<&'a str
     atom.read(as_path, ())
 }
 
-/// Writes `patch:Set <slot> <atom:Path path>` at frame 0 of `sequence`.
-/// Returns `None` when the port's buffer is full.
-pub fn write_set(
-    sequence: &mut lv2_atom::sequence::SequenceWriter,
-    urids: &Urids,
-    slot: FileSlot,
-    path: &str,
-) -> Option<()> {
-    let mut object = sequence.init(
-        TimeStamp::Frames(0),
-        urids.atom.object,
-        ObjectHeader {
-            id: None,
-            otype: urids.patch_set,
-        },
-    )?;
-    object.init(
-        urids.patch_property,
-        urids.atom.urid,
-        urids.files[slot.index()],
-    )?;
-    let mut text = object.init(urids.patch_value, urids.path, ())?;
-    text.append(path)?;
-    Some(())
+/// The notify port's type: its sequence is written here rather than with
+/// `lv2-atom`, whose writers leave a partial event behind when the host's
+/// buffer is too small (a UI would read an empty path as "file cleared").
+pub struct NotifyPort;
+
+impl PortType for NotifyPort {
+    type InputPortType = ();
+    type OutputPortType = NotifyWriter;
+
+    unsafe fn input_from_raw(_pointer: NonNull<c_void>, _sample_count: u32) {}
+
+    unsafe fn output_from_raw(pointer: NonNull<c_void>, _sample_count: u32) -> NotifyWriter {
+        // SAFETY: the host connects an LV2_Atom whose `size` is the capacity
+        // of the body that follows the 8-byte header (LV2 atom port rules).
+        let capacity = unsafe { (*pointer.cast::<sys::LV2_Atom>().as_ptr()).size } as usize;
+        // SAFETY: the buffer holds the header plus `capacity` bytes, is ours
+        // for the duration of run(), and nothing else aliases it.
+        let buffer = unsafe {
+            std::slice::from_raw_parts_mut(pointer.cast::<u8>().as_ptr(), ATOM_HEADER + capacity)
+        };
+        NotifyWriter { buffer, used: 0 }
+    }
+}
+
+const ATOM_HEADER: usize = 8;
+
+/// Rounds up to the 8-byte alignment of atom bodies.
+fn padded(size: usize) -> usize {
+    size.div_ceil(8) * 8
+}
+
+/// Writes the notify port's `atom:Sequence`, event by event, never past its
+/// capacity and never leaving a partial event.
+pub struct NotifyWriter {
+    buffer: &'static mut [u8],
+    used: usize,
+}
+
+impl NotifyWriter {
+    fn put_u32(&mut self, at: usize, value: u32) {
+        self.buffer[at..at + 4].copy_from_slice(&value.to_ne_bytes());
+    }
+
+    /// Starts an empty sequence with frame time stamps. False if the buffer
+    /// cannot hold even that.
+    pub fn begin(&mut self, urids: &Urids) -> bool {
+        if self.buffer.len() < 16 {
+            return false;
+        }
+        self.put_u32(0, 8);
+        self.put_u32(4, urids.atom.sequence.get());
+        self.put_u32(8, urids.units.frame.get());
+        self.put_u32(12, 0);
+        self.used = 16;
+        true
+    }
+
+    /// Appends `patch:Set <slot> <atom:Path path>` at frame 0. False (and
+    /// nothing written) if it does not fit.
+    pub fn push_set(&mut self, urids: &Urids, slot: FileSlot, path: &str) -> bool {
+        let path_size = path.len() + 1;
+        let object_size = 8 + 24 + 16 + padded(path_size);
+        let event_size = 8 + ATOM_HEADER + object_size;
+        if self.used < 16 || self.used + event_size > self.buffer.len() {
+            return false;
+        }
+        let at = self.used;
+        self.buffer[at..at + event_size].fill(0);
+        // Event: time stamp, then the object atom.
+        self.buffer[at..at + 8].copy_from_slice(&0i64.to_ne_bytes());
+        self.put_u32(at + 8, object_size as u32);
+        self.put_u32(at + 12, urids.atom.object.get());
+        // Object body: id 0 (blank), type patch:Set.
+        self.put_u32(at + 16, 0);
+        self.put_u32(at + 20, urids.patch_set.get());
+        // patch:property = <slot URI> (an atom:URID).
+        self.put_u32(at + 24, urids.patch_property.get());
+        self.put_u32(at + 32, 4);
+        self.put_u32(at + 36, urids.atom.urid.get());
+        self.put_u32(at + 40, urids.files[slot.index()].get());
+        // patch:value = the path (an atom:Path, NUL-terminated).
+        self.put_u32(at + 48, urids.patch_value.get());
+        self.put_u32(at + 56, path_size as u32);
+        self.put_u32(at + 60, urids.path.get());
+        self.buffer[at + 64..at + 64 + path.len()].copy_from_slice(path.as_bytes());
+        self.used += event_size;
+        let sequence_size = (self.used - ATOM_HEADER) as u32;
+        self.put_u32(0, sequence_size);
+        true
+    }
 }

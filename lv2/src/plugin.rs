@@ -16,7 +16,7 @@ use crate::controls::{Control, Controls};
 use crate::denormals::DenormalGuard;
 use crate::engine::Engine;
 use crate::log::{Level, LogFeature, Logger};
-use crate::patch::{decode, write_set, Incoming, Urids};
+use crate::patch::{decode, Incoming, NotifyPort, Urids};
 use crate::rig::{FileSlot, Rig, RigFiles};
 use crate::shared::Shared;
 use crate::state::{StateDescriptor, StateHost};
@@ -28,7 +28,7 @@ pub struct Ports {
     input: InputPort<Audio>,
     output: OutputPort<Audio>,
     control: Option<InputPort<AtomPort>>,
-    notify: Option<OutputPort<AtomPort>>,
+    notify: Option<OutputPort<NotifyPort>>,
     enabled: Option<InputPort<lv2_core::port::Control>>,
     latency: Option<OutputPort<lv2_core::port::Control>>,
     input_gain_db: Option<InputPort<lv2_core::port::Control>>,
@@ -226,12 +226,9 @@ where
         let Some(notify) = &mut ports.notify else {
             return;
         };
-        let Some(mut sequence) = notify.init(
-            self.urids.atom.sequence,
-            TimeStampURID::Frames(self.urids.units.frame),
-        ) else {
+        if !notify.begin(&self.urids) {
             return;
-        };
+        }
         let files = self.engine.0.current().files();
         for slot in FileSlot::ALL {
             let bit = 1 << slot.index();
@@ -239,7 +236,7 @@ where
                 continue;
             }
             let path = files.get(slot).and_then(|p| p.to_str()).unwrap_or("");
-            if write_set(&mut sequence, &self.urids, slot, path).is_none() {
+            if !notify.push_set(&self.urids, slot, path) {
                 break; // port buffer full: the rest goes out next run
             }
             self.pending_echo &= !bit;
@@ -256,6 +253,7 @@ where
         self.shared.store_controls(engine.controls());
         engine.set_enabled(ports.enabled.as_ref().is_none_or(|v| **v > 0.5));
         self.handle_events(ports, features);
+        self.hand_off_retired(features);
 
         let engine = &mut self.engine.0;
         match (STEREO, &ports.input_right, &mut ports.output_right) {
@@ -326,11 +324,14 @@ impl<const STEREO: bool> ReplyHandler for NamPlugin<STEREO>
 where
     Self: UriBound,
 {
-    fn on_reply(&mut self, reply: Reply) {
+    fn on_reply(&mut self, reply: Reply, features: &mut AudioFeatures) {
         match reply {
             Reply::Ready(rig) => {
                 self.engine.0.install(rig);
                 self.pending_echo = ALL_SLOTS;
+                // Several replies can arrive between two runs: each install
+                // may retire a rig, so hand them off at once.
+                self.hand_off_retired(features);
             }
             Reply::Failed(slot) => self.pending_echo |= 1 << slot.index(),
         }
@@ -345,6 +346,10 @@ where
         // SAFETY: `this` points to a live plugin (caller's contract); only the
         // `shared` field is borrowed, which is never replaced after `new`.
         unsafe { &*std::ptr::addr_of!((*this).shared) }
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.shared
     }
 
     fn restored(&mut self, rig: Box<Rig>) {

@@ -30,6 +30,9 @@ pub trait StateHost: Plugin {
     /// `this` must point to a live instance.
     unsafe fn shared_of<'a>(this: *const Self) -> &'a Shared;
 
+    /// The shared state, borrowed from the plugin.
+    fn shared(&self) -> &Shared;
+
     /// Plays `rig` from now on (instantiation context: not concurrent with
     /// `run()`), and tells a UI about the files.
     fn restored(&mut self, rig: Box<Rig>);
@@ -189,8 +192,7 @@ impl<P: StateHost> StateDescriptor<P> {
         // SAFETY: restore is in the instantiation class: nothing else touches
         // the plugin meanwhile; the handle points at the plugin (repr(C)).
         let plugin = unsafe { &mut *(instance as *mut P) };
-        // SAFETY: as above.
-        let shared = unsafe { P::shared_of(instance as *const P) };
+        let shared = plugin.shared();
         // SAFETY: the host's feature array for this call.
         let paths = unsafe { PathFeatures::find(features) };
         let mut files = RigFiles::default();
@@ -233,9 +235,8 @@ impl<P: StateHost> StateDescriptor<P> {
                 sys::LV2_State_Status_LV2_STATE_SUCCESS
             }
             Err(error) => {
-                shared
-                    .logger
-                    .log(Level::Error, &format!("state not restored: {error}"));
+                let message = format!("state not restored: {error}");
+                plugin.shared().logger.log(Level::Error, &message);
                 sys::LV2_State_Status_LV2_STATE_ERR_UNKNOWN
             }
         }

@@ -10,7 +10,7 @@
 
 use std::ffi::c_void;
 use std::marker::PhantomData;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use lv2_core::feature::{Feature, ThreadingClass};
 use lv2_core::plugin::{Plugin, PluginInstance};
@@ -192,6 +192,13 @@ fn run_job(shared: &Shared, job: Job) -> Option<Reply> {
             }
             return None;
         }
+        Job::Load { slot, path } if !path.is_empty() && !Path::new(path).is_absolute() => {
+            shared.logger.log(
+                Level::Error,
+                &format!("{} refused: `{path}` is not an absolute path", slot.label()),
+            );
+            return Some(Reply::Failed(slot));
+        }
         Job::Load { slot, path } => (slot, (!path.is_empty()).then(|| PathBuf::from(path))),
         Job::Program(program) => match shared.program_model(program) {
             Ok(path) => (FileSlot::Model, Some(path)),
@@ -209,8 +216,9 @@ fn run_job(shared: &Shared, job: Job) -> Option<Reply> {
 
 /// A plugin that takes the worker's replies on its audio thread.
 pub trait ReplyHandler: Plugin {
-    /// Takes a reply (audio thread, between `run()` calls). Allocation-free.
-    fn on_reply(&mut self, reply: Reply);
+    /// Takes a reply (audio thread, between `run()` calls), with the audio
+    /// features (to schedule more work). Allocation-free.
+    fn on_reply(&mut self, reply: Reply, features: &mut Self::AudioFeatures);
 }
 
 /// The `worker:interface` extension for plugin type `P`.
@@ -286,7 +294,8 @@ impl<P: ReplyHandler> WorkerDescriptor<P> {
         // SAFETY: the handle is the PluginInstance lv2-core created; the host
         // calls work_response in the audio context, never concurrently with run().
         let instance = unsafe { &mut *(instance as *mut PluginInstance<P>) };
-        instance.plugin_handle().on_reply(reply);
+        let (plugin, features) = instance.audio_class_handle();
+        plugin.on_reply(reply, features);
         sys::LV2_Worker_Status_LV2_WORKER_SUCCESS
     }
 }
