@@ -509,6 +509,14 @@ impl Graph {
         }
     }
 
+    /// Jumps every node's smoothed parameters to their targets (see
+    /// [`Node::snap_params`]). Audio thread.
+    pub fn snap_params(&mut self) {
+        for slot in &mut self.slots {
+            slot.node.snap_params();
+        }
+    }
+
     /// Clears every node's and delay line's state. Audio thread.
     pub fn reset(&mut self) {
         for slot in &mut self.slots {

@@ -86,6 +86,11 @@ pub trait Node: Send {
     /// Audio thread; allocation-free.
     fn reset(&mut self);
 
+    /// Jumps every smoothed parameter to its target, without a ramp, keeping
+    /// all other state (e.g. after a session recall set the values). Audio
+    /// thread; allocation-free.
+    fn snap_params(&mut self) {}
+
     /// Latency this node adds, in frames at the prepared rate (valid after
     /// [`Node::prepare`]).
     fn latency_frames(&self) -> usize {

@@ -257,3 +257,32 @@ fn parameters_are_found_by_node_and_name_and_set_while_running() {
     assert!(stereo.find_param("level[1]", "gain_db").is_some());
     assert_eq!(stereo.find_param("level", "gain_db"), None);
 }
+
+#[test]
+fn snapped_parameters_jump_to_their_values_without_a_ramp() {
+    let text = |bass: f32, gain: f32, mix: f32| {
+        format!(
+            "[[node]]\nid = \"eq\"\nkind = \"tone_stack\"\nbass = {bass:?}\n\n\
+             [[node]]\nid = \"level\"\nkind = \"gain\"\ngain_db = {gain:?}\n"
+        ) + &format!("\n[[node]]\nid = \"mix\"\nkind = \"mix\"\ninputs = [\"level\"]\ninput_0_gain_db = {mix:?}\n")
+    };
+    let build = |name: &str, t: String| chain(name, &t).unwrap().build(48_000.0, 1).unwrap();
+    let mut snapped = build("snap-a", text(5.0, 0.0, 0.0));
+    for (node, param, value) in [
+        ("eq", "bass", 9.0),
+        ("level", "gain_db", -12.0),
+        ("mix", "input_0_gain_db", -6.0),
+    ] {
+        let found = snapped
+            .find_param(node, param)
+            .unwrap_or_else(|| panic!("{node}.{param}"));
+        snapped.set(found, value);
+    }
+    snapped.snap_params();
+    let mut fresh = build("snap-b", text(9.0, -12.0, -6.0));
+    let input: Vec<f32> = (0..4800).map(|i| (i as f32 * 0.01).sin() * 0.5).collect();
+    let (mut a, mut b) = (vec![0.0; input.len()], vec![0.0; input.len()]);
+    snapped.process(&[&input], &mut [&mut a]);
+    fresh.process(&[&input], &mut [&mut b]);
+    assert_eq!(a, b, "snapped at once, as if built with the values");
+}

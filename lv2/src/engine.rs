@@ -37,6 +37,10 @@ pub struct Engine {
     /// Bypass crossfade: 1 = fully processed, 0 = fully dry.
     wet: f32,
     enabled: bool,
+    /// The next processing starts at the current control values and bypass
+    /// state without ramps (set when the engine starts afresh: instantiation,
+    /// activation, state restore).
+    snap_pending: bool,
     dry_delay: [DelayLine; 2],
     wet_buffers: [Vec<f32>; 2],
     fade_buffers: [Vec<f32>; 2],
@@ -61,6 +65,7 @@ impl Engine {
             controls,
             wet: 1.0,
             enabled: true,
+            snap_pending: true,
             dry_delay: [
                 DelayLine::new(MAX_DRY_DELAY_FRAMES),
                 DelayLine::new(MAX_DRY_DELAY_FRAMES),
@@ -126,6 +131,7 @@ impl Engine {
     /// while the host is not running the plugin). Returns the old rigs.
     pub fn replace(&mut self, mut rig: Box<Rig>) -> Vec<Box<Rig>> {
         rig.set_controls(&self.controls);
+        self.snap_pending = true;
         let mut old = vec![std::mem::replace(&mut self.current, rig)];
         old.extend(self.previous.take().map(|(r, _)| r));
         old.extend(self.retired.iter_mut().filter_map(Option::take));
@@ -161,12 +167,19 @@ impl Engine {
         for line in &mut self.dry_delay {
             line.clear();
         }
-        self.wet = if self.enabled { 1.0 } else { 0.0 };
+        self.snap_pending = true;
     }
 
     /// Processes one host buffer per channel (any length, all equal).
     /// Audio thread; allocation-free; the output is always finite.
     pub fn process(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
+        if self.snap_pending {
+            // The host has just set every control and the bypass for the
+            // first time since a fresh start: no ramps from the defaults.
+            self.snap_pending = false;
+            self.current.snap_controls();
+            self.wet = if self.enabled { 1.0 } else { 0.0 };
+        }
         let channels = self.channels.min(inputs.len()).min(outputs.len());
         let frames = inputs[..channels]
             .iter()

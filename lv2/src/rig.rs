@@ -46,7 +46,7 @@ impl FileSlot {
     /// The parameter's URI (also the state key).
     pub const fn uri(self) -> &'static str {
         match self {
-            FileSlot::Model => "urn:nam-graph:model",
+            FileSlot::Model => "urn:nam-graph:amp_model",
             FileSlot::InputIr => "urn:nam-graph:input_ir",
             FileSlot::CabIr => "urn:nam-graph:cab_ir",
         }
@@ -202,6 +202,11 @@ impl Rig {
         for control in Control::ALL {
             self.set_control(control, controls.get(control));
         }
+    }
+
+    /// Jumps smoothed controls to their values (no ramp). Audio thread.
+    pub fn snap_controls(&mut self) {
+        self.graph.snap_params();
     }
 
     /// Clears all state (filters, model history). Audio thread.

@@ -63,7 +63,7 @@ impl ScheduleFeature {
 }
 
 /// Work for the worker thread.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Job<'a> {
     /// Build a rig with this file in `slot` (an empty path clears it).
     Load {
@@ -214,6 +214,39 @@ fn run_job(shared: &Shared, job: Job) -> Option<Reply> {
     })
 }
 
+/// Stack for loading: parsing a model and building its chain nest deeper
+/// than some hosts' worker threads allow (mod-host gives its worker about
+/// 16 KiB of stack), so jobs run on a thread of our own.
+const JOB_STACK_BYTES: usize = 8 << 20;
+
+/// A job handed to the loading thread.
+#[derive(Clone, Copy)]
+struct SendJob<'a>(Job<'a>);
+
+// SAFETY: the only non-Send part is `Job::Free`'s pointer to a Box<Rig> that
+// the audio thread gave up; it is used by one thread only (the job is run
+// once: on the loading thread, or here if that thread could not start).
+unsafe impl Send for SendJob<'_> {}
+
+/// Runs a job on a thread with [`JOB_STACK_BYTES`] of stack (on this one if
+/// no thread can be made), catching panics. `None` if the job panicked.
+fn run_with_stack(shared: &Shared, job: Job) -> Option<Option<Reply>> {
+    let guarded = move |job: SendJob| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_job(shared, job.0))).ok()
+    };
+    let job = SendJob(job);
+    std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name("nam-graph loader".into())
+            .stack_size(JOB_STACK_BYTES)
+            .spawn_scoped(scope, move || guarded(job));
+        match spawned {
+            Ok(handle) => handle.join().ok().flatten(),
+            Err(_) => guarded(job),
+        }
+    })
+}
+
 /// A plugin that takes the worker's replies on its audio thread.
 pub trait ReplyHandler: Plugin {
     /// Takes a reply (audio thread, between `run()` calls), with the audio
@@ -250,11 +283,9 @@ impl<P: ReplyHandler> WorkerDescriptor<P> {
         // SAFETY: `shared` is the instance's boxed Shared, alive until cleanup,
         // which the host never runs concurrently with work().
         let shared = unsafe { &*shared };
-        let result =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_job(shared, job)));
-        let reply = match result {
-            Ok(reply) => reply,
-            Err(_) => {
+        let reply = match run_with_stack(shared, job) {
+            Some(reply) => reply,
+            None => {
                 shared.logger.log(
                     Level::Error,
                     "internal error while loading (a bug): the previous sound keeps playing",

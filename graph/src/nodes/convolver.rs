@@ -314,6 +314,11 @@ impl Node for Convolver {
         self.level.snap();
     }
 
+    fn snap_params(&mut self) {
+        self.mix.snap();
+        self.level.snap();
+    }
+
     fn params(&self) -> &[ParamSpec] {
         &PARAMS
     }

@@ -80,6 +80,10 @@ impl Node for Gain {
         self.gain.snap();
     }
 
+    fn snap_params(&mut self) {
+        self.gain.snap();
+    }
+
     fn params(&self) -> &[ParamSpec] {
         &PARAMS
     }

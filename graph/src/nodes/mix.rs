@@ -96,6 +96,10 @@ impl Node for Mixer {
         self.gains.iter_mut().for_each(Smoothed::snap);
     }
 
+    fn snap_params(&mut self) {
+        self.gains.iter_mut().for_each(Smoothed::snap);
+    }
+
     fn params(&self) -> &[ParamSpec] {
         &PARAMS[..self.gains.len()]
     }

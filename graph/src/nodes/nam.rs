@@ -259,6 +259,10 @@ impl Node for NamNode {
 
     fn reset(&mut self) {
         self.model.reset();
+        self.snap_params();
+    }
+
+    fn snap_params(&mut self) {
         self.input_gain.snap();
         self.output_gain.snap();
     }

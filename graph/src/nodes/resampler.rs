@@ -492,6 +492,10 @@ impl Node for ResampledNode {
         }
     }
 
+    fn snap_params(&mut self) {
+        self.inner.snap_params();
+    }
+
     fn latency_frames(&self) -> usize {
         self.latency_frames
     }

@@ -167,11 +167,16 @@ impl Filter {
     }
 
     fn clear(&mut self) {
-        self.knob.snap();
         self.x1 = 0.0;
         self.x2 = 0.0;
         self.y1 = 0.0;
         self.y2 = 0.0;
+        self.snap();
+    }
+
+    /// Jumps the knob to its target and designs the filter for it.
+    fn snap(&mut self) {
+        self.knob.snap();
         self.design(self.knob.target());
     }
 
@@ -297,6 +302,10 @@ impl Node for ToneStack {
 
     fn reset(&mut self) {
         self.filters.iter_mut().for_each(Filter::clear);
+    }
+
+    fn snap_params(&mut self) {
+        self.filters.iter_mut().for_each(Filter::snap);
     }
 
     fn params(&self) -> &[ParamSpec] {

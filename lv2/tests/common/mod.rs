@@ -72,7 +72,7 @@ pub const MAX_BLOCK: usize = 8192;
 /// Bytes of each atom port buffer.
 const ATOM_PORT_BYTES: usize = 65536;
 
-pub const MODEL: &str = "urn:nam-graph:model";
+pub const MODEL: &str = "urn:nam-graph:amp_model";
 pub const INPUT_IR: &str = "urn:nam-graph:input_ir";
 pub const CAB_IR: &str = "urn:nam-graph:cab_ir";
 
