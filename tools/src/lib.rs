@@ -1,4 +1,15 @@
-//! `nam-tools`: training (libtorch through `tch`, behind a feature), `info` and
-//! `bench` for `.nam` models.
+//! `nam-tools`: training (libtorch through `tch`, behind the `train` feature),
+//! `info` and `bench` for `.nam` models.
 //!
-//! Built under the nam-tools issue; nothing is exported yet.
+//! - [`info`]: what a `.nam` file holds (config, parameters, receptive field,
+//!   multiply-adds per sample, metadata); tested in `tests/cli.rs` and the
+//!   module's unit tests (the multiply-add formula against hand counts).
+//! - [`mod@bench`]: ns per sample and real-time factor per kernel table and for a
+//!   chain; `tests/cli.rs` runs it on the fixtures.
+
+pub mod bench;
+mod error;
+pub mod info;
+pub mod train;
+
+pub use error::Error;

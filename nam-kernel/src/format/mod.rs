@@ -11,6 +11,10 @@
 //! Validation is complete before anything is built: every dimension is bounded
 //! ([`limits`]), the weight count must match the config exactly, and every
 //! weight must be finite. See `../shared/fixtures/README.md` for the layout.
+//!
+//! [`NamFile::save`] (and [`NamFile::to_json_value`]) write a document back in
+//! the trainer's form and current layout; [`WaveNetLayout`] asks for the
+//! legacy 0.5 WaveNet layout where the config fits it (`tests/write.rs`).
 
 mod activation;
 mod convnet;
@@ -20,6 +24,9 @@ mod linear;
 mod lstm;
 mod metadata;
 mod wavenet;
+mod write;
+
+pub use write::WaveNetLayout;
 
 use std::path::Path;
 

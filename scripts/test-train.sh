@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Training checks (the `train` feature of nam-tools): gets a CPU libtorch
+# through scripts/libtorch.sh (downloaded once into .cache/), then runs clippy
+# and the tests with the feature on. Prints "N passed"; fails if no test ran.
+# Set TRAIN_TARGET_DIR to build elsewhere than target/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+LIBTORCH=$(./scripts/libtorch.sh)
+export LIBTORCH
+if [ -n "${TRAIN_TARGET_DIR:-}" ]; then
+    export CARGO_TARGET_DIR=$TRAIN_TARGET_DIR
+fi
+echo "==> LIBTORCH=$LIBTORCH"
+
+echo "==> cargo clippy -p nam-tools --features train"
+cargo clippy -p nam-tools --features train --all-targets --locked -- -D warnings
+
+echo "==> cargo test -p nam-tools --features train"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test -p nam-tools --features train --locked 2>&1 | tee "$log"
+passed=$(awk '/^test result: ok\./ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^passed/) n += $i } END { print n + 0 }' "$log")
+train_passed=$(awk '/Running tests\/train\.rs/ { t = 1 } t && /^test result:/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^passed/) print $i; exit }' "$log")
+[ "$passed" -gt 0 ] || { echo "error: no test ran" >&2; exit 1; }
+[ "${train_passed:-0}" -gt 0 ] || { echo "error: tests/train.rs ran no test (is the train feature on?)" >&2; exit 1; }
+echo "$passed passed"

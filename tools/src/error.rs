@@ -1,0 +1,23 @@
+//! Errors of `info` and `bench`: each names the file and the problem.
+
+use nam_graph::ChainError;
+use nam_kernel::{BuildError, LoadError};
+
+/// Why `info` or `bench` could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The `.nam` file is missing, unreadable or invalid (the error names it).
+    #[error("{0}")]
+    Load(#[from] LoadError),
+    /// The file is valid but cannot be built into a playable model.
+    #[error("{file}: {source}")]
+    Build {
+        /// The model file.
+        file: String,
+        /// Why it cannot be built.
+        source: BuildError,
+    },
+    /// The chain (a `chain.toml`, or the default chain's model or IR) failed.
+    #[error("{0}")]
+    Chain(#[from] ChainError),
+}

@@ -1,0 +1,398 @@
+//! The `train` subcommand: options, data checks and alignment, training,
+//! checkpoints, export.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use nam_kernel::format::ModelSpec;
+use nam_kernel::{LoadError, NamFile};
+use serde_json::json;
+
+use super::align::{self, Latency, Method};
+use super::arch::{ArchError, Architecture};
+use super::data::{self, DataError};
+use super::export::{self, UserMetadata};
+use super::loss::{LossConfig, LossKind};
+use super::trainer::{self, Dataset, DeviceChoice, TrainError, TrainOutcome, TrainSettings};
+
+/// Gear types the NAM trainer knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[allow(missing_docs)]
+pub enum GearType {
+    Amp,
+    Pedal,
+    PedalAmp,
+    AmpCab,
+    AmpPedalCab,
+    Preamp,
+    Studio,
+}
+
+/// Tone types the NAM trainer knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[allow(missing_docs)]
+pub enum ToneType {
+    Clean,
+    Overdrive,
+    Crunch,
+    HiGain,
+    Fuzz,
+}
+
+/// `nam-tools train` options.
+#[derive(Clone, Debug, clap::Args)]
+pub struct TrainArgs {
+    /// The dry (DI) recording sent into the gear.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// The gear's output recorded from that input.
+    #[arg(long)]
+    pub target: PathBuf,
+    /// standard | lite | feather | nano, or a JSON config file (WaveNet or LSTM).
+    #[arg(long, default_value = "standard")]
+    pub arch: String,
+    /// The `.nam` file to write.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Epochs (in total, counting a resumed run's).
+    #[arg(long, default_value_t = 100)]
+    pub epochs: usize,
+    /// Adam learning rate (the NAM trainer's default).
+    #[arg(long, default_value_t = 0.004)]
+    pub lr: f64,
+    /// Learning-rate decay per epoch (ExponentialLR gamma).
+    #[arg(long, default_value_t = 0.994)]
+    pub lr_decay: f64,
+    /// Adam weight decay.
+    #[arg(long, default_value_t = 3.17e-7)]
+    pub weight_decay: f64,
+    /// Segments per batch.
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+    /// Output samples per training segment.
+    #[arg(long, default_value_t = 8192)]
+    pub segment_length: usize,
+    /// Seed of the initialization and segment order.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Fraction of the files, at their end, kept for validation.
+    #[arg(long, default_value_t = 0.1)]
+    pub validation_split: f64,
+    /// Where to train.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Continue from a checkpoint or `.nam` written by `nam-tools train`
+    /// (its architecture and weights; --arch is then ignored).
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// Latency of the target in samples, instead of detecting it.
+    #[arg(long, allow_hyphen_values = true)]
+    pub latency: Option<i64>,
+    /// The main loss.
+    #[arg(long, value_enum, default_value = "mse")]
+    pub loss: LossKind,
+    /// Add an MSE term on pre-emphasized signals with this coefficient (e.g. 0.85).
+    #[arg(long)]
+    pub pre_emphasis: Option<f64>,
+    /// Weight of the pre-emphasized term.
+    #[arg(long, default_value_t = 1.0)]
+    pub pre_emphasis_weight: f64,
+    /// Add a multi-resolution STFT term with this weight (the NAM trainer uses 5e-4).
+    #[arg(long)]
+    pub mrstft_weight: Option<f64>,
+    /// libtorch CPU threads (default: libtorch's choice).
+    #[arg(long)]
+    pub threads: Option<i32>,
+    /// No progress bar or per-epoch lines.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Metadata: model name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Metadata: who made the capture.
+    #[arg(long)]
+    pub modeled_by: Option<String>,
+    /// Metadata: gear type.
+    #[arg(long, value_enum)]
+    pub gear_type: Option<GearType>,
+    /// Metadata: gear manufacturer.
+    #[arg(long)]
+    pub gear_make: Option<String>,
+    /// Metadata: gear model.
+    #[arg(long)]
+    pub gear_model: Option<String>,
+    /// Metadata: tone type.
+    #[arg(long, value_enum)]
+    pub tone_type: Option<ToneType>,
+}
+
+/// Why `train` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// Bad data.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// Bad architecture.
+    #[error(transparent)]
+    Arch(#[from] ArchError),
+    /// Training failed.
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    /// The resume file cannot be used.
+    #[error("--resume {file}: {problem}")]
+    Resume {
+        /// The file.
+        file: String,
+        /// Why.
+        problem: String,
+    },
+    /// An option is out of range.
+    #[error("{0}")]
+    Option(String),
+    /// No latency found.
+    #[error("no response of the target to the input was found within -{} to +{} samples; check the files or give --latency", align::LOOKAHEAD, align::LOOKBACK)]
+    NoLatency,
+    /// The model cannot be built for export.
+    #[error("the trained model cannot be built: {0}")]
+    Build(#[from] nam_kernel::BuildError),
+    /// Writing a file failed.
+    #[error("{file}: cannot write: {source}")]
+    Write {
+        /// The file.
+        file: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// What a finished run reports.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    /// The latency removed.
+    pub latency: Latency,
+    /// The training outcome.
+    pub outcome: TrainOutcome,
+    /// The exported file.
+    pub output: PathBuf,
+}
+
+/// Weights to resume from and the epochs they were trained for.
+type Resume = (Vec<f32>, usize);
+
+impl TrainArgs {
+    fn settings(&self) -> Result<TrainSettings, CommandError> {
+        let positive = |v: usize, name: &str| {
+            if v == 0 {
+                Err(CommandError::Option(format!("--{name} must be at least 1")))
+            } else {
+                Ok(v)
+            }
+        };
+        if !(self.validation_split > 0.0 && self.validation_split < 1.0) {
+            return Err(CommandError::Option(format!(
+                "--validation-split must be between 0 and 1 (exclusive), not {}",
+                self.validation_split
+            )));
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite() && self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
+            return Err(CommandError::Option(
+                "--lr must be positive and --lr-decay in (0, 1]".into(),
+            ));
+        }
+        Ok(TrainSettings {
+            epochs: positive(self.epochs, "epochs")?,
+            learning_rate: self.lr,
+            learning_rate_decay: self.lr_decay,
+            weight_decay: self.weight_decay,
+            batch_size: positive(self.batch_size, "batch-size")?,
+            segment_samples: positive(self.segment_length, "segment-length")?,
+            seed: self.seed,
+            device: self.device,
+            loss: LossConfig {
+                kind: self.loss,
+                pre_emphasis: self.pre_emphasis.map(|c| (c, self.pre_emphasis_weight)),
+                mrstft_weight: self.mrstft_weight,
+            },
+            progress: !self.quiet,
+        })
+    }
+
+    fn user_metadata(&self) -> UserMetadata {
+        UserMetadata {
+            name: self.name.clone(),
+            modeled_by: self.modeled_by.clone(),
+            gear_type: self.gear_type.as_ref().and_then(value_name),
+            gear_make: self.gear_make.clone(),
+            gear_model: self.gear_model.clone(),
+            tone_type: self.tone_type.as_ref().and_then(value_name),
+        }
+    }
+
+    /// The architecture and, when resuming, the weights and epochs done.
+    fn architecture(&self) -> Result<(Architecture, Option<Resume>), CommandError> {
+        let Some(path) = &self.resume else {
+            return Ok((Architecture::from_arg(&self.arch)?, None));
+        };
+        let file = path.display().to_string();
+        let resume_error = |problem: String| CommandError::Resume {
+            file: file.clone(),
+            problem,
+        };
+        let nam = NamFile::load(path).map_err(|e: LoadError| resume_error(e.kind.to_string()))?;
+        let epochs = nam
+            .metadata
+            .training
+            .as_ref()
+            .and_then(|t| t.pointer("/nam_tools/epochs_completed"))
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0) as usize;
+        match nam.spec {
+            ModelSpec::WaveNet { config, weights } => {
+                super::arch::check_wavenet(&config)
+                    .map_err(|f| resume_error(format!("the trainer does not implement {f}")))?;
+                Ok((Architecture::WaveNet(config), Some((weights, epochs))))
+            }
+            ModelSpec::Lstm { config, weights } => {
+                Ok((Architecture::Lstm(config), Some((weights, epochs))))
+            }
+            other => Err(resume_error(format!(
+                "cannot train a {} model",
+                other.architecture()
+            ))),
+        }
+    }
+
+    /// Runs the whole command; Ctrl-C stops training and still exports.
+    pub fn run(&self) -> Result<Summary, CommandError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        // The first Ctrl-C stops training after the current batch, the second quits.
+        // Installing fails only if a handler exists already (a second run in one
+        // process); training then simply cannot be interrupted, which is harmless.
+        let _ = ctrlc::set_handler(move || {
+            if flag.swap(true, Ordering::Relaxed) {
+                std::process::exit(130);
+            }
+            eprintln!("\nCtrl-C: stopping after this batch and exporting (again to quit now)");
+        });
+        self.run_with_stop(&stop)
+    }
+
+    /// [`TrainArgs::run`] with a caller-owned stop flag.
+    pub fn run_with_stop(&self, stop: &AtomicBool) -> Result<Summary, CommandError> {
+        let settings = self.settings()?;
+        if let Some(n) = self.threads {
+            tch::set_num_threads(n.max(1));
+        }
+        let (architecture, resume) = self.architecture()?;
+        let (input, target) = data::read_pair(&self.input, &self.target)?;
+        let rate = input.sample_rate_hz;
+        let latency = match self.latency {
+            Some(samples) => Latency {
+                samples,
+                method: Method::Manual,
+                peak_samples: None,
+            },
+            None => align::detect(&input.samples, &target.samples, rate)
+                .ok_or(CommandError::NoLatency)?,
+        };
+        let say = |line: String| {
+            if !self.quiet {
+                eprintln!("{line}");
+            }
+        };
+        say(format!("latency: {latency}"));
+        let (x, y) = align::apply(&input.samples, &target.samples, latency.samples);
+        let validation = ((x.len() as f64) * self.validation_split).round() as usize;
+        let split = x.len() - validation.min(x.len());
+        let data = Dataset {
+            train_input: x[..split].to_vec(),
+            train_target: y[..split].to_vec(),
+            validation_input: x[split..].to_vec(),
+            validation_target: y[split..].to_vec(),
+        };
+        say(format!(
+            "{}: {} weights, receptive field {}; {:.1} s training, {:.1} s validation at {rate} Hz",
+            architecture.name(),
+            architecture.weight_count(),
+            architecture.receptive_field(),
+            split as f64 / f64::from(rate),
+            validation as f64 / f64::from(rate)
+        ));
+        let record = |epochs: usize, device: &str| {
+            json!({"trainer": concat!("nam-tools ", env!("CARGO_PKG_VERSION")),
+                   "architecture": if self.resume.is_some() { "resumed" } else { self.arch.as_str() },
+                   "epochs_completed": epochs, "learning_rate": settings.learning_rate,
+                   "learning_rate_decay": settings.learning_rate_decay,
+                   "batch_size": settings.batch_size, "segment_length": settings.segment_samples,
+                   "seed": settings.seed, "validation_split": self.validation_split, "device": device})
+        };
+        let device = format!("{:?}", trainer::select_device(settings.device)?);
+        let checkpoint_path = checkpoint_path(&self.output);
+        let write = |weights: &[f32], esr: f64, record: serde_json::Value, path: &Path| {
+            let mut file = export::nam_file(&architecture, weights.to_vec(), f64::from(rate));
+            export::fill_metadata(
+                &mut file,
+                &self.user_metadata(),
+                export::training_record(&latency, esr, record),
+            )?;
+            file.save(path).map_err(|source| CommandError::Write {
+                file: path.display().to_string(),
+                source,
+            })
+        };
+        let mut checkpoint_error = None;
+        let outcome = trainer::train(
+            &architecture,
+            &data,
+            &settings,
+            resume.as_ref().map(|(w, e)| (w.as_slice(), *e)),
+            stop,
+            |weights, epochs, esr| {
+                if checkpoint_error.is_none() {
+                    checkpoint_error =
+                        write(weights, esr, record(epochs, &device), &checkpoint_path).err();
+                }
+            },
+        )?;
+        if let Some(error) = checkpoint_error {
+            return Err(error);
+        }
+        if outcome.interrupted {
+            say("interrupted: exporting the best model so far".into());
+        }
+        write(
+            &outcome.best_weights,
+            outcome.best_validation_esr,
+            record(outcome.epochs_completed, &device),
+            &self.output,
+        )?;
+        say(format!(
+            "validation ESR {:.5} (from {:.5}) after {} epochs in {:.1} s on {}; wrote {}",
+            outcome.best_validation_esr,
+            outcome.initial_validation_esr,
+            outcome.epochs_completed,
+            outcome.seconds,
+            outcome.device,
+            self.output.display()
+        ));
+        Ok(Summary {
+            latency,
+            outcome,
+            output: self.output.clone(),
+        })
+    }
+}
+
+/// The metadata spelling of an option value (`amp-cab` → `amp_cab`).
+fn value_name(value: &impl clap::ValueEnum) -> Option<String> {
+    value
+        .to_possible_value()
+        .map(|p| p.get_name().replace('-', "_"))
+}
+
+/// `model.nam` → `model.checkpoint.nam`: the latest epoch's weights, for --resume.
+pub fn checkpoint_path(output: &Path) -> PathBuf {
+    output.with_extension("checkpoint.nam")
+}

@@ -1,0 +1,123 @@
+//! Export: the trained weights into a `.nam` file with the NAM trainer's
+//! version and metadata fields (user fields, date, loudness, gain and the
+//! `training` record with the latency found and the validation ESR).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use nam_kernel::format::{Metadata, ModelSpec, Version};
+use nam_kernel::{BuildError, NamFile};
+use serde_json::{json, Value};
+
+use super::align::{Latency, Method};
+use super::arch::Architecture;
+use super::loudness::loudness_and_gain;
+
+/// The `.nam` version the NAM trainer 0.13 writes (`NamFile::save` writes
+/// 0.5.4 instead when it uses the legacy WaveNet layout).
+pub const EXPORT_VERSION: Version = Version::new(0, 7, 0);
+
+/// Descriptive metadata the user gives.
+#[derive(Clone, Debug, Default)]
+pub struct UserMetadata {
+    /// Model name.
+    pub name: Option<String>,
+    /// Who made the capture.
+    pub modeled_by: Option<String>,
+    /// `amp`, `pedal`, ...
+    pub gear_type: Option<String>,
+    /// Manufacturer.
+    pub gear_make: Option<String>,
+    /// Model of the gear.
+    pub gear_model: Option<String>,
+    /// `clean`, `overdrive`, ...
+    pub tone_type: Option<String>,
+}
+
+/// A `NamFile` of `architecture` holding `weights` (no metadata yet).
+pub fn nam_file(architecture: &Architecture, weights: Vec<f32>, sample_rate_hz: f64) -> NamFile {
+    let spec = match architecture {
+        Architecture::WaveNet(config) => ModelSpec::WaveNet {
+            config: config.clone(),
+            weights,
+        },
+        Architecture::Lstm(config) => ModelSpec::Lstm {
+            config: *config,
+            weights,
+        },
+    };
+    NamFile {
+        version: EXPORT_VERSION,
+        metadata: Metadata::default(),
+        declared_sample_rate_hz: Some(sample_rate_hz),
+        spec,
+    }
+}
+
+/// The trainer's `training` record: latency (manual or calibrated), data checks
+/// and validation ESR; `settings` adds this trainer's own record.
+pub fn training_record(latency: &Latency, validation_esr: f64, settings: Value) -> Value {
+    let manual = (latency.method == Method::Manual).then_some(latency.samples);
+    let (delays, safety) = match latency.method {
+        Method::Manual => (vec![], 0),
+        Method::NamImpulses => (vec![latency.samples + 1], 1),
+        Method::Deconvolution => (vec![latency.samples], 0),
+    };
+    let calibration = json!({
+        "algorithm_version": 1,
+        "delays": delays,
+        "safety_factor": safety,
+        "recommended": (latency.method != Method::Manual).then_some(latency.samples),
+        "warnings": {"matches_lookahead": false, "disagreement_too_high": false,
+                     "not_detected": latency.method == Method::Manual},
+    });
+    json!({
+        "settings": {"ignore_checks": false},
+        "data": {
+            "latency": {"manual": manual, "calibration": calibration},
+            "checks": {"version": 0, "passed": true},
+        },
+        "validation_esr": validation_esr,
+        "nam_tools": settings,
+    })
+}
+
+/// Fills the metadata: user fields, date, loudness, gain and `training`.
+pub fn fill_metadata(
+    file: &mut NamFile,
+    user: &UserMetadata,
+    training: Value,
+) -> Result<(), BuildError> {
+    let (loudness, gain) = loudness_and_gain(file)?;
+    let metadata = &mut file.metadata;
+    metadata.name.clone_from(&user.name);
+    metadata.modeled_by.clone_from(&user.modeled_by);
+    metadata.gear_type.clone_from(&user.gear_type);
+    metadata.gear_make.clone_from(&user.gear_make);
+    metadata.gear_model.clone_from(&user.gear_model);
+    metadata.tone_type.clone_from(&user.tone_type);
+    metadata.loudness = Some(loudness);
+    metadata.training = Some(training);
+    metadata.other.insert("gain".into(), json!(gain));
+    metadata.other.insert("date".into(), date_now());
+    Ok(())
+}
+
+/// The current UTC date and time in the trainer's `date` form.
+fn date_now() -> Value {
+    let seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rest) = ((seconds / 86_400) as i64, seconds % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    json!({"year": year, "month": month, "day": day,
+           "hour": rest / 3_600, "minute": rest / 60 % 60, "second": rest % 60})
+}

@@ -1,0 +1,48 @@
+//! The `loudness` and `gain` metadata, computed like the NAM trainer: the model
+//! (run by `nam-kernel`) on the trainer's reference signal.
+
+use std::io::Cursor;
+
+use nam_kernel::{BuildError, BuildOptions, Model, NamFile};
+
+/// The NAM trainer's loudness reference signal (see `tools/resources/README.md`).
+const REFERENCE_WAV: &[u8] = include_bytes!("../../resources/loudness_input.wav");
+
+/// The reference signal as samples.
+fn reference() -> Vec<f32> {
+    let Ok(reader) = hound::WavReader::new(Cursor::new(REFERENCE_WAV)) else {
+        return Vec::new();
+    };
+    let scale = 1.0 / (1_i64 << (reader.spec().bits_per_sample - 1)) as f32;
+    reader
+        .into_samples::<i32>()
+        .filter_map(Result::ok)
+        .map(|s| s as f32 * scale)
+        .collect()
+}
+
+/// RMS of the model's output for the reference signal times `gain`.
+fn output_rms(model: &mut Model, signal: &[f32], gain: f32) -> f64 {
+    model.reset();
+    let input: Vec<f32> = signal.iter().map(|x| x * gain).collect();
+    let mut output = vec![0.0_f32; input.len()];
+    model.process(&input, &mut output);
+    let energy: f64 = output.iter().map(|&y| f64::from(y) * f64::from(y)).sum();
+    (energy / output.len().max(1) as f64).sqrt()
+}
+
+/// `(loudness in dB, gain in [0, 1])` of a model, as the NAM trainer defines them.
+pub fn loudness_and_gain(file: &NamFile) -> Result<(f64, f64), BuildError> {
+    let mut model = Model::build(file, BuildOptions::default())?;
+    let signal = reference();
+    let loudness_db = 20.0 * output_rms(&mut model, &signal, 1.0).log10();
+    // Gain: the area under the output level over input gains 0, 0.1, ..., 1,
+    // between that of a straight line (no compression, 0) and a step (1).
+    let levels: Vec<f64> = (0..=10)
+        .map(|i| output_rms(&mut model, &signal, i as f32 / 10.0))
+        .collect();
+    let max_area = levels[10] * levels.len() as f64;
+    let min_area = 0.5 * max_area;
+    let gain = ((levels.iter().sum::<f64>() - min_area) / (max_area - min_area)).clamp(0.0, 1.0);
+    Ok((loudness_db, if gain.is_finite() { gain } else { 0.0 }))
+}

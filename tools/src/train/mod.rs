@@ -1,0 +1,29 @@
+//! `nam-tools train`: trains a NAM model from a DI/amp recording pair with
+//! libtorch (through `tch`, behind the `train` feature) and exports a `.nam`.
+//!
+//! The parts that need no libtorch are always built: [`data`] (reading and
+//! checking the pair), [`align`] (latency detection), [`arch`] (presets and
+//! configs), [`loudness`]. With the feature: [`model`] (the WaveNet and LSTM in
+//! `tch`, parameters in `.nam` weight order), [`loss`], [`trainer`] (the loop),
+//! [`export`] and [`command`] (the CLI).
+//!
+//! Tests (`tools/tests/train.rs`, feature `train`): the `tch` model and
+//! `nam-kernel` give the same output for the exported weights (WaveNet nano,
+//! gated and non-gated, LSTM), every data-check error, alignment of a known
+//! delay, and a short end-to-end training whose ESR falls and whose file loads.
+
+pub mod align;
+pub mod arch;
+pub mod data;
+pub mod loudness;
+
+#[cfg(feature = "train")]
+pub mod command;
+#[cfg(feature = "train")]
+pub mod export;
+#[cfg(feature = "train")]
+pub mod loss;
+#[cfg(feature = "train")]
+pub mod model;
+#[cfg(feature = "train")]
+pub mod trainer;

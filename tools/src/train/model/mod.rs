@@ -1,0 +1,92 @@
+//! The training models, built in `tch` from the same config types `nam-kernel`
+//! runs, with their parameters in the `.nam` weight order so that export is a
+//! flat copy (`../shared/fixtures/README.md`, "weight layout").
+
+mod activation;
+mod lstm;
+mod wavenet;
+
+use tch::{nn, Kind, Tensor};
+
+pub use lstm::LstmModel;
+pub use wavenet::WaveNetModel;
+
+use super::arch::Architecture;
+
+/// A trainable model of either architecture.
+#[derive(Debug)]
+pub enum TrainModel {
+    /// WaveNet.
+    WaveNet(WaveNetModel),
+    /// LSTM.
+    Lstm(LstmModel),
+}
+
+impl TrainModel {
+    /// Creates the parameters under `path`, initialized like PyTorch's defaults
+    /// (and NAM's LSTM gate biases).
+    pub fn new(path: &nn::Path, architecture: &Architecture) -> Self {
+        match architecture {
+            Architecture::WaveNet(config) => TrainModel::WaveNet(WaveNetModel::new(path, config)),
+            Architecture::Lstm(config) => TrainModel::Lstm(LstmModel::new(path, config)),
+        }
+    }
+
+    /// `(batch, samples)` in, `(batch, samples − receptive field + 1)` out.
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        match self {
+            TrainModel::WaveNet(m) => m.forward(x),
+            TrainModel::Lstm(m) => m.forward(x),
+        }
+    }
+
+    /// The flat `.nam` weight vector.
+    pub fn export_weights(&self) -> Vec<f32> {
+        match self {
+            TrainModel::WaveNet(m) => m.export_weights(),
+            TrainModel::Lstm(m) => m.export_weights(),
+        }
+    }
+
+    /// Sets the parameters from a flat `.nam` weight vector of the right length.
+    pub fn import_weights(&mut self, weights: &[f32]) {
+        match self {
+            TrainModel::WaveNet(m) => m.import_weights(weights),
+            TrainModel::Lstm(m) => m.import_weights(weights),
+        }
+    }
+}
+
+/// Concatenates tensors, flattened, into one `f32` vector on the CPU.
+fn flatten(tensors: &[Tensor]) -> Vec<f32> {
+    let flat: Vec<Tensor> = tensors.iter().map(|t| t.detach().flatten(0, -1)).collect();
+    let all = Tensor::cat(&flat, 0)
+        .to_kind(Kind::Float)
+        .to_device(tch::Device::Cpu);
+    Vec::<f32>::try_from(&all).unwrap_or_default()
+}
+
+/// Copies consecutive runs of `weights` into `params` (in order); returns the
+/// count consumed.
+fn assign(params: &mut [Tensor], weights: &[f32]) -> usize {
+    let _guard = tch::no_grad_guard();
+    let mut at = 0;
+    for p in params.iter_mut() {
+        let n = p.numel();
+        let src = Tensor::from_slice(&weights[at..at + n])
+            .reshape(p.size())
+            .to_device(p.device());
+        p.copy_(&src);
+        at += n;
+    }
+    at
+}
+
+/// A PyTorch-default uniform init with bound `1/sqrt(fan_in)`.
+fn default_init(fan_in: usize) -> nn::Init {
+    let bound = 1.0 / (fan_in.max(1) as f64).sqrt();
+    nn::Init::Uniform {
+        lo: -bound,
+        up: bound,
+    }
+}

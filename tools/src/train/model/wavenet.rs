@@ -1,0 +1,240 @@
+//! The WaveNet training model: layer arrays of dilated convolutions with a
+//! residual `layer1x1`, a head sum and a head rechannel, `head_scale` at the end
+//! (the subset `arch::check_wavenet` admits).
+
+use nam_kernel::format::{Gating, LayerConfig, WaveNetConfig};
+use tch::{nn, Tensor};
+
+use super::{activation, assign, default_init, flatten};
+
+/// A 1-D convolution with its parameters.
+#[derive(Debug)]
+struct Conv {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    dilation: i64,
+}
+
+impl Conv {
+    fn new(
+        path: &nn::Path,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        dilation: usize,
+        bias: bool,
+    ) -> Self {
+        let init = default_init(cin * k);
+        let weight = path.var("weight", &[cout as i64, cin as i64, k as i64], init);
+        let bias = bias.then(|| path.var("bias", &[cout as i64], init));
+        Self {
+            weight,
+            bias,
+            dilation: dilation as i64,
+        }
+    }
+
+    /// Valid (unpadded) convolution: `L` in, `L − (k−1)·dilation` out, as one
+    /// matrix product over the stacked taps (about 25 % faster to train than
+    /// libtorch's CPU dilated `conv1d` at these channel counts).
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let [cout, cin, k] = self.weight.size()[..] else {
+            return x.shallow_clone();
+        };
+        let len = x.size()[2] - (k - 1) * self.dilation;
+        let stacked = if k == 1 {
+            x.shallow_clone()
+        } else {
+            let taps: Vec<Tensor> = (0..k)
+                .map(|j| x.narrow(2, j * self.dilation, len))
+                .collect();
+            Tensor::stack(&taps, 2).reshape([-1, cin * k, len])
+        };
+        let y = self.weight.reshape([cout, cin * k]).matmul(&stacked);
+        match &self.bias {
+            Some(b) => y + b.unsqueeze(1),
+            None => y,
+        }
+    }
+
+    fn params(&self) -> impl Iterator<Item = &Tensor> {
+        std::iter::once(&self.weight).chain(self.bias.as_ref())
+    }
+}
+
+#[derive(Debug)]
+struct Layer {
+    config: LayerConfig,
+    conv: Conv,
+    mixer: Conv,
+    layer1x1: Conv,
+    bottleneck: i64,
+}
+
+#[derive(Debug)]
+struct Array {
+    rechannel: Conv,
+    layers: Vec<Layer>,
+    head: Conv,
+    /// Receptive field of the layers alone (without the head rechannel).
+    layers_rf: i64,
+    rf: i64,
+}
+
+/// A WaveNet whose parameters are in `.nam` weight order.
+#[derive(Debug)]
+pub struct WaveNetModel {
+    arrays: Vec<Array>,
+    head_scale: f64,
+    /// Every parameter in export order.
+    params: Vec<Tensor>,
+}
+
+impl WaveNetModel {
+    /// Builds the model; `config` must pass `arch::check_wavenet`.
+    pub fn new(path: &nn::Path, config: &WaveNetConfig) -> Self {
+        let mut params = Vec::new();
+        let arrays = config
+            .layer_arrays
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let p = path / format!("array{i}");
+                let rechannel =
+                    Conv::new(&(&p / "rechannel"), a.input_size, a.channels, 1, 1, false);
+                params.extend(rechannel.params().map(Tensor::shallow_clone));
+                let layers = a
+                    .layers
+                    .iter()
+                    .enumerate()
+                    .map(|(j, l)| {
+                        let lp = &p / format!("layer{j}");
+                        let mid = a.mid_channels(l);
+                        let layer = Layer {
+                            config: l.clone(),
+                            conv: Conv::new(
+                                &(&lp / "conv"),
+                                a.channels,
+                                mid,
+                                l.kernel_size,
+                                l.dilation,
+                                true,
+                            ),
+                            mixer: Conv::new(&(&lp / "mixer"), a.condition_size, mid, 1, 1, false),
+                            layer1x1: Conv::new(
+                                &(&lp / "layer1x1"),
+                                a.bottleneck,
+                                a.channels,
+                                1,
+                                1,
+                                true,
+                            ),
+                            bottleneck: a.bottleneck as i64,
+                        };
+                        for conv in [&layer.conv, &layer.mixer, &layer.layer1x1] {
+                            params.extend(conv.params().map(Tensor::shallow_clone));
+                        }
+                        layer
+                    })
+                    .collect();
+                let head = Conv::new(
+                    &(&p / "head"),
+                    a.head_term_channels(),
+                    a.head.out_channels,
+                    a.head.kernel_size,
+                    1,
+                    a.head.bias,
+                );
+                params.extend(head.params().map(Tensor::shallow_clone));
+                let rf = a.receptive_field() as i64;
+                Array {
+                    rechannel,
+                    layers,
+                    head,
+                    layers_rf: rf - (a.head.kernel_size as i64 - 1),
+                    rf,
+                }
+            })
+            .collect();
+        Self {
+            arrays,
+            head_scale: f64::from(config.head_scale),
+            params,
+        }
+    }
+
+    /// `(batch, samples)` in, `(batch, samples − receptive field + 1)` out.
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        let condition = x.unsqueeze(1);
+        let mut y = condition.shallow_clone();
+        let mut head_sum: Option<Tensor> = None;
+        for array in &self.arrays {
+            let len = y.size()[2];
+            let out_len = len - (array.rf - 1);
+            let layers_len = len - (array.layers_rf - 1);
+            let mut h = array.rechannel.forward(&y);
+            let mut sum = head_sum.map(|s| tail(&s, layers_len));
+            for layer in &array.layers {
+                let z = layer.conv.forward(&h);
+                let zlen = z.size()[2];
+                let z = z + layer.mixer.forward(&tail(&condition, zlen));
+                let a = gate(layer, &z);
+                h = tail(&h, zlen) + layer.layer1x1.forward(&a);
+                let term = tail(&a, layers_len);
+                sum = Some(match sum {
+                    Some(s) => s + term,
+                    None => term,
+                });
+            }
+            // `check_wavenet` refuses arrays without layers, so `sum` is set here.
+            let s =
+                sum.unwrap_or_else(|| Tensor::zeros([1, 1, layers_len], (x.kind(), x.device())));
+            head_sum = Some(array.head.forward(&s));
+            y = tail(&h, out_len);
+        }
+        match head_sum {
+            Some(s) => (s * self.head_scale).squeeze_dim(1),
+            None => y.squeeze_dim(1),
+        }
+    }
+
+    /// The flat `.nam` weights: every parameter in order, then `head_scale`.
+    pub fn export_weights(&self) -> Vec<f32> {
+        let mut weights = flatten(&self.params);
+        weights.push(self.head_scale as f32);
+        weights
+    }
+
+    /// Sets the parameters (and `head_scale`, the last weight) from `.nam` weights.
+    pub fn import_weights(&mut self, weights: &[f32]) {
+        let used = assign(&mut self.params, weights);
+        if let Some(&scale) = weights.get(used) {
+            self.head_scale = f64::from(scale);
+        }
+    }
+}
+
+/// The last `len` samples of `(batch, channels, samples)`.
+fn tail(x: &Tensor, len: i64) -> Tensor {
+    let n = x.size()[2];
+    x.narrow(2, n - len, len)
+}
+
+/// The layer's activation, gated or blended when the convolution is paired.
+fn gate(layer: &Layer, z: &Tensor) -> Tensor {
+    let primary = &layer.config.activation;
+    match &layer.config.gating {
+        Gating::None => activation::apply(primary, z),
+        Gating::Gated { secondary } => {
+            let a = z.narrow(1, 0, layer.bottleneck);
+            let b = z.narrow(1, layer.bottleneck, layer.bottleneck);
+            activation::apply(primary, &a) * activation::apply(secondary, &b)
+        }
+        Gating::Blended { secondary } => {
+            let a = z.narrow(1, 0, layer.bottleneck);
+            let b = z.narrow(1, layer.bottleneck, layer.bottleneck);
+            let s = activation::apply(secondary, &b);
+            &s * activation::apply(primary, &a) + (1.0 - &s) * a
+        }
+    }
+}

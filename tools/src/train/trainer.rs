@@ -1,0 +1,336 @@
+//! The training loop: Adam with exponential learning-rate decay per epoch,
+//! random segments in batches, validation ESR each epoch, the best model kept,
+//! a progress bar, and a stop flag (Ctrl-C) honoured between batches.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
+
+use super::arch::Architecture;
+use super::loss::LossConfig;
+use super::model::TrainModel;
+
+/// Where to train.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DeviceChoice {
+    /// The CPU.
+    Cpu,
+    /// The first CUDA GPU (needs a CUDA libtorch).
+    Cuda,
+    /// CUDA when libtorch sees a GPU, else the CPU.
+    Auto,
+}
+
+/// The settings of one training run.
+#[derive(Clone, Debug)]
+pub struct TrainSettings {
+    /// Epochs to run (in total, counting a resumed run's earlier ones).
+    pub epochs: usize,
+    /// Adam's learning rate at epoch 0.
+    pub learning_rate: f64,
+    /// The learning rate is multiplied by this after every epoch.
+    pub learning_rate_decay: f64,
+    /// Adam's (L2) weight decay.
+    pub weight_decay: f64,
+    /// Segments per batch.
+    pub batch_size: usize,
+    /// Output samples per segment.
+    pub segment_samples: usize,
+    /// Seeds the initialization and the segment order.
+    pub seed: u64,
+    /// Where to train.
+    pub device: DeviceChoice,
+    /// The loss.
+    pub loss: LossConfig,
+    /// Show a progress bar.
+    pub progress: bool,
+}
+
+/// Aligned training and validation data.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    /// Training input.
+    pub train_input: Vec<f32>,
+    /// Training target.
+    pub train_target: Vec<f32>,
+    /// Validation input.
+    pub validation_input: Vec<f32>,
+    /// Validation target.
+    pub validation_target: Vec<f32>,
+}
+
+/// What a run produced.
+#[derive(Clone, Debug)]
+pub struct TrainOutcome {
+    /// The weights with the best validation ESR (`.nam` layout).
+    pub best_weights: Vec<f32>,
+    /// Their validation ESR.
+    pub best_validation_esr: f64,
+    /// The validation ESR before training (of the initial or resumed model).
+    pub initial_validation_esr: f64,
+    /// Validation ESR after each epoch of this run.
+    pub history: Vec<f64>,
+    /// Epochs completed in total (a resumed run counts the earlier ones).
+    pub epochs_completed: usize,
+    /// True when the stop flag ended the run early.
+    pub interrupted: bool,
+    /// The device trained on.
+    pub device: String,
+    /// Wall time of the loop in seconds.
+    pub seconds: f64,
+}
+
+/// Why training could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// CUDA asked for but not available.
+    #[error(
+        "--device cuda: libtorch sees no CUDA device (is LIBTORCH a CUDA build? see the README)"
+    )]
+    NoCuda,
+    /// Not enough data for one segment.
+    #[error("the training part has {available} samples but one segment needs {needed} (segment length + receptive field − 1); use more data or a shorter --segment-length")]
+    TooLittleData {
+        /// Samples available.
+        available: usize,
+        /// Samples needed.
+        needed: usize,
+    },
+    /// The validation part is shorter than the receptive field.
+    #[error("the validation part has {available} samples, fewer than the receptive field {needed}; raise --validation-split")]
+    ValidationTooShort {
+        /// Samples available.
+        available: usize,
+        /// Samples needed.
+        needed: usize,
+    },
+    /// libtorch reported an error.
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
+    /// The loss became NaN or infinite.
+    #[error("the training loss became {0} at epoch {1}; try a lower --lr")]
+    Diverged(f64, usize),
+}
+
+/// A small seeded generator (SplitMix64) for segment positions.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Picks the device.
+pub fn select_device(choice: DeviceChoice) -> Result<Device, TrainError> {
+    match choice {
+        DeviceChoice::Cpu => Ok(Device::Cpu),
+        DeviceChoice::Cuda if tch::Cuda::is_available() => Ok(Device::Cuda(0)),
+        DeviceChoice::Cuda => Err(TrainError::NoCuda),
+        DeviceChoice::Auto => Ok(Device::cuda_if_available()),
+    }
+}
+
+/// Samples per forward pass during validation (bounds memory).
+const VALIDATION_CHUNK: usize = 1 << 16;
+
+/// ESR of the model over a whole validation signal: output sample `t` answers
+/// input `t + rf − 1`; the first `rf − 1` target samples have no full context.
+pub fn validation_esr(
+    model: &TrainModel,
+    input: &[f32],
+    target: &[f32],
+    rf: usize,
+    device: Device,
+) -> f64 {
+    let _guard = tch::no_grad_guard();
+    let outputs = input.len() + 1 - rf.min(input.len() + 1);
+    // The LSTM's state must run through the whole signal; a WaveNet's context is
+    // its receptive field, so it can go in chunks.
+    let chunk = match model {
+        TrainModel::Lstm(_) => outputs.max(1),
+        TrainModel::WaveNet(_) => VALIDATION_CHUNK,
+    };
+    let (mut error, mut energy) = (0.0_f64, 0.0_f64);
+    let mut start = 0;
+    while start < outputs {
+        let n = chunk.min(outputs - start);
+        let x = Tensor::from_slice(&input[start..start + n + rf - 1])
+            .to_device(device)
+            .unsqueeze(0);
+        let y = Tensor::from_slice(&target[start + rf - 1..start + rf - 1 + n]).to_device(device);
+        let diff = model.forward(&x).squeeze_dim(0) - &y;
+        error += diff.square().sum(Kind::Double).double_value(&[]);
+        energy += y.square().sum(Kind::Double).double_value(&[]);
+        start += n;
+    }
+    if energy > 0.0 {
+        error / energy
+    } else {
+        f64::INFINITY
+    }
+}
+
+/// Trains `architecture` on `data`; `resume` holds `.nam` weights and the epochs
+/// they were trained for. `stop` ends the run between batches; `checkpoint` is
+/// called after each epoch with `(weights, epochs completed, validation ESR)`.
+pub fn train(
+    architecture: &Architecture,
+    data: &Dataset,
+    settings: &TrainSettings,
+    resume: Option<(&[f32], usize)>,
+    stop: &AtomicBool,
+    mut checkpoint: impl FnMut(&[f32], usize, f64),
+) -> Result<TrainOutcome, TrainError> {
+    let device = select_device(settings.device)?;
+    let rf = architecture.receptive_field();
+    let window = settings.segment_samples + rf - 1;
+    if data.train_input.len() < window {
+        return Err(TrainError::TooLittleData {
+            available: data.train_input.len(),
+            needed: window,
+        });
+    }
+    if data.validation_input.len() < rf {
+        return Err(TrainError::ValidationTooShort {
+            available: data.validation_input.len(),
+            needed: rf,
+        });
+    }
+    tch::manual_seed(settings.seed as i64);
+    let vs = nn::VarStore::new(device);
+    let mut model = TrainModel::new(&vs.root(), architecture);
+    let first_epoch = match resume {
+        Some((weights, epochs)) => {
+            model.import_weights(weights);
+            epochs
+        }
+        None => 0,
+    };
+    let mut optimizer = nn::Adam::default()
+        .wd(settings.weight_decay)
+        .build(&vs, settings.learning_rate)?;
+    let mut rng = SplitMix(settings.seed ^ 0x6e61_6d2d_7472_6169);
+    // As many segments per epoch as the NAM trainer's non-overlapping ones.
+    let segments = (data.train_input.len() + 1 - rf) / settings.segment_samples;
+    let batches = (segments / settings.batch_size).max(1);
+    let validate = |m: &TrainModel| {
+        validation_esr(
+            m,
+            &data.validation_input,
+            &data.validation_target,
+            rf,
+            device,
+        )
+    };
+    let start_time = Instant::now();
+    let initial_esr = validate(&model);
+    let (mut best_esr, mut best_weights) = (initial_esr, model.export_weights());
+    let bar = progress_bar(settings, batches, first_epoch);
+    let (mut history, mut interrupted, mut epoch) = (Vec::new(), false, first_epoch);
+    while epoch < settings.epochs && !interrupted {
+        optimizer.set_lr(settings.learning_rate * settings.learning_rate_decay.powi(epoch as i32));
+        let mut loss_sum = 0.0;
+        let mut done = 0;
+        for _ in 0..batches {
+            if stop.load(Ordering::Relaxed) {
+                interrupted = true;
+                break;
+            }
+            let (x, y) = batch(data, settings, window, rf, &mut rng);
+            let pred = model.forward(&x.to_device(device));
+            let loss = settings.loss.training_loss(&pred, &y.to_device(device));
+            optimizer.backward_step(&loss);
+            let value = loss.double_value(&[]);
+            if !value.is_finite() {
+                return Err(TrainError::Diverged(value, epoch + 1));
+            }
+            loss_sum += value;
+            done += 1;
+            bar.inc(1);
+            bar.set_message(format!(
+                "epoch {}/{} loss {:.3e} | best val ESR {best_esr:.5}",
+                epoch + 1,
+                settings.epochs,
+                loss_sum / done as f64
+            ));
+        }
+        if interrupted && done < batches {
+            break;
+        }
+        epoch += 1;
+        let esr = validate(&model);
+        history.push(esr);
+        let weights = model.export_weights();
+        if esr < best_esr {
+            best_esr = esr;
+            best_weights.clone_from(&weights);
+        }
+        bar.println(format!(
+            "epoch {epoch}/{}: loss {:.4e}, validation ESR {esr:.5}",
+            settings.epochs,
+            loss_sum / done.max(1) as f64
+        ));
+        checkpoint(&weights, epoch, esr);
+    }
+    bar.finish_and_clear();
+    Ok(TrainOutcome {
+        best_weights,
+        best_validation_esr: best_esr,
+        initial_validation_esr: initial_esr,
+        history,
+        epochs_completed: epoch,
+        interrupted,
+        device: format!("{device:?}"),
+        seconds: start_time.elapsed().as_secs_f64(),
+    })
+}
+
+/// A batch of segments at uniformly random positions: inputs `(batch, window)`,
+/// targets `(batch, segment)`. (Random positions did better on the shared data
+/// than the NAM trainer's shuffled grid moved by a random phase.)
+fn batch(
+    data: &Dataset,
+    settings: &TrainSettings,
+    window: usize,
+    rf: usize,
+    rng: &mut SplitMix,
+) -> (Tensor, Tensor) {
+    let span = data.train_input.len() - window + 1;
+    let mut xs = Vec::with_capacity(settings.batch_size * window);
+    let mut ys = Vec::with_capacity(settings.batch_size * settings.segment_samples);
+    for _ in 0..settings.batch_size {
+        let start = rng.below(span);
+        xs.extend_from_slice(&data.train_input[start..start + window]);
+        ys.extend_from_slice(&data.train_target[start + rf - 1..start + window]);
+    }
+    let b = settings.batch_size as i64;
+    (
+        Tensor::from_slice(&xs).reshape([b, window as i64]),
+        Tensor::from_slice(&ys).reshape([b, settings.segment_samples as i64]),
+    )
+}
+
+fn progress_bar(settings: &TrainSettings, batches: usize, first_epoch: usize) -> ProgressBar {
+    if !settings.progress {
+        return ProgressBar::hidden();
+    }
+    let total = (settings.epochs.saturating_sub(first_epoch) * batches) as u64;
+    let bar = ProgressBar::new(total);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{bar:30} {pos}/{len} batches [{elapsed_precise}<{eta_precise}] {msg}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}

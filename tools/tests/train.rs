@@ -1,0 +1,375 @@
+//! Training: the `tch` model and `nam-kernel` agree on exported weights, every
+//! data-check error, latency detection, and a short end-to-end CPU training.
+#![cfg(feature = "train")]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use nam_kernel::{Model, NamFile};
+use nam_tools::train::align::{self, Method};
+use nam_tools::train::arch::Architecture;
+use nam_tools::train::command::TrainArgs;
+use nam_tools::train::data::{self, DataError};
+use nam_tools::train::export;
+use nam_tools::train::loss::LossKind;
+use nam_tools::train::model::TrainModel;
+use nam_tools::train::trainer::DeviceChoice;
+use tch::{nn, Device, Tensor};
+
+/// A seeded white-noise generator in [-1, 1).
+fn noise(seed: u64, n: usize) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+/// A temporary directory for one test.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nam-tools-train-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write_wav(path: &Path, samples: &[f32], rate: u32, channels: u16) {
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: rate,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for &s in samples {
+        for _ in 0..channels {
+            w.write_sample(s).unwrap();
+        }
+    }
+    w.finalize().unwrap();
+}
+
+fn arch_from_json(dir: &Path, name: &str, json: &str) -> Architecture {
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, json).unwrap();
+    Architecture::from_arg(path.to_str().unwrap()).unwrap()
+}
+
+/// Exports a random-initialized model, saves and reloads it, and compares
+/// `nam-kernel`'s output with the `tch` model's on the same random input.
+fn check_parity(architecture: &Architecture, dir: &Path, name: &str) {
+    tch::manual_seed(7);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let mut model = TrainModel::new(&vs.root(), architecture);
+    let mut weights = model.export_weights();
+    if let Architecture::WaveNet(_) = architecture {
+        // head_scale 1 so the output is large enough for the check to mean something.
+        *weights.last_mut().unwrap() = 1.0;
+    }
+    // For the LSTM this makes the stored state the tch model's initial state.
+    model.import_weights(&weights);
+    assert_eq!(model.export_weights().len(), architecture.weight_count());
+    let path = dir.join(format!("{name}.nam"));
+    export::nam_file(architecture, weights, 48_000.0)
+        .save(&path)
+        .unwrap();
+    let file = NamFile::load(&path).unwrap();
+    let mut kernel = Model::build(&file, Default::default()).unwrap();
+
+    let input: Vec<f32> = noise(3, 3000).iter().map(|x| 0.5 * x).collect();
+    let mut expected = vec![0.0_f32; input.len()];
+    kernel.process(&input, &mut expected);
+
+    let rf = architecture.receptive_field();
+    let mut padded = vec![0.0_f32; rf - 1];
+    padded.extend_from_slice(&input);
+    let out = tch::no_grad(|| model.forward(&Tensor::from_slice(&padded).unsqueeze(0)));
+    let got = Vec::<f32>::try_from(&out.squeeze_dim(0)).unwrap();
+    assert_eq!(got.len(), expected.len());
+    let max_diff = got
+        .iter()
+        .zip(&expected)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    let rms = (expected.iter().map(|y| y * y).sum::<f32>() / expected.len() as f32).sqrt();
+    assert!(
+        rms > 1e-3,
+        "{name}: output too small to compare (rms {rms})"
+    );
+    assert!(
+        max_diff <= 1e-4,
+        "{name}: tch vs nam-kernel max diff {max_diff}"
+    );
+}
+
+#[test]
+fn parity_nano_preset() {
+    let dir = temp_dir("parity-nano");
+    check_parity(&Architecture::from_arg("nano").unwrap(), &dir, "nano");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn parity_gated_and_plain_wavenets() {
+    let dir = temp_dir("parity-wavenet");
+    let gated = r#"{"architecture": "WaveNet", "config": {"layers": [
+        {"input_size": 1, "condition_size": 1, "head_size": 3, "channels": 5, "kernel_size": 3,
+         "dilations": [1, 2, 4, 8], "activation": "Tanh", "gated": true, "head_bias": true},
+        {"input_size": 5, "condition_size": 1, "head_size": 1, "channels": 3, "kernel_size": 2,
+         "dilations": [1, 3, 9], "activation": "Tanh", "gated": true, "head_bias": true}],
+        "head": null, "head_scale": 0.02}}"#;
+    check_parity(&arch_from_json(&dir, "gated", gated), &dir, "gated");
+    let plain = r#"{"architecture": "WaveNet", "config": {"layers": [
+        {"input_size": 1, "condition_size": 1, "head_size": 4, "channels": 6, "kernel_size": 4,
+         "dilations": [1, 2, 4, 8, 16], "activation": "ReLU", "gated": false, "head_bias": false},
+        {"input_size": 6, "condition_size": 1, "head_size": 1, "channels": 4, "kernel_size": 3,
+         "dilations": [1, 2, 4], "activation": "Hardtanh", "gated": false, "head_bias": true}],
+        "head": null, "head_scale": 0.02}}"#;
+    check_parity(&arch_from_json(&dir, "plain", plain), &dir, "plain");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn parity_lstm() {
+    let dir = temp_dir("parity-lstm");
+    for (name, layers, hidden) in [("lstm1x8", 1, 8), ("lstm2x4", 2, 4)] {
+        let json = format!(
+            r#"{{"architecture": "LSTM", "config": {{"input_size": 1, "hidden_size": {hidden}, "num_layers": {layers}}}}}"#
+        );
+        check_parity(&arch_from_json(&dir, name, &json), &dir, name);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn refuses_unimplemented_features() {
+    let dir = temp_dir("refuse");
+    let path = dir.join("convnet.json");
+    std::fs::write(
+        &path,
+        r#"{"architecture": "Linear", "config": {"receptive_field": 4, "bias": true}}"#,
+    )
+    .unwrap();
+    let error = Architecture::from_arg(path.to_str().unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("Linear") && error.contains("convnet.json"),
+        "{error}"
+    );
+    let error = Architecture::from_arg("no-such-preset")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("no-such-preset"), "{error}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn data_checks_name_each_problem() {
+    let dir = temp_dir("checks");
+    let good: Vec<f32> = noise(1, 4800).iter().map(|x| 0.5 * x).collect();
+    let input = dir.join("input.wav");
+    write_wav(&input, &good, 48_000, 1);
+    let check = |name: &str, samples: &[f32], rate: u32, channels: u16| {
+        let path = dir.join(name);
+        write_wav(&path, samples, rate, channels);
+        data::read_pair(&input, &path).unwrap_err()
+    };
+    let e = check("stereo.wav", &good, 48_000, 2);
+    assert!(matches!(e, DataError::NotMono { channels: 2, .. }), "{e}");
+    assert!(e.to_string().contains("stereo.wav"));
+    let e = check("rate.wav", &good, 44_100, 1);
+    assert!(
+        matches!(
+            e,
+            DataError::RateMismatch {
+                target_hz: 44_100,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = check("short.wav", &good[..4700], 48_000, 1);
+    assert!(e.to_string().contains("differ by 100 samples"), "{e}");
+    let e = check("silent.wav", &vec![0.0; 4800], 48_000, 1);
+    assert!(
+        matches!(e, DataError::Silent { .. }) && e.to_string().contains("silent.wav"),
+        "{e}"
+    );
+    let mut clipped = good.clone();
+    clipped[2400] = 1.0;
+    clipped[2401] = -1.0;
+    let e = check("clipped.wav", &clipped, 48_000, 1);
+    assert!(matches!(e, DataError::Clipped { count: 2, .. }), "{e}");
+    let text = dir.join("text.wav");
+    std::fs::write(&text, "not a wav").unwrap();
+    let e = data::read_pair(&input, &text).unwrap_err();
+    assert!(
+        matches!(e, DataError::Unreadable { .. }) && e.to_string().contains("text.wav"),
+        "{e}"
+    );
+    let e = data::read_pair(&dir.join("missing.wav"), &input).unwrap_err();
+    assert!(e.to_string().contains("missing.wav"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A crude "amp": one-pole low-pass, soft clipping, delayed by `delay` samples.
+fn amp(input: &[f32], delay: usize) -> Vec<f32> {
+    let mut state = 0.0;
+    let shaped: Vec<f32> = input
+        .iter()
+        .map(|&x| {
+            state += 0.3 * (x - state);
+            (3.0 * state).tanh() * 0.5
+        })
+        .collect();
+    let mut out = vec![0.0; delay];
+    out.extend_from_slice(&shaped[..input.len() - delay]);
+    out
+}
+
+#[test]
+fn alignment_finds_a_known_delay() {
+    let x: Vec<f32> = noise(5, 200_000).iter().map(|v| 0.3 * v).collect();
+    for delay in [0, 37, 480] {
+        let found = align::detect(&x, &amp(&x, delay), 48_000).unwrap();
+        assert_eq!(found.method, Method::Deconvolution);
+        assert_eq!(found.samples, delay as i64, "{found}");
+    }
+    let (a, b) = align::apply(&x, &amp(&x, 37), 37);
+    assert_eq!(a.len(), x.len() - 37);
+    assert_eq!(b[0], amp(&x, 0)[0]);
+}
+
+#[test]
+fn alignment_uses_nam_calibration_impulses() {
+    let mut x: Vec<f32> = noise(9, 600_000).iter().map(|v| 0.2 * v).collect();
+    for p in [504_000, 552_000] {
+        x[p - 2_000..p + 2_000].iter_mut().for_each(|v| *v = 0.0);
+        x[p] = 0.5;
+    }
+    x[492_000..498_000].iter_mut().for_each(|v| *v = 0.0);
+    let found = align::detect(&x, &amp(&x, 25), 48_000).unwrap();
+    assert_eq!(found.method, Method::NamImpulses);
+    assert_eq!(found.samples, 24, "{found}");
+}
+
+fn shared_data() -> Option<(PathBuf, PathBuf)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
+    let pair = (dir.join("input.wav"), dir.join("target.wav"));
+    (pair.0.exists() && pair.1.exists()).then_some(pair)
+}
+
+#[test]
+fn shared_data_latency_is_zero() {
+    let Some((input, target)) = shared_data() else {
+        eprintln!("skipped: ../shared/data not present");
+        return;
+    };
+    let (x, y) = data::read_pair(&input, &target).unwrap();
+    let found = align::detect(&x.samples, &y.samples, 48_000).unwrap();
+    assert_eq!(found.samples, 0, "{found}");
+}
+
+#[test]
+fn short_training_lowers_esr_and_exports_a_loadable_model() {
+    let dir = temp_dir("end-to-end");
+    let (input, target) = match shared_data() {
+        Some((input, target)) => {
+            // 8 s of notes and chords from the shared pair.
+            let (x, y) = data::read_pair(&input, &target).unwrap();
+            let range = 30 * 48_000..38 * 48_000;
+            write_wav(&dir.join("di.wav"), &x.samples[range.clone()], 48_000, 1);
+            write_wav(&dir.join("amp.wav"), &y.samples[range], 48_000, 1);
+            (dir.join("di.wav"), dir.join("amp.wav"))
+        }
+        None => {
+            let x: Vec<f32> = noise(11, 8 * 48_000).iter().map(|v| 0.3 * v).collect();
+            write_wav(&dir.join("di.wav"), &x, 48_000, 1);
+            write_wav(&dir.join("amp.wav"), &amp(&x, 0), 48_000, 1);
+            (dir.join("di.wav"), dir.join("amp.wav"))
+        }
+    };
+    let output = dir.join("model.nam");
+    let args = TrainArgs {
+        input,
+        target,
+        arch: "nano".into(),
+        output: output.clone(),
+        epochs: 6,
+        lr: 0.004,
+        lr_decay: 0.994,
+        weight_decay: 0.0,
+        batch_size: 8,
+        segment_length: 2048,
+        seed: 1,
+        validation_split: 0.25,
+        device: DeviceChoice::Cpu,
+        resume: None,
+        latency: None,
+        loss: LossKind::Mse,
+        pre_emphasis: Some(0.85),
+        pre_emphasis_weight: 1.0,
+        mrstft_weight: Some(2e-4),
+        threads: Some(1),
+        quiet: true,
+        name: Some("test".into()),
+        modeled_by: None,
+        gear_type: None,
+        gear_make: None,
+        gear_model: None,
+        tone_type: None,
+    };
+    let summary = args.run_with_stop(&AtomicBool::new(false)).unwrap();
+    let outcome = &summary.outcome;
+    assert_eq!(outcome.epochs_completed, 6);
+    assert!(
+        outcome.best_validation_esr < 0.7 * outcome.initial_validation_esr,
+        "ESR {} -> {}",
+        outcome.initial_validation_esr,
+        outcome.best_validation_esr
+    );
+
+    // The file loads, carries the metadata, and nam-kernel reproduces the ESR.
+    let file = NamFile::load(&output).unwrap();
+    assert_eq!(file.metadata.name.as_deref(), Some("test"));
+    assert!(file.metadata.loudness.is_some_and(f64::is_finite));
+    let esr = file.metadata.validation_esr().unwrap();
+    assert!((esr - outcome.best_validation_esr).abs() < 1e-9);
+    let mut model = Model::build(&file, Default::default()).unwrap();
+    let (x, y) = data::read_pair(&args.input, &args.target).unwrap();
+    let (x, y) = align::apply(&x.samples, &y.samples, summary.latency.samples);
+    let split = x.len() - (x.len() as f64 * 0.25).round() as usize;
+    let (vx, vy) = (&x[split..], &y[split..]);
+    let mut out = vec![0.0; vx.len()];
+    model.process(vx, &mut out);
+    let rf = model.receptive_field();
+    // The trainer's validation gives each output its full context from the
+    // validation part alone; the kernel's history before it is silence, so
+    // compare from the receptive field on.
+    let (mut err, mut energy) = (0.0_f64, 0.0_f64);
+    for (o, t) in out[rf - 1..].iter().zip(&vy[rf - 1..]) {
+        err += f64::from(o - t).powi(2);
+        energy += f64::from(*t).powi(2);
+    }
+    let kernel_esr = err / energy;
+    assert!(
+        (kernel_esr - esr).abs() <= 1e-3 * esr.max(1e-3),
+        "kernel ESR {kernel_esr} vs trainer {esr}"
+    );
+
+    // Resume continues from the checkpoint's epoch count.
+    let resumed = TrainArgs {
+        resume: Some(nam_tools::train::command::checkpoint_path(&output)),
+        epochs: 7,
+        output: dir.join("resumed.nam"),
+        ..args
+    };
+    let summary = resumed.run_with_stop(&AtomicBool::new(false)).unwrap();
+    assert_eq!(summary.outcome.epochs_completed, 7);
+    assert_eq!(summary.outcome.history.len(), 1);
+    std::fs::remove_dir_all(&dir).ok();
+}
