@@ -65,6 +65,18 @@ exports=$(aarch64-linux-gnu-nm -D --defined-only "$mod_so" | awk '{print $3}' | 
 echo "$mod_bundle: aarch64, needs at most $newest_glibc, exports only lv2_descriptor"
 passed=$((passed + 1))
 
+step "LV2 plugin in real hosts: validators, lv2patchhost parity with nam-graph, jalv, Carla, mod-host"
+scripts/test-lv2.sh 2>&1 | tee "$log"
+lv2_passed=$(awk '/^[0-9]+ passed, 0 failed$/ { n = $1 } END { print n + 0 }' "$log")
+[ "$lv2_passed" -gt 0 ] || die "scripts/test-lv2.sh ran no check"
+passed=$((passed + lv2_passed))
+
+step "nam-tools train with libtorch (CPU): clippy and tests with the train feature"
+scripts/test-train.sh 2>&1 | tee "$log"
+train_passed=$(awk '/^[0-9]+ passed$/ { n = $1 } END { print n + 0 }' "$log")
+[ "$train_passed" -gt 0 ] || die "scripts/test-train.sh ran no test"
+passed=$((passed + train_passed))
+
 step "benchmarks (compile, then run each once)"
 cargo bench --workspace --locked --no-run
 cargo bench -p nam-kernel --bench models --locked -- --test
