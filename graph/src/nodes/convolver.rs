@@ -78,6 +78,7 @@ use nam_kernel::kernels::{ConvShape, Kernels};
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, FftError, RealFftPlanner, RealToComplex};
 
+use super::resampler::kaiser_sinc;
 use super::wav;
 use crate::node::{Node, NodeError, ParamSpec, ProcessSpec};
 use crate::param::{db_to_gain, Smoothed};
@@ -510,16 +511,8 @@ fn resampling_kernel() -> Result<Vec<f64>, FftError> {
     let prototype: Vec<f64> = (0..=points)
         .map(|i| {
             let u = (i as f64 - center) / q;
-            let x = 2.0 * KERNEL_CUTOFF * u;
-            let sinc = if x == 0.0 {
-                1.0
-            } else {
-                (std::f64::consts::PI * x).sin() / (std::f64::consts::PI * x)
-            };
             let r = (i as f64 - center) / center;
-            let window =
-                bessel_i0(KAISER_BETA * (1.0 - r * r).max(0.0).sqrt()) / bessel_i0(KAISER_BETA);
-            2.0 * KERNEL_CUTOFF * sinc * window
+            kaiser_sinc(u, r, KERNEL_CUTOFF, KAISER_BETA)
         })
         .collect();
     let mut kernel = minimum_phase(&prototype)?;
@@ -563,21 +556,6 @@ fn minimum_phase(x: &[f64]) -> Result<Vec<f64>, FftError> {
     }
     inverse.process(&mut spectrum, &mut time)?;
     Ok(time[..x.len()].iter().map(|v| v * scale).collect())
-}
-
-/// The modified Bessel function of the first kind, order 0 (power series).
-fn bessel_i0(x: f64) -> f64 {
-    let quarter_square = x * x / 4.0;
-    let mut term = 1.0;
-    let mut sum = 1.0;
-    for k in 1..100 {
-        term *= quarter_square / (k * k) as f64;
-        sum += term;
-        if term < sum * 1e-17 {
-            break;
-        }
-    }
-    sum
 }
 
 // ---------------------------------------------------------------------------

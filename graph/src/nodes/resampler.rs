@@ -336,15 +336,22 @@ fn kernel(u: f64) -> f64 {
     if t.abs() >= half {
         return 0.0;
     }
-    let x = 2.0 * KERNEL_CUTOFF * t;
+    kaiser_sinc(t, t / half, KERNEL_CUTOFF, KAISER_BETA)
+}
+
+/// A low-pass sinc of `cutoff` (fraction of the sample rate) at `t` samples
+/// from its centre, under a Kaiser window of shape `beta` at relative
+/// position `r` (−1 to 1), scaled to unit DC gain per sample. Shared with
+/// the convolver's IR resampling.
+pub(crate) fn kaiser_sinc(t: f64, r: f64, cutoff: f64, beta: f64) -> f64 {
+    let x = 2.0 * cutoff * t;
     let sinc = if x == 0.0 {
         1.0
     } else {
         (std::f64::consts::PI * x).sin() / (std::f64::consts::PI * x)
     };
-    let r = t / half;
-    let window = bessel_i0(KAISER_BETA * (1.0 - r * r).sqrt()) / bessel_i0(KAISER_BETA);
-    2.0 * KERNEL_CUTOFF * sinc * window
+    let window = bessel_i0(beta * (1.0 - r * r).max(0.0).sqrt()) / bessel_i0(beta);
+    2.0 * cutoff * sinc * window
 }
 
 /// The modified Bessel function of the first kind, order 0 (power series).
