@@ -20,7 +20,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use nam_graph::nam_kernel::kernels::{ConvShape, Kernels};
+use nam_graph::nam_kernel::kernels::{ConvShape, Kernels, Output};
 use nam_graph::nodes::convolver::{Convolver, ConvolverSettings};
 use nam_graph::{Node, ProcessSpec};
 
@@ -96,7 +96,14 @@ impl Direct {
             first: 0,
             out_stride: frames,
         };
-        (self.kernels.conv_acc)(&shape, &self.reversed, history, output);
+        (self.kernels.conv)(
+            &shape,
+            &self.reversed,
+            None,
+            Output::Accumulate,
+            history,
+            output,
+        );
         history.copy_within(frames.., 0);
     }
 }

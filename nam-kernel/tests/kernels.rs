@@ -1,9 +1,10 @@
 //! Every kernel table computes what the scalar reference computes, on random
-//! data over awkward shapes: frame counts 0..=67, odd channel counts, groups,
-//! dilations, and output buffers that already hold data (the kernels accumulate).
+//! data over awkward shapes: every frame count 0..=67 (so every tile remainder
+//! of every table), odd channel counts, groups, dilations, with and without a
+//! bias, overwriting and accumulating into output buffers that already hold data.
 
 use nam_kernel::format::Activation;
-use nam_kernel::kernels::{ConvShape, Kernels};
+use nam_kernel::kernels::{ConvShape, Kernels, LayerFront, Output};
 
 /// A small deterministic generator (xorshift) for test data in [-1, 1).
 struct Noise(u64);
@@ -56,7 +57,7 @@ fn convolutions_match_the_scalar_reference() {
         (2, 34, 2),
     ] {
         for &(taps, dilation) in &[(1, 1), (2, 3), (3, 7), (6, 1)] {
-            for frames in (0..=67).step_by(5).chain([64, 67]) {
+            for frames in (0..=67).chain([130, 255]) {
                 let lookback = (taps - 1) * dilation;
                 let in_stride = lookback + frames + 3;
                 let out_stride = frames + 5;
@@ -72,33 +73,196 @@ fn convolutions_match_the_scalar_reference() {
                     out_stride,
                 };
                 let weights = noise.fill(taps * cout * (cin / groups));
+                let bias = noise.fill(cout);
+                let bias = (frames % 2 == 0).then_some(&bias[..]);
+                let output = if frames % 3 == 0 {
+                    Output::Overwrite
+                } else {
+                    Output::Accumulate
+                };
                 let input = noise.fill(cin * in_stride);
                 let dirty = noise.fill(cout * out_stride);
                 let mut reference = dirty.clone();
-                (tables()[0].conv_acc)(&shape, &weights, &input, &mut reference);
+                (tables()[0].conv)(&shape, &weights, bias, output, &input, &mut reference);
+                let untouched_past_frames = |out: &[f32], name: &str| {
+                    for o in 0..cout {
+                        let past = o * out_stride + frames..(o + 1) * out_stride;
+                        assert_eq!(out[past.clone()], dirty[past], "{name} {shape:?}");
+                    }
+                };
+                untouched_past_frames(&reference, "scalar");
                 for table in &tables()[1..] {
                     let mut out = dirty.clone();
-                    (table.conv_acc)(&shape, &weights, &input, &mut out);
+                    (table.conv)(&shape, &weights, bias, output, &input, &mut out);
                     for (i, (a, b)) in out.iter().zip(&reference).enumerate() {
                         assert!(
                             (a - b).abs() <= 1e-5,
-                            "{} {shape:?}: element {i}: {a} vs {b}",
-                            table.name
+                            "{} {shape:?} {output:?} bias {}: element {i}: {a} vs {b}",
+                            table.name,
+                            bias.is_some()
                         );
                     }
-                }
-                // Frames past `frames` and rows' padding are untouched.
-                for o in 0..cout {
-                    assert_eq!(
-                        reference[o * out_stride + frames..(o + 1) * out_stride],
-                        dirty[o * out_stride + frames..(o + 1) * out_stride]
-                    );
+                    untouched_past_frames(&out, table.name);
                 }
                 checked += 1;
             }
         }
     }
-    assert!(checked > 100);
+    assert!(checked > 1000);
+}
+
+#[test]
+fn fused_layer_fronts_match_the_scalar_reference() {
+    let mut noise = Noise(0xfeed_f00d);
+    let activations = [
+        Activation::Tanh,
+        Activation::LeakyReLU {
+            negative_slope: 0.01,
+        },
+        Activation::Sigmoid,
+        Activation::Identity,
+        Activation::PReLU {
+            negative_slopes: (0..16).map(|c| 0.05 * c as f32).collect(),
+        },
+        Activation::Softsign,
+    ];
+    let mut checked = 0;
+    for &(channels, condition_rows, taps, dilation) in &[
+        (16, 1, 3, 4),
+        (8, 1, 3, 1),
+        (3, 1, 6, 7),
+        (3, 2, 15, 2),
+        (5, 0, 2, 1),
+    ] {
+        for (a, activation) in activations.iter().enumerate() {
+            for frames in (0..=67).chain([256]) {
+                if (frames + a) % 3 != 0 && frames < 64 {
+                    continue;
+                }
+                let lookback = (taps - 1) * dilation;
+                let in_stride = lookback + frames + 1;
+                let (out_stride, head_stride, condition_stride) =
+                    (frames + 3, frames + 2, frames + 1);
+                let conv = ConvShape {
+                    frames,
+                    taps,
+                    dilation,
+                    cout: channels,
+                    cin_per_group: channels,
+                    groups: 1,
+                    in_stride,
+                    first: 1,
+                    out_stride,
+                };
+                let weights = noise.fill(taps * channels * channels);
+                let bias = noise.fill(channels);
+                let mixer = noise.fill(condition_rows * channels);
+                let front = LayerFront {
+                    conv,
+                    weights: &weights,
+                    bias: &bias,
+                    mixer: &mixer,
+                    condition_rows,
+                    condition_stride,
+                    activation,
+                    head_stride,
+                };
+                let input = noise.fill(channels * in_stride);
+                let condition = noise.fill(condition_rows * condition_stride);
+                let dirty_z = noise.fill(channels * out_stride);
+                let dirty_head = noise.fill(channels * head_stride);
+                let with_head = frames % 2 == 0;
+                let run = |table: &Kernels| {
+                    let (mut z, mut head) = (dirty_z.clone(), dirty_head.clone());
+                    (table.layer_front)(
+                        &front,
+                        &input,
+                        &condition,
+                        &mut z,
+                        with_head.then_some(&mut head[..]),
+                    );
+                    (z, head)
+                };
+                let (z_ref, head_ref) = run(tables()[0]);
+                for table in &tables()[1..] {
+                    let (z, head) = run(table);
+                    for (name, got, want) in [("z", &z, &z_ref), ("head", &head, &head_ref)] {
+                        for (i, (g, w)) in got.iter().zip(want.iter()).enumerate() {
+                            assert!(
+                                (g - w).abs() <= 1e-5,
+                                "{} {activation:?} {conv:?}: {name}[{i}] {g} vs {w}",
+                                table.name
+                            );
+                        }
+                    }
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 200, "{checked}");
+}
+
+#[test]
+fn lstm_steps_match_the_scalar_reference() {
+    let mut noise = Noise(0x1517_0000);
+    for input_size in [1, 3] {
+        for h in (1..=20).chain([24, 31, 32, 40]) {
+            let columns = input_size + h;
+            let weights = noise.fill(4 * h * columns);
+            let bias = noise.fill(4 * h);
+            let xh = noise.fill(columns);
+            let cell = noise.fill(h);
+            let run = |table: &Kernels| {
+                let (mut xh, mut cell, mut gates) = (xh.clone(), cell.clone(), vec![0.0; 4 * h]);
+                // Several steps, so the state feeds back as in a model.
+                for _ in 0..4 {
+                    (table.lstm_step)(&weights, &bias, input_size, &mut xh, &mut gates, &mut cell);
+                }
+                (xh, cell)
+            };
+            let (xh_ref, cell_ref) = run(tables()[0]);
+            for table in &tables()[1..] {
+                let (xh_got, cell_got) = run(table);
+                for (got, want) in xh_got
+                    .iter()
+                    .chain(&cell_got)
+                    .zip(xh_ref.iter().chain(&cell_ref))
+                {
+                    assert!(
+                        (got - want).abs() <= 1e-5,
+                        "{} input {input_size} hidden {h}: {got} vs {want}",
+                        table.name
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn matrix_vector_products_match_the_scalar_reference() {
+    let mut noise = Noise(0x51f1_5eed);
+    for rows in (0..=70).chain([96, 128, 257]) {
+        for columns in [0, 1, 2, 9, 25] {
+            let weights = noise.fill(rows * columns);
+            let x = noise.fill(columns);
+            let dirty = noise.fill(rows);
+            let mut reference = dirty.clone();
+            (tables()[0].matvec_acc)(&weights, &x, &mut reference);
+            for table in &tables()[1..] {
+                let mut out = dirty.clone();
+                (table.matvec_acc)(&weights, &x, &mut out);
+                for (r, (a, b)) in out.iter().zip(&reference).enumerate() {
+                    assert!(
+                        (a - b).abs() <= 1e-5,
+                        "{} {rows}x{columns}: row {r}: {a} vs {b}",
+                        table.name
+                    );
+                }
+            }
+        }
+    }
 }
 
 #[test]
@@ -123,11 +287,19 @@ fn the_scalar_convolution_is_a_convolution() {
         out_stride: frames,
     };
     let mut out = vec![0.0; cout * frames];
-    (Kernels::scalar().conv_acc)(&shape, &weights, &input, &mut out);
+    let bias = noise.fill(cout);
+    (Kernels::scalar().conv)(
+        &shape,
+        &weights,
+        Some(&bias),
+        Output::Overwrite,
+        &input,
+        &mut out,
+    );
     for o in 0..cout {
         let g = o / cout_g;
         for t in 0..frames {
-            let mut sum = 0.0_f64;
+            let mut sum = f64::from(bias[o]);
             for j in 0..taps {
                 for il in 0..cin_g {
                     let w = weights[((g * taps + j) * cin_g + il) * cout_g + o % cout_g];

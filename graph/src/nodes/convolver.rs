@@ -74,7 +74,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use nam_kernel::kernels::{ConvShape, Kernels};
+use nam_kernel::kernels::{ConvShape, Kernels, Output};
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, FftError, RealFftPlanner, RealToComplex};
 
@@ -645,9 +645,9 @@ impl Engine {
             }
             done += len;
             self.position = (self.position + len) % self.period;
-            if self.position % HEAD_FRAMES == 0 {
+            if self.position.is_multiple_of(HEAD_FRAMES) {
                 for stage in &mut self.stages {
-                    if self.position % stage.size == 0 {
+                    if self.position.is_multiple_of(stage.size) {
                         stage.advance();
                     }
                 }
@@ -667,7 +667,14 @@ impl Engine {
             first: 0,
             out_stride: frames,
         };
-        (kernels.conv_acc)(&shape, &self.head, history, output);
+        (kernels.conv)(
+            &shape,
+            &self.head,
+            None,
+            Output::Accumulate,
+            history,
+            output,
+        );
         history.copy_within(frames.., 0);
     }
 }

@@ -187,7 +187,7 @@ unsafe extern "C" fn respond(
 
 /// Pads `bytes` with zeros to a multiple of 8.
 pub fn pad8(bytes: &mut Vec<u8>) {
-    while bytes.len() % 8 != 0 {
+    while !bytes.len().is_multiple_of(8) {
         bytes.push(0);
     }
 }

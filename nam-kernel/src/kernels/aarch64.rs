@@ -1,18 +1,164 @@
 //! The NEON table for aarch64 (NEON is part of every aarch64 CPU, the MOD
-//! Dwarf's Cortex-A35 included): the generic kernels with fused multiply-add
-//! (`fmla`) and 16-frame tiles (four 128-bit registers per row, 16 accumulators
-//! of the 32 vector registers).
+//! Dwarf's Cortex-A35 included): the kernels of [`super::simd`] over 4-lane
+//! vectors and 32 registers, fused multiply-add (`fmla`), and reciprocal
+//! estimates refined by `frecps` instead of the slow vector division.
+//!
+//! Every method of the [`Simd`] implementation is one or a few intrinsics;
+//! their safety argument is the trait's (NEON is always present on aarch64,
+//! and pointer validity is checked once per kernel call in `simd`).
+#![allow(clippy::undocumented_unsafe_blocks)]
 
-use super::conv::{conv_acc, matvec_acc, Fused};
-use super::{activation, ConvShape, Kernels};
+use std::arch::aarch64::*;
+
+use super::simd::{self, Simd, EXPONENT_FROM_SHIFTED};
+use super::{ConvShape, Kernels, LayerFront, Output};
+use crate::format::Activation;
 
 pub(super) static NEON: Kernels = Kernels {
     name: "neon",
-    conv_acc: neon_conv_acc,
-    matvec_acc: matvec_acc::<Fused>,
-    activate: activation::apply,
+    conv: neon_conv,
+    layer_front: neon_layer_front,
+    lstm_step: neon_lstm_step,
+    matvec_acc: neon_matvec_acc,
+    activate: neon_activate,
 };
 
-fn neon_conv_acc(shape: &ConvShape, weights: &[f32], input: &[f32], out: &mut [f32]) {
-    conv_acc::<Fused, 16>(shape, weights, input, out)
+fn neon_conv(
+    shape: &ConvShape,
+    weights: &[f32],
+    bias: Option<&[f32]>,
+    output: Output,
+    input: &[f32],
+    out: &mut [f32],
+) {
+    // SAFETY: NEON is part of every aarch64 CPU.
+    unsafe { simd::conv::<Neon>(shape, weights, bias, output, input, out) }
+}
+
+fn neon_layer_front(
+    front: &LayerFront,
+    input: &[f32],
+    condition: &[f32],
+    z: &mut [f32],
+    head: Option<&mut [f32]>,
+) {
+    // SAFETY: as above.
+    unsafe { simd::layer_front::<Neon>(front, input, condition, z, head) }
+}
+
+fn neon_lstm_step(
+    weights_t: &[f32],
+    bias: &[f32],
+    input_size: usize,
+    xh: &mut [f32],
+    gates: &mut [f32],
+    cell: &mut [f32],
+) {
+    // SAFETY: as above.
+    unsafe { simd::lstm_step::<Neon>(weights_t, bias, input_size, xh, gates, cell) }
+}
+
+fn neon_matvec_acc(weights_t: &[f32], x: &[f32], out: &mut [f32]) {
+    // SAFETY: as above.
+    unsafe { simd::matvec_acc::<Neon>(weights_t, x, out) }
+}
+
+fn neon_activate(activation: &Activation, channel: usize, row: &mut [f32]) {
+    // SAFETY: as above.
+    unsafe { simd::activate::<Neon>(activation, channel, row) }
+}
+
+/// NEON vectors.
+pub(super) struct Neon;
+
+// SAFETY: each method is the intrinsic that does what the trait documents.
+unsafe impl Simd for Neon {
+    type V = float32x4_t;
+    const LANES: usize = 4;
+    const MAX_TILE_VECTORS: usize = 4;
+
+    fn tile_rows(vectors: usize) -> usize {
+        // 32 registers: at most 24 accumulators.
+        if vectors >= 4 {
+            6
+        } else {
+            8
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> float32x4_t {
+        unsafe { vdupq_n_f32(x) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> float32x4_t {
+        unsafe { vld1q_f32(p) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: float32x4_t) {
+        unsafe { vst1q_f32(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn load_part(p: *const f32, count: usize) -> float32x4_t {
+        let mut lanes = [0.0_f32; 4];
+        unsafe {
+            std::ptr::copy_nonoverlapping(p, lanes.as_mut_ptr(), count);
+            vld1q_f32(lanes.as_ptr())
+        }
+    }
+    #[inline(always)]
+    unsafe fn store_part(p: *mut f32, v: float32x4_t, count: usize) {
+        let mut lanes = [0.0_f32; 4];
+        unsafe {
+            vst1q_f32(lanes.as_mut_ptr(), v);
+            std::ptr::copy_nonoverlapping(lanes.as_ptr(), p, count);
+        }
+    }
+    #[inline(always)]
+    unsafe fn add(a: float32x4_t, b: float32x4_t) -> float32x4_t {
+        unsafe { vaddq_f32(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn sub(a: float32x4_t, b: float32x4_t) -> float32x4_t {
+        unsafe { vsubq_f32(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn mul(a: float32x4_t, b: float32x4_t) -> float32x4_t {
+        unsafe { vmulq_f32(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn mul_add(a: float32x4_t, b: float32x4_t, c: float32x4_t) -> float32x4_t {
+        unsafe { vfmaq_f32(c, a, b) }
+    }
+    #[inline(always)]
+    unsafe fn neg_mul_add(a: float32x4_t, b: float32x4_t, c: float32x4_t) -> float32x4_t {
+        unsafe { vfmsq_f32(c, a, b) }
+    }
+    #[inline(always)]
+    unsafe fn min(a: float32x4_t, b: float32x4_t) -> float32x4_t {
+        unsafe { vminnmq_f32(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn max(a: float32x4_t, b: float32x4_t) -> float32x4_t {
+        unsafe { vmaxnmq_f32(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn recip(a: float32x4_t) -> float32x4_t {
+        // 8-bit estimate, then two Newton steps (`frecps` computes 2 − a·r).
+        unsafe {
+            let r = vrecpeq_f32(a);
+            let r = vmulq_f32(r, vrecpsq_f32(a, r));
+            vmulq_f32(r, vrecpsq_f32(a, r))
+        }
+    }
+    #[inline(always)]
+    unsafe fn exp2_from_shifted(shifted: float32x4_t) -> float32x4_t {
+        unsafe {
+            let k = vsubq_s32(
+                vreinterpretq_s32_f32(shifted),
+                vdupq_n_s32(EXPONENT_FROM_SHIFTED),
+            );
+            vreinterpretq_f32_s32(vshlq_n_s32::<23>(k))
+        }
+    }
 }

@@ -8,10 +8,10 @@
 
 use crate::format::Activation;
 
-const LOG2_E: f32 = std::f32::consts::LOG2_E;
+pub(super) const LOG2_E: f32 = std::f32::consts::LOG2_E;
 /// ln 2 split in a part exact in f32 and the remainder (Cody–Waite reduction).
-const LN2_HI: f32 = 0.693_145_75;
-const LN2_LO: f32 = 1.428_606_8e-6;
+pub(super) const LN2_HI: f32 = 0.693_145_75;
+pub(super) const LN2_LO: f32 = 1.428_606_8e-6;
 /// 1.5 · 2^23: adding and subtracting it rounds an f32 to the nearest integer.
 const ROUND_MAGIC: f32 = 12_582_912.0;
 

@@ -11,9 +11,13 @@
 mod aarch64;
 pub mod activation;
 mod conv;
+mod layer;
 mod scalar;
+mod simd;
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
+
+use crate::format::Activation;
 
 /// Shape of one convolution call over a block of frames.
 ///
@@ -47,18 +51,89 @@ pub struct ConvShape {
     pub out_stride: usize,
 }
 
+/// Whether a convolution adds to what its output rows hold or replaces it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// `out = bias + conv(input)`.
+    Overwrite,
+    /// `out += bias + conv(input)`.
+    Accumulate,
+}
+
+/// The front half of a WaveNet layer, done in one pass by
+/// [`Kernels::layer_front`]: `z = activation(bias + conv(input) + mixer · condition)`,
+/// and `head += z` when a head is given.
+#[derive(Clone, Copy, Debug)]
+pub struct LayerFront<'a> {
+    /// The dilated convolution (one group).
+    pub conv: ConvShape,
+    /// Its weights, as for [`Kernels::conv`].
+    pub weights: &'a [f32],
+    /// Its bias, one per output row.
+    pub bias: &'a [f32],
+    /// The input mixer's weights, `[condition row][output row]` (one group, no bias).
+    pub mixer: &'a [f32],
+    /// Rows of the condition.
+    pub condition_rows: usize,
+    /// Distance between condition rows; the condition's frames start at 0.
+    pub condition_stride: usize,
+    /// The layer's activation.
+    pub activation: &'a Activation,
+    /// Distance between the head's rows.
+    pub head_stride: usize,
+}
+
+/// A convolution kernel; see [`Kernels::conv`].
+pub type ConvFn = fn(
+    shape: &ConvShape,
+    weights: &[f32],
+    bias: Option<&[f32]>,
+    output: Output,
+    input: &[f32],
+    out: &mut [f32],
+);
+
+/// A fused WaveNet layer-front kernel; see [`Kernels::layer_front`].
+pub type LayerFrontFn = fn(
+    front: &LayerFront,
+    input: &[f32],
+    condition: &[f32],
+    z: &mut [f32],
+    head: Option<&mut [f32]>,
+);
+
+/// An LSTM step kernel; see [`Kernels::lstm_step`].
+pub type LstmStepFn = fn(
+    weights_t: &[f32],
+    bias: &[f32],
+    input_size: usize,
+    xh: &mut [f32],
+    gates: &mut [f32],
+    cell: &mut [f32],
+);
+
 /// A table of kernel implementations.
 #[derive(Clone, Copy)]
 pub struct Kernels {
     /// Human-readable name (`scalar`, ...).
     pub name: &'static str,
-    /// `out += conv(input)` for the shape given; see [`ConvShape`].
-    pub conv_acc: fn(shape: &ConvShape, weights: &[f32], input: &[f32], out: &mut [f32]),
+    /// `out = bias + conv(input)` or `out += bias + conv(input)` (see
+    /// [`Output`]) for the shape given; see [`ConvShape`]. A missing bias is zero.
+    pub conv: ConvFn,
+    /// A WaveNet layer's front half (see [`LayerFront`]) from `input` and
+    /// `condition` into `z` (rows `conv.out_stride` apart), also added to
+    /// `head` when given.
+    pub layer_front: LayerFrontFn,
+    /// One LSTM time step (PyTorch's gate order i, f, g, o). `xh` holds the
+    /// layer's input (`input_size` floats) then its hidden state `h`;
+    /// `gates = bias + weights_t · xh` (`weights_t` column by column), then
+    /// `c = σ(f)·c + σ(i)·tanh(g)` in `cell` and `h = σ(o)·tanh(c)` in `xh`.
+    pub lstm_step: LstmStepFn,
     /// `out[r] += Σ_c weights_t[c * out.len() + r] · x[c]`: a matrix-vector
     /// product with the matrix stored column by column (the LSTM's gates).
     pub matvec_acc: fn(weights_t: &[f32], x: &[f32], out: &mut [f32]),
     /// Applies an activation in place to one channel's row.
-    pub activate: fn(activation: &crate::format::Activation, channel: usize, row: &mut [f32]),
+    pub activate: fn(activation: &Activation, channel: usize, row: &mut [f32]),
 }
 
 impl std::fmt::Debug for Kernels {
@@ -86,6 +161,10 @@ impl Kernels {
             #[cfg(target_arch = "x86_64")]
             if x86_64::has_avx2_fma() {
                 tables.push(&x86_64::AVX2_FMA);
+            }
+            #[cfg(target_arch = "x86_64")]
+            if x86_64::has_avx512() {
+                tables.push(&x86_64::AVX512);
             }
             #[cfg(target_arch = "aarch64")]
             tables.push(&aarch64::NEON);

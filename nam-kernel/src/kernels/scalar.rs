@@ -1,16 +1,12 @@
-//! The portable reference table: the generic kernels with separate multiply and
-//! add, 8-frame tiles (two SSE2 registers per row on x86_64's baseline).
+//! The portable reference table: plain loops, separate multiply and add.
 
-use super::conv::{conv_acc, matvec_acc, Separate};
-use super::{activation, ConvShape, Kernels};
+use super::{activation, conv, layer, Kernels};
 
 pub(super) static KERNELS: Kernels = Kernels {
     name: "scalar",
-    conv_acc: scalar_conv_acc,
-    matvec_acc: matvec_acc::<Separate>,
+    conv: conv::conv,
+    layer_front: layer::layer_front,
+    lstm_step: conv::lstm_step,
+    matvec_acc: conv::matvec_acc,
     activate: activation::apply,
 };
-
-fn scalar_conv_acc(shape: &ConvShape, weights: &[f32], input: &[f32], out: &mut [f32]) {
-    conv_acc::<Separate, 8>(shape, weights, input, out)
-}

@@ -1,50 +1,293 @@
-//! The AVX2 + FMA table: the generic kernels compiled with those instructions
-//! enabled (16-frame tiles: two 256-bit registers per row, fused multiply-add).
-//! Offered by [`Kernels::available`](super::Kernels::available) only when the
-//! CPU reports both features.
+//! The x86_64 tables: AVX-512F (16-lane vectors, 32 registers) and AVX2 + FMA
+//! (8-lane vectors, 16 registers), each the kernels of [`super::simd`] over
+//! intrinsics. Offered by [`Kernels::available`](super::Kernels::available)
+//! only when the CPU reports the features.
+//!
+//! Every method of the [`Simd`] implementations is one or two intrinsics;
+//! their safety argument is the trait's: the table is only handed out after
+//! runtime detection, and pointer validity is the caller's (checked once per
+//! kernel call in `simd`).
+#![allow(clippy::undocumented_unsafe_blocks)]
 
-use super::conv::{conv_acc, matvec_acc, Fused};
-use super::{activation, ConvShape, Kernels};
+use std::arch::x86_64::*;
+
+use super::simd::{self, Simd, EXPONENT_FROM_SHIFTED};
+use super::{ConvShape, Kernels, LayerFront, Output};
 use crate::format::Activation;
-
-pub(super) static AVX2_FMA: Kernels = Kernels {
-    name: "avx2-fma",
-    conv_acc: avx2_conv_acc,
-    matvec_acc: avx2_matvec_acc,
-    activate: avx2_activate,
-};
 
 /// True when this CPU can run [`AVX2_FMA`].
 pub(super) fn has_avx2_fma() -> bool {
-    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
 }
 
-fn avx2_conv_acc(shape: &ConvShape, weights: &[f32], input: &[f32], out: &mut [f32]) {
-    // SAFETY: this table is only handed out after `has_avx2_fma()` returned true.
-    unsafe { conv_acc_avx2(shape, weights, input, out) }
+/// True when this CPU can run [`AVX512`].
+pub(super) fn has_avx512() -> bool {
+    is_x86_feature_detected!("avx512f") && has_avx2_fma()
 }
 
-#[target_feature(enable = "avx2,fma")]
-fn conv_acc_avx2(shape: &ConvShape, weights: &[f32], input: &[f32], out: &mut [f32]) {
-    conv_acc::<Fused, 16>(shape, weights, input, out)
+/// Defines a table whose functions enable `$features` around the generic
+/// kernels instantiated for `$simd`.
+macro_rules! table {
+    ($table:ident, $name:literal, $simd:ty, $features:literal) => {
+        pub(super) static $table: Kernels = Kernels {
+            name: $name,
+            conv: |shape, weights, bias, output, input, out| {
+                #[target_feature(enable = $features)]
+                fn conv(
+                    shape: &ConvShape,
+                    weights: &[f32],
+                    bias: Option<&[f32]>,
+                    output: Output,
+                    input: &[f32],
+                    out: &mut [f32],
+                ) {
+                    unsafe { simd::conv::<$simd>(shape, weights, bias, output, input, out) }
+                }
+                // SAFETY: the table is only offered when the CPU has the features.
+                unsafe { conv(shape, weights, bias, output, input, out) }
+            },
+            layer_front: |front, input, condition, z, head| {
+                #[target_feature(enable = $features)]
+                fn layer_front(
+                    front: &LayerFront,
+                    input: &[f32],
+                    condition: &[f32],
+                    z: &mut [f32],
+                    head: Option<&mut [f32]>,
+                ) {
+                    unsafe { simd::layer_front::<$simd>(front, input, condition, z, head) }
+                }
+                // SAFETY: as above.
+                unsafe { layer_front(front, input, condition, z, head) }
+            },
+            lstm_step: |weights_t, bias, input_size, xh, gates, cell| {
+                #[target_feature(enable = $features)]
+                fn lstm_step(
+                    weights_t: &[f32],
+                    bias: &[f32],
+                    input_size: usize,
+                    xh: &mut [f32],
+                    gates: &mut [f32],
+                    cell: &mut [f32],
+                ) {
+                    unsafe {
+                        simd::lstm_step::<$simd>(weights_t, bias, input_size, xh, gates, cell)
+                    }
+                }
+                // SAFETY: as above.
+                unsafe { lstm_step(weights_t, bias, input_size, xh, gates, cell) }
+            },
+            matvec_acc: |weights_t, x, out| {
+                #[target_feature(enable = $features)]
+                fn matvec_acc(weights_t: &[f32], x: &[f32], out: &mut [f32]) {
+                    unsafe { simd::matvec_acc::<$simd>(weights_t, x, out) }
+                }
+                // SAFETY: as above.
+                unsafe { matvec_acc(weights_t, x, out) }
+            },
+            activate: |activation, channel, row| {
+                #[target_feature(enable = $features)]
+                fn activate(activation: &Activation, channel: usize, row: &mut [f32]) {
+                    unsafe { simd::activate::<$simd>(activation, channel, row) }
+                }
+                // SAFETY: as above.
+                unsafe { activate(activation, channel, row) }
+            },
+        };
+    };
 }
 
-fn avx2_matvec_acc(weights_t: &[f32], x: &[f32], out: &mut [f32]) {
-    // SAFETY: as above.
-    unsafe { matvec_acc_avx2(weights_t, x, out) }
+table!(AVX2_FMA, "avx2-fma", Avx2, "avx2,fma");
+table!(AVX512, "avx512", Avx512, "avx512f,avx2,fma");
+
+/// AVX2 + FMA vectors.
+pub(super) struct Avx2;
+
+// SAFETY: each method is the intrinsic that does what the trait documents.
+unsafe impl Simd for Avx2 {
+    type V = __m256;
+    const LANES: usize = 8;
+    const MAX_TILE_VECTORS: usize = 2;
+
+    fn tile_rows(vectors: usize) -> usize {
+        // 16 registers: at most 12 accumulators, leaving room for the inputs
+        // and the broadcast weight.
+        if vectors >= 2 {
+            6
+        } else {
+            8
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> __m256 {
+        unsafe { _mm256_set1_ps(x) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> __m256 {
+        unsafe { _mm256_loadu_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: __m256) {
+        unsafe { _mm256_storeu_ps(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn load_part(p: *const f32, count: usize) -> __m256 {
+        unsafe { _mm256_maskload_ps(p, avx2_mask(count)) }
+    }
+    #[inline(always)]
+    unsafe fn store_part(p: *mut f32, v: __m256, count: usize) {
+        unsafe { _mm256_maskstore_ps(p, avx2_mask(count), v) }
+    }
+    #[inline(always)]
+    unsafe fn add(a: __m256, b: __m256) -> __m256 {
+        unsafe { _mm256_add_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn sub(a: __m256, b: __m256) -> __m256 {
+        unsafe { _mm256_sub_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn mul(a: __m256, b: __m256) -> __m256 {
+        unsafe { _mm256_mul_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn mul_add(a: __m256, b: __m256, c: __m256) -> __m256 {
+        unsafe { _mm256_fmadd_ps(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn neg_mul_add(a: __m256, b: __m256, c: __m256) -> __m256 {
+        unsafe { _mm256_fnmadd_ps(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn min(a: __m256, b: __m256) -> __m256 {
+        unsafe { _mm256_min_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn max(a: __m256, b: __m256) -> __m256 {
+        unsafe { _mm256_max_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn recip(a: __m256) -> __m256 {
+        // 12-bit estimate, then two Newton steps (each doubles the bits).
+        unsafe {
+            let two = _mm256_set1_ps(2.0);
+            let r = _mm256_rcp_ps(a);
+            let r = _mm256_mul_ps(r, _mm256_fnmadd_ps(a, r, two));
+            _mm256_mul_ps(r, _mm256_fnmadd_ps(a, r, two))
+        }
+    }
+    #[inline(always)]
+    unsafe fn exp2_from_shifted(shifted: __m256) -> __m256 {
+        unsafe {
+            let k = _mm256_sub_epi32(
+                _mm256_castps_si256(shifted),
+                _mm256_set1_epi32(EXPONENT_FROM_SHIFTED),
+            );
+            _mm256_castsi256_ps(_mm256_slli_epi32::<23>(k))
+        }
+    }
 }
 
-#[target_feature(enable = "avx2,fma")]
-fn matvec_acc_avx2(weights_t: &[f32], x: &[f32], out: &mut [f32]) {
-    matvec_acc::<Fused>(weights_t, x, out)
+/// Lanes `0..count` set, for AVX2's masked loads and stores.
+#[inline(always)]
+unsafe fn avx2_mask(count: usize) -> __m256i {
+    unsafe {
+        _mm256_cmpgt_epi32(
+            _mm256_set1_epi32(count as i32),
+            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+        )
+    }
 }
 
-fn avx2_activate(activation: &Activation, channel: usize, row: &mut [f32]) {
-    // SAFETY: as above.
-    unsafe { activate_avx2(activation, channel, row) }
+/// AVX-512F vectors.
+pub(super) struct Avx512;
+
+// SAFETY: each method is the intrinsic that does what the trait documents.
+unsafe impl Simd for Avx512 {
+    type V = __m512;
+    const LANES: usize = 16;
+    const MAX_TILE_VECTORS: usize = 4;
+
+    fn tile_rows(vectors: usize) -> usize {
+        // 32 registers: at most 24 accumulators.
+        if vectors >= 4 {
+            6
+        } else {
+            8
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> __m512 {
+        unsafe { _mm512_set1_ps(x) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> __m512 {
+        unsafe { _mm512_loadu_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: __m512) {
+        unsafe { _mm512_storeu_ps(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn load_part(p: *const f32, count: usize) -> __m512 {
+        unsafe { _mm512_maskz_loadu_ps(avx512_mask(count), p) }
+    }
+    #[inline(always)]
+    unsafe fn store_part(p: *mut f32, v: __m512, count: usize) {
+        unsafe { _mm512_mask_storeu_ps(p, avx512_mask(count), v) }
+    }
+    #[inline(always)]
+    unsafe fn add(a: __m512, b: __m512) -> __m512 {
+        unsafe { _mm512_add_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn sub(a: __m512, b: __m512) -> __m512 {
+        unsafe { _mm512_sub_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn mul(a: __m512, b: __m512) -> __m512 {
+        unsafe { _mm512_mul_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn mul_add(a: __m512, b: __m512, c: __m512) -> __m512 {
+        unsafe { _mm512_fmadd_ps(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn neg_mul_add(a: __m512, b: __m512, c: __m512) -> __m512 {
+        unsafe { _mm512_fnmadd_ps(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn min(a: __m512, b: __m512) -> __m512 {
+        unsafe { _mm512_min_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn max(a: __m512, b: __m512) -> __m512 {
+        unsafe { _mm512_max_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn recip(a: __m512) -> __m512 {
+        // 14-bit estimate, then one Newton step.
+        unsafe {
+            let r = _mm512_rcp14_ps(a);
+            _mm512_mul_ps(r, _mm512_fnmadd_ps(a, r, _mm512_set1_ps(2.0)))
+        }
+    }
+    #[inline(always)]
+    unsafe fn exp2_from_shifted(shifted: __m512) -> __m512 {
+        unsafe {
+            let k = _mm512_sub_epi32(
+                _mm512_castps_si512(shifted),
+                _mm512_set1_epi32(EXPONENT_FROM_SHIFTED),
+            );
+            _mm512_castsi512_ps(_mm512_slli_epi32::<23>(k))
+        }
+    }
 }
 
-#[target_feature(enable = "avx2,fma")]
-fn activate_avx2(activation: &Activation, channel: usize, row: &mut [f32]) {
-    activation::apply_inline(activation, channel, row)
+/// Lanes `0..count` set, for AVX-512's masked loads and stores.
+#[inline(always)]
+fn avx512_mask(count: usize) -> __mmask16 {
+    ((1u32 << count) - 1) as __mmask16
 }

@@ -2,7 +2,7 @@
 
 use super::buffers::Planar;
 use super::BuildError;
-use crate::kernels::{ConvShape, Kernels};
+use crate::kernels::{ConvShape, Kernels, Output};
 
 /// Reads a flat weight vector in order and reports exact counts.
 pub(crate) struct WeightCursor<'a> {
@@ -119,7 +119,28 @@ impl Conv {
         self.spec.cout
     }
 
-    fn shape(&self, frames: usize, in_stride: usize, first: usize, out_stride: usize) -> ConvShape {
+    /// Weights in the kernels' layout.
+    pub(crate) fn weights(&self) -> &[f32] {
+        &self.weights
+    }
+
+    /// The bias, if the convolution has one.
+    pub(crate) fn bias(&self) -> Option<&[f32]> {
+        self.bias.as_deref()
+    }
+
+    /// True for a convolution of one group.
+    pub(crate) fn is_dense(&self) -> bool {
+        self.spec.groups == 1
+    }
+
+    pub(crate) fn shape(
+        &self,
+        frames: usize,
+        in_stride: usize,
+        first: usize,
+        out_stride: usize,
+    ) -> ConvShape {
         ConvShape {
             frames,
             taps: self.spec.taps,
@@ -134,7 +155,6 @@ impl Conv {
     }
 
     /// `out = bias + conv(input)`. `input` rows start at `first` for the oldest tap.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn forward(
         &self,
         kernels: &Kernels,
@@ -143,11 +163,7 @@ impl Conv {
         out_stride: usize,
         frames: usize,
     ) {
-        for o in 0..self.spec.cout {
-            let value = self.bias.as_ref().map_or(0.0, |b| b[o]);
-            out[o * out_stride..][..frames].fill(value);
-        }
-        self.accumulate_without_bias(kernels, input, out, out_stride, frames);
+        self.run(kernels, Output::Overwrite, input, out, out_stride, frames);
     }
 
     /// `out += bias + conv(input)`.
@@ -159,26 +175,27 @@ impl Conv {
         out_stride: usize,
         frames: usize,
     ) {
-        if let Some(bias) = &self.bias {
-            for (o, &b) in bias.iter().enumerate() {
-                out[o * out_stride..][..frames]
-                    .iter_mut()
-                    .for_each(|y| *y += b);
-            }
-        }
-        self.accumulate_without_bias(kernels, input, out, out_stride, frames);
+        self.run(kernels, Output::Accumulate, input, out, out_stride, frames);
     }
 
-    fn accumulate_without_bias(
+    fn run(
         &self,
         kernels: &Kernels,
+        output: Output,
         (data, in_stride, first): (&[f32], usize, usize),
         out: &mut [f32],
         out_stride: usize,
         frames: usize,
     ) {
         let shape = self.shape(frames, in_stride, first, out_stride);
-        (kernels.conv_acc)(&shape, &self.weights, data, out);
+        (kernels.conv)(
+            &shape,
+            &self.weights,
+            self.bias.as_deref(),
+            output,
+            data,
+            out,
+        );
     }
 }
 

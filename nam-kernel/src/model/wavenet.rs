@@ -7,7 +7,7 @@ use super::{BuildError, Engine};
 use crate::format::{
     Activation, FilmPosition, Gating, LayerArrayConfig, LayerConfig, PostHeadConfig, WaveNetConfig,
 };
-use crate::kernels::Kernels;
+use crate::kernels::{Kernels, LayerFront};
 
 /// One dilated layer and the history of its convolution input.
 #[derive(Debug)]
@@ -21,6 +21,9 @@ struct Layer {
     gating: Gating,
     mid_channels: usize,
     history: History,
+    /// The front half (convolution, mixer, activation, head sum) runs as one
+    /// [`Kernels::layer_front`] pass: no FiLM, no gating, one group.
+    fused_front: bool,
 }
 
 impl Layer {
@@ -230,7 +233,13 @@ fn read_layer(
         }
     }
     let history = History::new(array.channels, conv.lookback(), max_frames);
+    let fused_front = films.iter().all(Option::is_none)
+        && matches!(layer.gating, Gating::None)
+        && conv.is_dense()
+        && mixer.is_dense()
+        && conv.bias().is_some();
     Ok(Layer {
+        fused_front,
         conv,
         mixer,
         layer1x1,
@@ -255,7 +264,134 @@ fn process_layer(
 ) {
     let x_stride = s.x.stride;
     let z_stride = s.z.stride;
+    let head_done = if layer.fused_front {
+        fused_front(
+            kernels,
+            layer,
+            s,
+            head_history,
+            condition,
+            (channels, condition_size),
+            n,
+        );
+        layer.head1x1.is_none()
+    } else {
+        unfused_front(
+            kernels,
+            layer,
+            s,
+            condition,
+            (channels, bottleneck, condition_size),
+            n,
+        );
+        false
+    };
 
+    // Residual: x += layer1x1(a) (or a itself when the 1x1 is off).
+    let activation_out = (&s.z.data[..], z_stride, 0);
+    match (&layer.layer1x1, layer.film(FilmPosition::Layer1x1Post)) {
+        (Some(conv), None) => conv.accumulate(kernels, activation_out, &mut s.x.data, x_stride, n),
+        (Some(conv), Some(film)) => {
+            let term_stride = s.term.stride;
+            conv.forward(kernels, activation_out, &mut s.term.data, term_stride, n);
+            film.apply(
+                kernels,
+                condition,
+                &mut s.term.data,
+                term_stride,
+                0,
+                &mut s.film,
+                n,
+            );
+            add_rows(&mut s.x, &s.term, channels, n);
+        }
+        (None, _) => add_rows(&mut s.x, &s.z, channels, n),
+    }
+
+    // Head sum: += head1x1(a) (or a itself).
+    if head_done {
+        return;
+    }
+    let (head_data, head_stride, head_offset) = head_history.current_view_mut();
+    match (&layer.head1x1, layer.film(FilmPosition::Head1x1Post)) {
+        (Some(conv), film) => {
+            let term_stride = s.term.stride;
+            conv.forward(kernels, activation_out, &mut s.term.data, term_stride, n);
+            if let Some(film) = film {
+                film.apply(
+                    kernels,
+                    condition,
+                    &mut s.term.data,
+                    term_stride,
+                    0,
+                    &mut s.film,
+                    n,
+                );
+            }
+            for c in 0..conv.cout() {
+                let term = s.term.row(c, n);
+                let row = &mut head_data[c * head_stride + head_offset..][..n];
+                row.iter_mut().zip(term).for_each(|(h, &t)| *h += t);
+            }
+        }
+        (None, _) => {
+            for c in 0..bottleneck {
+                let a = s.z.row(c, n);
+                let row = &mut head_data[c * head_stride + head_offset..][..n];
+                row.iter_mut().zip(a).for_each(|(h, &t)| *h += t);
+            }
+        }
+    }
+}
+
+/// The front half as one fused kernel pass; the head sum is included when
+/// the layer has no head 1x1.
+fn fused_front(
+    kernels: &Kernels,
+    layer: &mut Layer,
+    s: &mut Scratch,
+    head_history: &mut History,
+    condition: (&[f32], usize),
+    (channels, condition_size): (usize, usize),
+    n: usize,
+) {
+    layer.history.begin(n);
+    {
+        let (data, stride, offset) = layer.history.current_view_mut();
+        for c in 0..channels {
+            data[c * stride + offset..][..n].copy_from_slice(s.x.row(c, n));
+        }
+    }
+    let (input, in_stride, first) = layer.history.conv_input();
+    let (head_data, head_stride, head_offset) = head_history.current_view_mut();
+    let front = LayerFront {
+        conv: layer.conv.shape(n, in_stride, first, s.z.stride),
+        weights: layer.conv.weights(),
+        bias: layer.conv.bias().unwrap_or_default(),
+        mixer: layer.mixer.weights(),
+        condition_rows: condition_size,
+        condition_stride: condition.1,
+        activation: &layer.activation,
+        head_stride,
+    };
+    let head = layer
+        .head1x1
+        .is_none()
+        .then(|| &mut head_data[head_offset..]);
+    (kernels.layer_front)(&front, input, condition.0, &mut s.z.data, head);
+    layer.history.end(n);
+}
+
+/// The front half step by step: convolution, FiLMs, mixer, activation or gating.
+fn unfused_front(
+    kernels: &Kernels,
+    layer: &mut Layer,
+    s: &mut Scratch,
+    condition: (&[f32], usize),
+    (channels, bottleneck, condition_size): (usize, usize, usize),
+    n: usize,
+) {
+    let z_stride = s.z.stride;
     // The convolution input (modulated by conv_pre_film) joins the history.
     layer.history.begin(n);
     {
@@ -355,59 +491,6 @@ fn process_layer(
             &mut s.film,
             n,
         );
-    }
-
-    // Residual: x += layer1x1(a) (or a itself when the 1x1 is off).
-    let activation_out = (&s.z.data[..], z_stride, 0);
-    match (&layer.layer1x1, layer.film(FilmPosition::Layer1x1Post)) {
-        (Some(conv), None) => conv.accumulate(kernels, activation_out, &mut s.x.data, x_stride, n),
-        (Some(conv), Some(film)) => {
-            let term_stride = s.term.stride;
-            conv.forward(kernels, activation_out, &mut s.term.data, term_stride, n);
-            film.apply(
-                kernels,
-                condition,
-                &mut s.term.data,
-                term_stride,
-                0,
-                &mut s.film,
-                n,
-            );
-            add_rows(&mut s.x, &s.term, channels, n);
-        }
-        (None, _) => add_rows(&mut s.x, &s.z, channels, n),
-    }
-
-    // Head sum: += head1x1(a) (or a itself).
-    let (head_data, head_stride, head_offset) = head_history.current_view_mut();
-    match (&layer.head1x1, layer.film(FilmPosition::Head1x1Post)) {
-        (Some(conv), film) => {
-            let term_stride = s.term.stride;
-            conv.forward(kernels, activation_out, &mut s.term.data, term_stride, n);
-            if let Some(film) = film {
-                film.apply(
-                    kernels,
-                    condition,
-                    &mut s.term.data,
-                    term_stride,
-                    0,
-                    &mut s.film,
-                    n,
-                );
-            }
-            for c in 0..conv.cout() {
-                let term = s.term.row(c, n);
-                let row = &mut head_data[c * head_stride + head_offset..][..n];
-                row.iter_mut().zip(term).for_each(|(h, &t)| *h += t);
-            }
-        }
-        (None, _) => {
-            for c in 0..bottleneck {
-                let a = s.z.row(c, n);
-                let row = &mut head_data[c * head_stride + head_offset..][..n];
-                row.iter_mut().zip(a).for_each(|(h, &t)| *h += t);
-            }
-        }
     }
 }
 

@@ -1,0 +1,777 @@
+//! The SIMD kernels, written once over a small vector abstraction ([`Simd`])
+//! and instantiated for each instruction set (AVX-512F, AVX2 + FMA, NEON) by
+//! the table modules, which enable the features and implement the trait with
+//! `core::arch` intrinsics.
+//!
+//! The convolution is a register-tiled matrix product: a tile of `R` output
+//! rows × `V` vectors of frames lives in registers across every tap and input
+//! channel, each step loading `V` input vectors, broadcasting `R` weights and
+//! issuing `R · V` fused multiply-adds. Bounds are checked once per call; the
+//! inner loops run on raw pointers, so they hold nothing but loads and FMAs.
+//! Tail frames that do not fill a vector use masked (or partial) loads and
+//! stores, so every block length takes the same path.
+
+use super::{ConvShape, LayerFront, Output};
+use crate::format::Activation;
+
+/// One instruction set's vector of [`Simd::LANES`] `f32`.
+///
+/// # Safety
+/// Implementors promise that every method computes what its documentation
+/// says with the instructions of their set. Callers promise that the set is
+/// available (the tables are only offered after runtime detection) and that
+/// pointers are valid for the floats a method reads or writes.
+pub(super) unsafe trait Simd {
+    /// The vector type.
+    type V: Copy;
+    /// Floats per vector.
+    const LANES: usize;
+    /// Most vectors of frames a convolution tile spans.
+    const MAX_TILE_VECTORS: usize;
+    /// Most output rows of a tile spanning `vectors` vectors (registers allow).
+    fn tile_rows(vectors: usize) -> usize;
+
+    /// All lanes `x`.
+    unsafe fn splat(x: f32) -> Self::V;
+    /// `LANES` floats from `p` (any alignment).
+    unsafe fn load(p: *const f32) -> Self::V;
+    /// `LANES` floats to `p` (any alignment).
+    unsafe fn store(p: *mut f32, v: Self::V);
+    /// The first `count` (< `LANES`) floats from `p`, zero in the other lanes;
+    /// reads nothing past `p + count`.
+    unsafe fn load_part(p: *const f32, count: usize) -> Self::V;
+    /// The first `count` (< `LANES`) lanes to `p`; writes nothing past `p + count`.
+    unsafe fn store_part(p: *mut f32, v: Self::V, count: usize);
+    /// `a + b`.
+    unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    /// `a − b`.
+    unsafe fn sub(a: Self::V, b: Self::V) -> Self::V;
+    /// `a · b`.
+    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
+    /// `a · b + c`, fused.
+    unsafe fn mul_add(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// `c − a · b`, fused.
+    unsafe fn neg_mul_add(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// Lane-wise minimum.
+    unsafe fn min(a: Self::V, b: Self::V) -> Self::V;
+    /// Lane-wise maximum.
+    unsafe fn max(a: Self::V, b: Self::V) -> Self::V;
+    /// `1 / a` to about 1e-7 relative (an estimate refined by Newton steps,
+    /// no division).
+    unsafe fn recip(a: Self::V) -> Self::V;
+    /// `2^k` where each lane of `shifted` is `k + ROUND_MAGIC` (an integer
+    /// `|k| ≤ 127` held in the mantissa): the exponent built from the bits.
+    unsafe fn exp2_from_shifted(shifted: Self::V) -> Self::V;
+}
+
+/// 1.5 · 2^23: adding and subtracting it rounds an f32 to the nearest integer.
+pub(super) const ROUND_MAGIC: f32 = 12_582_912.0;
+/// The bits to subtract from `k + ROUND_MAGIC` to get the biased exponent `k + 127`.
+pub(super) const EXPONENT_FROM_SHIFTED: i32 = ROUND_MAGIC.to_bits() as i32 - 127;
+
+/// `out = (out or 0) + bias + conv(input)`; see [`ConvShape`] for the layout.
+///
+/// # Safety
+/// `S`'s instruction set must be available.
+#[inline(always)]
+pub(super) unsafe fn conv<S: Simd>(
+    shape: &ConvShape,
+    weights: &[f32],
+    bias: Option<&[f32]>,
+    output: Output,
+    input: &[f32],
+    out: &mut [f32],
+) {
+    if shape.frames == 0 || shape.cout == 0 {
+        return;
+    }
+    check_conv_bounds(shape, weights, bias, input, out);
+    let cin_g = shape.cin_per_group;
+    let cout_g = shape.cout / shape.groups;
+    let group_len = shape.taps * cin_g * cout_g;
+    for group in 0..shape.groups {
+        let band = Band {
+            shape,
+            // SAFETY: in bounds, checked above.
+            weights: unsafe { weights.as_ptr().add(group * group_len) },
+            bias: bias.map(|b| &b[group * cout_g..][..cout_g]),
+            accumulate: matches!(output, Output::Accumulate),
+            // SAFETY: in bounds, checked above.
+            input: unsafe {
+                input
+                    .as_ptr()
+                    .add(group * cin_g * shape.in_stride + shape.first)
+            },
+            // SAFETY: in bounds, checked above.
+            out: unsafe { out.as_mut_ptr().add(group * cout_g * shape.out_stride) },
+            cout_g,
+            mixer: None,
+            post: None,
+            head: None,
+        };
+        // SAFETY: every tile stays inside the bounds checked above.
+        unsafe { band.run::<S>() };
+    }
+}
+
+/// Panics unless every float a convolution of `shape` touches is in bounds.
+fn check_conv_bounds(
+    shape: &ConvShape,
+    weights: &[f32],
+    bias: Option<&[f32]>,
+    input: &[f32],
+    out: &[f32],
+) {
+    let n = shape.frames;
+    let cin_g = shape.cin_per_group;
+    assert!(shape.taps > 0 && shape.groups > 0 && shape.cout.is_multiple_of(shape.groups));
+    assert!(
+        weights.len() >= shape.taps * cin_g * shape.cout,
+        "conv weights"
+    );
+    assert!(bias.is_none_or(|b| b.len() >= shape.cout), "conv bias");
+    assert!(
+        (shape.cout - 1) * shape.out_stride + n <= out.len(),
+        "conv output"
+    );
+    if cin_g > 0 {
+        let end = (shape.groups * cin_g - 1) * shape.in_stride
+            + shape.first
+            + (shape.taps - 1) * shape.dilation
+            + n;
+        assert!(end <= input.len(), "conv input");
+    }
+}
+
+/// A WaveNet layer's front half in one pass (see [`LayerFront`]): each tile
+/// runs the convolution and the mixer into the same registers, applies the
+/// activation there, stores `z` and adds it to the head.
+///
+/// # Safety
+/// `S`'s instruction set must be available.
+#[inline(always)]
+pub(super) unsafe fn layer_front<S: Simd>(
+    front: &LayerFront,
+    input: &[f32],
+    condition: &[f32],
+    z: &mut [f32],
+    head: Option<&mut [f32]>,
+) {
+    let shape = &front.conv;
+    let n = shape.frames;
+    if n == 0 || shape.cout == 0 {
+        return;
+    }
+    assert_eq!(shape.groups, 1, "layer_front takes one group");
+    check_conv_bounds(shape, front.weights, Some(front.bias), input, z);
+    let rows = front.condition_rows;
+    assert!(front.mixer.len() >= rows * shape.cout, "mixer weights");
+    if rows > 0 {
+        assert!(
+            (rows - 1) * front.condition_stride + n <= condition.len(),
+            "condition"
+        );
+    }
+    if let Some(head) = &head {
+        assert!(
+            (shape.cout - 1) * front.head_stride + n <= head.len(),
+            "head"
+        );
+    }
+    let post = Vectorized::of(front.activation);
+    let head = head.map(|h| (h.as_mut_ptr(), front.head_stride));
+    let band = Band {
+        shape,
+        weights: front.weights.as_ptr(),
+        bias: Some(front.bias),
+        accumulate: false,
+        // SAFETY: in bounds, checked above.
+        input: unsafe { input.as_ptr().add(shape.first) },
+        out: z.as_mut_ptr(),
+        cout_g: shape.cout,
+        mixer: Some(Mixer {
+            weights: front.mixer.as_ptr(),
+            condition: condition.as_ptr(),
+            stride: front.condition_stride,
+            rows,
+        }),
+        post,
+        head: if post.is_some() { head } else { None },
+    };
+    // SAFETY: every tile stays inside the bounds checked above.
+    unsafe { band.run::<S>() };
+    if post.is_none() {
+        // A rare activation: its own pass, then the head sum.
+        for c in 0..shape.cout {
+            let row = &mut z[c * shape.out_stride..][..n];
+            // SAFETY: the caller guarantees the instruction set.
+            unsafe { activate::<S>(front.activation, c, row) };
+            if let Some((head, stride)) = head {
+                // SAFETY: in bounds, checked above.
+                let head = unsafe { std::slice::from_raw_parts_mut(head.add(c * stride), n) };
+                head.iter_mut().zip(row.iter()).for_each(|(h, &a)| *h += a);
+            }
+        }
+    }
+}
+
+/// The input mixer of a [`layer_front`]: a pointwise convolution of the
+/// condition accumulated into the same tile.
+struct Mixer {
+    weights: *const f32,
+    condition: *const f32,
+    stride: usize,
+    rows: usize,
+}
+
+/// One group of a convolution, as raw pointers checked by [`conv`].
+struct Band<'a> {
+    shape: &'a ConvShape,
+    weights: *const f32,
+    bias: Option<&'a [f32]>,
+    accumulate: bool,
+    input: *const f32,
+    out: *mut f32,
+    cout_g: usize,
+    /// A second source accumulated into the tile.
+    mixer: Option<Mixer>,
+    /// An activation applied to each stored tile.
+    post: Option<Vectorized>,
+    /// Rows (and their distance) the stored result is also added to.
+    head: Option<(*mut f32, usize)>,
+}
+
+impl Band<'_> {
+    /// Every frame: full-width tiles, then narrower ones, then a partial vector.
+    #[inline(always)]
+    unsafe fn run<S: Simd>(&self) {
+        let lanes = S::LANES;
+        let n = self.shape.frames;
+        let widest = S::MAX_TILE_VECTORS * lanes;
+        let mut t0 = 0;
+        // SAFETY: every tile below covers frames t0..t0 + width ≤ n.
+        unsafe {
+            while t0 + widest <= n {
+                self.rows::<S>(S::MAX_TILE_VECTORS, t0, 0);
+                t0 += widest;
+            }
+            let vectors = (n - t0) / lanes;
+            if vectors > 0 {
+                self.rows::<S>(vectors, t0, 0);
+                t0 += vectors * lanes;
+            }
+            if t0 < n {
+                self.rows::<S>(1, t0, n - t0);
+            }
+        }
+    }
+
+    /// Every output row of the group over `vectors` vectors from frame `t0`
+    /// (one partial vector of `part` frames when `part > 0`), in tiles of
+    /// near-equal height.
+    #[inline(always)]
+    unsafe fn rows<S: Simd>(&self, vectors: usize, t0: usize, part: usize) {
+        let most = S::tile_rows(vectors);
+        let mut o = 0;
+        let mut tiles_left = self.cout_g.div_ceil(most);
+        while o < self.cout_g {
+            let rows = (self.cout_g - o).div_ceil(tiles_left);
+            // SAFETY: rows o..o + rows exist; frames as the caller promised.
+            unsafe { self.tile_dispatch::<S>(rows, vectors, o, t0, part) };
+            o += rows;
+            tiles_left -= 1;
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn tile_dispatch<S: Simd>(
+        &self,
+        rows: usize,
+        vectors: usize,
+        o: usize,
+        t0: usize,
+        part: usize,
+    ) {
+        macro_rules! by_rows {
+            ($v:literal, $part:literal) => {
+                match rows {
+                    1 => self.tile::<S, 1, $v, $part>(o, t0, part),
+                    2 => self.tile::<S, 2, $v, $part>(o, t0, part),
+                    3 => self.tile::<S, 3, $v, $part>(o, t0, part),
+                    4 => self.tile::<S, 4, $v, $part>(o, t0, part),
+                    5 => self.tile::<S, 5, $v, $part>(o, t0, part),
+                    6 => self.tile::<S, 6, $v, $part>(o, t0, part),
+                    7 => self.tile::<S, 7, $v, $part>(o, t0, part),
+                    _ => self.tile::<S, 8, $v, $part>(o, t0, part),
+                }
+            };
+        }
+        // SAFETY: as promised by the caller; `tile_rows` never exceeds 8.
+        unsafe {
+            if part > 0 {
+                by_rows!(1, true)
+            } else {
+                match vectors {
+                    1 => by_rows!(1, false),
+                    2 => by_rows!(2, false),
+                    3 => by_rows!(3, false),
+                    _ => by_rows!(4, false),
+                }
+            }
+        }
+    }
+
+    /// `R` rows from `o` × `V` vectors from frame `t0` (or one partial vector
+    /// of `part` frames when `PART`), accumulated in registers.
+    #[inline(always)]
+    unsafe fn tile<S: Simd, const R: usize, const V: usize, const PART: bool>(
+        &self,
+        o: usize,
+        t0: usize,
+        part: usize,
+    ) {
+        let s = self.shape;
+        let lanes = S::LANES;
+        // SAFETY: the caller guarantees rows o..o+R and the frames exist; the
+        // weights of rows o..o+R of every (tap, input) step are in bounds.
+        unsafe {
+            let out = self.out.add(o * s.out_stride + t0);
+            let mut acc = [[S::splat(0.0); V]; R];
+            for (r, row) in acc.iter_mut().enumerate() {
+                let bias = self.bias.map(|b| S::splat(b[o + r]));
+                for (v, a) in row.iter_mut().enumerate() {
+                    let start = if self.accumulate {
+                        load_tile::<S, PART>(out.add(r * s.out_stride + v * lanes), part)
+                    } else {
+                        S::splat(0.0)
+                    };
+                    *a = match bias {
+                        Some(b) => S::add(start, b),
+                        None => start,
+                    };
+                }
+            }
+            let mut w = self.weights.add(o);
+            for tap in 0..s.taps {
+                let mut x = self.input.add(tap * s.dilation + t0);
+                for _ in 0..s.cin_per_group {
+                    step::<S, R, V, PART>(&mut acc, x, w, part);
+                    w = w.add(self.cout_g);
+                    x = x.add(s.in_stride);
+                }
+            }
+            if let Some(mixer) = &self.mixer {
+                let mut w = mixer.weights.add(o);
+                let mut x = mixer.condition.add(t0);
+                for _ in 0..mixer.rows {
+                    step::<S, R, V, PART>(&mut acc, x, w, part);
+                    w = w.add(self.cout_g);
+                    x = x.add(mixer.stride);
+                }
+            }
+            for (r, row) in acc.iter().enumerate() {
+                for (v, &a) in row.iter().enumerate() {
+                    let p = out.add(r * s.out_stride + v * lanes);
+                    store_tile::<S, PART>(p, a, part);
+                }
+            }
+            // The activation and the head sum read the tile back from L1: in
+            // registers, the activation's constants and temporaries would
+            // spill the accumulators.
+            if let Some(post) = &self.post {
+                for r in 0..R {
+                    let row = out.add(r * s.out_stride);
+                    let head = self.head.map(|(h, stride)| h.add((o + r) * stride + t0));
+                    for v in 0..V {
+                        let p = row.add(v * lanes);
+                        let a = Lanewise::<S>::apply(post, load_tile::<S, PART>(p, part));
+                        store_tile::<S, PART>(p, a, part);
+                        if let Some(head) = head {
+                            let h = head.add(v * lanes);
+                            let sum = S::add(load_tile::<S, PART>(h, part), a);
+                            store_tile::<S, PART>(h, sum, part);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One (tap, input row) step of a tile: `V` input vectors from `x`, `R`
+/// weights from `w`, `R · V` fused multiply-adds.
+#[inline(always)]
+unsafe fn step<S: Simd, const R: usize, const V: usize, const PART: bool>(
+    acc: &mut [[S::V; V]; R],
+    x: *const f32,
+    w: *const f32,
+    part: usize,
+) {
+    // SAFETY: the caller guarantees `V` vectors at `x` and `R` floats at `w`.
+    unsafe {
+        let mut xs = [S::splat(0.0); V];
+        for (v, xv) in xs.iter_mut().enumerate() {
+            *xv = load_tile::<S, PART>(x.add(v * S::LANES), part);
+        }
+        for (r, row) in acc.iter_mut().enumerate() {
+            let wr = S::splat(*w.add(r));
+            for (a, &xv) in row.iter_mut().zip(&xs) {
+                *a = S::mul_add(wr, xv, *a);
+            }
+        }
+    }
+}
+
+/// A whole vector, or its first `part` lanes when `PART`.
+#[inline(always)]
+unsafe fn load_tile<S: Simd, const PART: bool>(p: *const f32, part: usize) -> S::V {
+    // SAFETY: the caller guarantees the floats read are valid.
+    unsafe {
+        if PART {
+            S::load_part(p, part)
+        } else {
+            S::load(p)
+        }
+    }
+}
+
+/// Stores a whole vector, or its first `part` lanes when `PART`.
+#[inline(always)]
+unsafe fn store_tile<S: Simd, const PART: bool>(p: *mut f32, v: S::V, part: usize) {
+    // SAFETY: the caller guarantees the floats written are valid.
+    unsafe {
+        if PART {
+            S::store_part(p, v, part);
+        } else {
+            S::store(p, v);
+        }
+    }
+}
+
+/// `count` (≤ `LANES`) floats from `p`.
+#[inline(always)]
+unsafe fn load_n<S: Simd>(p: *const f32, count: usize) -> S::V {
+    // SAFETY: the caller guarantees `count` valid floats at `p`.
+    unsafe {
+        if count == S::LANES {
+            S::load(p)
+        } else {
+            S::load_part(p, count)
+        }
+    }
+}
+
+/// The first `count` (≤ `LANES`) lanes of `v` to `p`.
+#[inline(always)]
+unsafe fn store_n<S: Simd>(p: *mut f32, v: S::V, count: usize) {
+    // SAFETY: the caller guarantees `count` valid floats at `p`.
+    unsafe {
+        if count == S::LANES {
+            S::store(p, v);
+        } else {
+            S::store_part(p, v, count);
+        }
+    }
+}
+
+/// `e^x`, saturating to `e^88` above and about `e^-87` below (the same
+/// range reduction and polynomial as [`super::activation::exp`], fused).
+#[inline(always)]
+unsafe fn exp<S: Simd>(x: S::V) -> S::V {
+    use super::activation::{LN2_HI, LN2_LO, LOG2_E};
+    // SAFETY: arithmetic only.
+    unsafe {
+        let x = S::min(S::max(x, S::splat(-87.0)), S::splat(88.0));
+        let shifted = S::mul_add(x, S::splat(LOG2_E), S::splat(ROUND_MAGIC));
+        let k = S::sub(shifted, S::splat(ROUND_MAGIC));
+        let r = S::neg_mul_add(k, S::splat(LN2_HI), x);
+        let r = S::neg_mul_add(k, S::splat(LN2_LO), r);
+        let mut p = S::splat(1.0 / 5040.0);
+        for c in [
+            1.0 / 720.0,
+            1.0 / 120.0,
+            1.0 / 24.0,
+            1.0 / 6.0,
+            0.5,
+            1.0,
+            1.0,
+        ] {
+            p = S::mul_add(p, r, S::splat(c));
+        }
+        S::mul(p, S::exp2_from_shifted(shifted))
+    }
+}
+
+/// `tanh(x) = 1 − 2 / (e^{2x} + 1)`, the division by a refined reciprocal.
+#[inline(always)]
+unsafe fn tanh<S: Simd>(x: S::V) -> S::V {
+    // SAFETY: arithmetic only.
+    unsafe {
+        let one = S::splat(1.0);
+        let r = S::recip(S::add(exp::<S>(S::add(x, x)), one));
+        S::sub(one, S::add(r, r))
+    }
+}
+
+/// `1 / (1 + e^{−x})`, the division by a refined reciprocal.
+#[inline(always)]
+unsafe fn sigmoid<S: Simd>(x: S::V) -> S::V {
+    // SAFETY: arithmetic only.
+    unsafe {
+        let one = S::splat(1.0);
+        S::recip(S::add(one, exp::<S>(S::sub(S::splat(0.0), x))))
+    }
+}
+
+/// `max(x, 0) + slope · min(x, 0)`: LeakyReLU and PReLU without a select.
+#[inline(always)]
+unsafe fn leaky<S: Simd>(x: S::V, slope: S::V) -> S::V {
+    // SAFETY: arithmetic only.
+    unsafe {
+        let zero = S::splat(0.0);
+        S::mul_add(slope, S::min(x, zero), S::max(x, zero))
+    }
+}
+
+/// A lane-wise function. (Not a closure: a closure is a function of its own,
+/// compiled without the table's target features unless inlined, which LLVM
+/// does not promise.)
+trait Lanewise<S: Simd> {
+    /// The function on one vector.
+    unsafe fn apply(&self, x: S::V) -> S::V;
+}
+
+/// The lane-wise activations [`activate`] vectorizes.
+#[derive(Clone, Copy)]
+enum Vectorized {
+    Identity,
+    Tanh,
+    Sigmoid,
+    SiLU,
+    Clamp { min: f32, max: f32 },
+    Leaky { slope: f32 },
+}
+
+impl<S: Simd> Lanewise<S> for Vectorized {
+    #[inline(always)]
+    unsafe fn apply(&self, x: S::V) -> S::V {
+        // SAFETY: arithmetic only.
+        unsafe {
+            match *self {
+                Vectorized::Identity => x,
+                Vectorized::Tanh => tanh::<S>(x),
+                Vectorized::Sigmoid => sigmoid::<S>(x),
+                Vectorized::SiLU => S::mul(x, sigmoid::<S>(x)),
+                Vectorized::Clamp { min, max } => S::min(S::max(x, S::splat(min)), S::splat(max)),
+                Vectorized::Leaky { slope } => leaky::<S>(x, S::splat(slope)),
+            }
+        }
+    }
+}
+
+/// Applies `f` to every float of `row`, two vectors at a time (independent
+/// dependency chains keep in-order cores busy), the tail masked.
+#[inline(always)]
+unsafe fn map<S: Simd>(row: &mut [f32], f: &impl Lanewise<S>) {
+    let lanes = S::LANES;
+    let n = row.len();
+    let p = row.as_mut_ptr();
+    let mut i = 0;
+    // SAFETY: every access is below `n`.
+    unsafe {
+        while i + 2 * lanes <= n {
+            let a = f.apply(S::load(p.add(i)));
+            let b = f.apply(S::load(p.add(i + lanes)));
+            S::store(p.add(i), a);
+            S::store(p.add(i + lanes), b);
+            i += 2 * lanes;
+        }
+        if i + lanes <= n {
+            S::store(p.add(i), f.apply(S::load(p.add(i))));
+            i += lanes;
+        }
+        if i < n {
+            S::store_part(p.add(i), f.apply(S::load_part(p.add(i), n - i)), n - i);
+        }
+    }
+}
+
+/// Applies `activation` in place to `row` (channel `channel` of its signal).
+/// The common activations are vectorized here; the rare ones use the scalar
+/// formulas, compiled with the table's features.
+///
+/// # Safety
+/// `S`'s instruction set must be available.
+#[inline(always)]
+pub(super) unsafe fn activate<S: Simd>(activation: &Activation, channel: usize, row: &mut [f32]) {
+    // SAFETY: the caller guarantees the instruction set; `map` bounds itself.
+    unsafe {
+        let op = match activation {
+            Activation::Identity => return,
+            Activation::PReLU { negative_slopes } => Vectorized::Leaky {
+                slope: if negative_slopes.len() == 1 {
+                    negative_slopes[0]
+                } else {
+                    negative_slopes[channel]
+                },
+            },
+            _ => match Vectorized::of(activation) {
+                Some(op) => op,
+                None => return super::activation::apply_inline(activation, channel, row),
+            },
+        };
+        map::<S>(row, &op);
+    }
+}
+
+impl Vectorized {
+    /// The vectorized form of `activation`, when it has one that does not
+    /// depend on the channel.
+    fn of(activation: &Activation) -> Option<Vectorized> {
+        Some(match activation {
+            Activation::Identity => Vectorized::Identity,
+            Activation::Tanh => Vectorized::Tanh,
+            Activation::Sigmoid => Vectorized::Sigmoid,
+            Activation::SiLU => Vectorized::SiLU,
+            Activation::ReLU => Vectorized::Clamp {
+                min: 0.0,
+                max: f32::INFINITY,
+            },
+            &Activation::Hardtanh { min_val, max_val } => Vectorized::Clamp {
+                min: min_val,
+                max: max_val,
+            },
+            &Activation::LeakyReLU { negative_slope } => Vectorized::Leaky {
+                slope: negative_slope,
+            },
+            Activation::PReLU { negative_slopes } if negative_slopes.len() == 1 => {
+                Vectorized::Leaky {
+                    slope: negative_slopes[0],
+                }
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// One LSTM step: the gates by [`matvec_acc`], then the activations, the
+/// cell and the hidden update in one vectorized pass.
+///
+/// # Safety
+/// `S`'s instruction set must be available.
+#[inline(always)]
+pub(super) unsafe fn lstm_step<S: Simd>(
+    weights_t: &[f32],
+    bias: &[f32],
+    input_size: usize,
+    xh: &mut [f32],
+    gates: &mut [f32],
+    cell: &mut [f32],
+) {
+    let h = cell.len();
+    assert!(gates.len() == 4 * h && bias.len() == 4 * h && xh.len() == input_size + h);
+    gates.copy_from_slice(bias);
+    // SAFETY: the caller guarantees the instruction set; every access below
+    // is under `h` in `cell` and the hidden part of `xh`, and under `4 h` in
+    // `gates`, checked above.
+    unsafe {
+        matvec_acc::<S>(weights_t, xh, gates);
+        let g = gates.as_ptr();
+        let c = cell.as_mut_ptr();
+        let hidden = xh.as_mut_ptr().add(input_size);
+        let mut k = 0;
+        while k < h {
+            let count = (h - k).min(S::LANES);
+            let i = sigmoid::<S>(load_n::<S>(g.add(k), count));
+            let f = sigmoid::<S>(load_n::<S>(g.add(h + k), count));
+            let gg = tanh::<S>(load_n::<S>(g.add(2 * h + k), count));
+            let o = sigmoid::<S>(load_n::<S>(g.add(3 * h + k), count));
+            let cell_k = S::mul_add(f, load_n::<S>(c.add(k), count), S::mul(i, gg));
+            let hidden_k = S::mul(o, tanh::<S>(cell_k));
+            store_n::<S>(c.add(k), cell_k, count);
+            store_n::<S>(hidden.add(k), hidden_k, count);
+            k += S::LANES;
+        }
+    }
+}
+
+/// `out[r] += Σ_c weights_t[c · out.len() + r] · x[c]` with the whole output
+/// held in registers (in chunks of at most 16 vectors) across every column.
+///
+/// # Safety
+/// `S`'s instruction set must be available.
+#[inline(always)]
+pub(super) unsafe fn matvec_acc<S: Simd>(weights_t: &[f32], x: &[f32], out: &mut [f32]) {
+    let rows = out.len();
+    let columns = x.len();
+    assert!(weights_t.len() >= rows * columns, "matvec weights");
+    let lanes = S::LANES;
+    let mut r0 = 0;
+    // SAFETY: every access is below `rows` in `out` and `rows · columns` in
+    // `weights_t`, checked above.
+    unsafe {
+        // Up to 6 vectors, even and odd columns go to two sets of
+        // accumulators: two dependency chains of half the length (the LSTM's
+        // recurrence is latency-bound).
+        macro_rules! chunk {
+            ($v:literal) => {{
+                let split = $v <= 6;
+                let mut even = [S::splat(0.0); $v];
+                let mut odd = [S::splat(0.0); $v];
+                for (j, a) in even.iter_mut().enumerate() {
+                    *a = S::load(out.as_ptr().add(r0 + j * lanes));
+                }
+                let mut w = weights_t.as_ptr().add(r0);
+                let mut c = 0;
+                if split {
+                    while c + 2 <= columns {
+                        let (x0, x1) = (S::splat(x[c]), S::splat(x[c + 1]));
+                        for j in 0..$v {
+                            even[j] = S::mul_add(S::load(w.add(j * lanes)), x0, even[j]);
+                            odd[j] = S::mul_add(S::load(w.add(rows + j * lanes)), x1, odd[j]);
+                        }
+                        w = w.add(2 * rows);
+                        c += 2;
+                    }
+                }
+                while c < columns {
+                    let xv = S::splat(x[c]);
+                    for (j, a) in even.iter_mut().enumerate() {
+                        *a = S::mul_add(S::load(w.add(j * lanes)), xv, *a);
+                    }
+                    w = w.add(rows);
+                    c += 1;
+                }
+                for j in 0..$v {
+                    let sum = if split {
+                        S::add(even[j], odd[j])
+                    } else {
+                        even[j]
+                    };
+                    S::store(out.as_mut_ptr().add(r0 + j * lanes), sum);
+                }
+                r0 += $v * lanes;
+            }};
+        }
+        while rows - r0 >= 8 * lanes {
+            chunk!(8);
+        }
+        match (rows - r0) / lanes {
+            7 => chunk!(7),
+            6 => chunk!(6),
+            5 => chunk!(5),
+            4 => chunk!(4),
+            3 => chunk!(3),
+            2 => chunk!(2),
+            1 => chunk!(1),
+            _ => {}
+        }
+        for r in r0..rows {
+            let mut sum = out[r];
+            for (c, &value) in x.iter().enumerate() {
+                sum = weights_t[c * rows + r].mul_add(value, sum);
+            }
+            out[r] = sum;
+        }
+    }
+}
