@@ -23,6 +23,7 @@ pub mod limits;
 mod linear;
 mod lstm;
 mod metadata;
+pub mod slim;
 mod wavenet;
 mod write;
 

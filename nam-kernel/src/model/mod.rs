@@ -12,7 +12,7 @@ mod wavenet;
 use std::path::Path;
 
 use crate::error::{FormatError, LoadError};
-use crate::format::{limits, Metadata, ModelSpec, NamFile};
+use crate::format::{limits, slim, Metadata, ModelSpec, NamFile};
 use crate::kernels::Kernels;
 
 /// The internal block size used when none is given: long enough for the
@@ -75,21 +75,68 @@ pub(crate) enum Engine {
     Container(Container),
 }
 
-/// A `SlimmableContainer`: every submodel built, one active.
+/// A slimmable model: every size built, one active. A `SlimmableContainer`
+/// (submodel `i` serves sizes below its `max_value`) or a slimmable WaveNet
+/// sliced to each level ([`slim::uniform_level`] picks one).
 #[derive(Debug)]
 pub(crate) struct Container {
     submodels: Vec<(f64, Engine)>,
+    uniform: bool,
     active: usize,
 }
 
+impl Container {
+    /// The size index that plays for size value `size`.
+    fn index_for(&self, size: f64) -> usize {
+        let last = self.submodels.len() - 1;
+        if self.uniform {
+            slim::uniform_level(size, self.submodels.len())
+        } else {
+            self.submodels
+                .iter()
+                .position(|(max, _)| size < *max)
+                .unwrap_or(last)
+        }
+    }
+}
+
 impl Engine {
+    /// Builds the model at the top level: a slimmable WaveNet with every size.
+    fn build_all_sizes(file: &NamFile, max_frames: usize) -> Result<Engine, BuildError> {
+        let Some(sizes) = slimmable_wavenet_sizes(&file.spec) else {
+            return Engine::build(file, max_frames);
+        };
+        let built = sizes
+            .iter()
+            .map(|s| Ok((s.max_value, Engine::build_spec(&s.spec, max_frames)?)))
+            .collect::<Result<Vec<_>, BuildError>>()?;
+        let active = built.len() - 1;
+        Ok(Engine::Container(Container {
+            submodels: built,
+            uniform: true,
+            active,
+        }))
+    }
+
+    /// Builds a model; a nested slimmable WaveNet plays at its default size.
     fn build(file: &NamFile, max_frames: usize) -> Result<Engine, BuildError> {
-        Ok(match &file.spec {
-            ModelSpec::WaveNet { config, weights } => Engine::WaveNet(Box::new(
-                wavenet::WaveNet::build(config, weights, max_frames, |nested| {
-                    Engine::build(nested, max_frames)
-                })?,
-            )),
+        Self::build_spec(&file.spec, max_frames)
+    }
+
+    fn build_spec(spec: &ModelSpec, max_frames: usize) -> Result<Engine, BuildError> {
+        Ok(match spec {
+            ModelSpec::WaveNet { config, weights } => {
+                if let Ok(Some(slim)) = slim::SlimmableWaveNet::new(config, weights) {
+                    let (config, weights) = slim.at_level(slim.level_for(1.0));
+                    return Self::build_spec(&ModelSpec::WaveNet { config, weights }, max_frames);
+                }
+                Engine::WaveNet(Box::new(wavenet::WaveNet::build(
+                    config,
+                    weights,
+                    max_frames,
+                    |nested| Engine::build(nested, max_frames),
+                )?))
+            }
             ModelSpec::Lstm { config, weights } => {
                 Engine::Lstm(lstm::Lstm::build(config, weights)?)
             }
@@ -107,6 +154,7 @@ impl Engine {
                 let active = built.len() - 1;
                 Engine::Container(Container {
                     submodels: built,
+                    uniform: false,
                     active,
                 })
             }
@@ -207,14 +255,19 @@ impl Model {
         if max_frames == 0 {
             return Err(BuildError::ZeroBlock);
         }
-        let floats = state_floats(&file.spec, max_frames);
+        let floats = match slimmable_wavenet_sizes(&file.spec) {
+            Some(sizes) => sizes.iter().fold(0usize, |total, s| {
+                total.saturating_add(state_floats(&s.spec, max_frames))
+            }),
+            None => state_floats(&file.spec, max_frames),
+        };
         if floats > limits::MAX_STATE_FLOATS {
             return Err(BuildError::TooMuchState {
                 floats,
                 limit: limits::MAX_STATE_FLOATS,
             });
         }
-        let net = Engine::build(file, max_frames)?;
+        let net = Engine::build_all_sizes(file, max_frames)?;
         if net.out_channels() != 1 {
             return Err(BuildError::NotMono(net.out_channels()));
         }
@@ -312,8 +365,10 @@ impl Model {
         self.max_block_frames
     }
 
-    /// Size breakpoints of a `SlimmableContainer` (empty for other models): a
-    /// size below `breakpoints[i]` selects submodel `i`, the last serves the rest.
+    /// Size breakpoints of a slimmable model (a `SlimmableContainer` or a
+    /// slimmable WaveNet; empty for other models): a size below
+    /// `breakpoints[i]` selects size `i`, the last serves the rest. For a
+    /// slimmable WaveNet of `n` sizes they are `1/n, 2/n, ...`.
     pub fn slimmable_breakpoints(&self) -> Vec<f64> {
         match &self.net {
             Engine::Container(c) => c.submodels[..c.submodels.len() - 1]
@@ -324,23 +379,50 @@ impl Model {
         }
     }
 
-    /// Selects the `SlimmableContainer` submodel for `size` in `[0, 1]` (1 = the
-    /// full model, the default) and resets it if it changed. No effect on other
-    /// architectures. Allocation-free, but a change costs a [`Model::reset`].
+    /// Sizes the model plays at: 1 for a model that is not slimmable.
+    pub fn slimmable_size_count(&self) -> usize {
+        match &self.net {
+            Engine::Container(c) => c.submodels.len(),
+            _ => 1,
+        }
+    }
+
+    /// The size playing now, 0 = smallest (the last is the default).
+    pub fn slimmable_size_index(&self) -> usize {
+        match &self.net {
+            Engine::Container(c) => c.active,
+            _ => 0,
+        }
+    }
+
+    /// Plays the size for `size` in `[0, 1]` (1 = full size, the default), as
+    /// the trainer does: a `SlimmableContainer`'s submodel below whose
+    /// `max_value` it lies, or a slimmable WaveNet's `allowed_channels` entry
+    /// `min(floor(size · n), n − 1)` (see [`crate::format::slim`]). Every size
+    /// is built at load, so this only switches, and resets the new size if it
+    /// changed. No effect on other models. Allocation-free, but a change costs
+    /// a [`Model::reset`] (one receptive field of processing).
     pub fn set_slimmable_size(&mut self, size: f64) {
         let Engine::Container(container) = &mut self.net else {
             return;
         };
-        let last = container.submodels.len() - 1;
-        let index = container
-            .submodels
-            .iter()
-            .position(|(max, _)| size < *max)
-            .unwrap_or(last);
+        let index = container.index_for(size);
         if index != container.active {
             container.active = index;
             self.reset();
         }
+    }
+}
+
+/// The sizes of a top-level slimmable WaveNet the trainer could have made;
+/// `None` for any other model.
+fn slimmable_wavenet_sizes(spec: &ModelSpec) -> Option<Vec<slim::SlimSize>> {
+    match spec {
+        ModelSpec::WaveNet { config, weights } => {
+            matches!(slim::SlimmableWaveNet::new(config, weights), Ok(Some(_)))
+                .then(|| slim::sizes(spec))
+        }
+        _ => None,
     }
 }
 
