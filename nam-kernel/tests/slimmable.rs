@@ -70,6 +70,18 @@ fn cases() -> (Vec<f32>, Vec<Case>) {
             }
         })
         .collect();
+    // Every model in the folder is a listed case (none silently skipped).
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .expect("list tests/slimmable")
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            (path.extension()? == "nam").then(|| path.file_stem()?.to_str().map(str::to_owned))?
+        })
+        .collect();
+    on_disk.sort();
+    let mut listed: Vec<String> = cases.iter().map(|c| c.name.clone()).collect();
+    listed.sort();
+    assert_eq!(on_disk, listed, "the .nam files and cases.json disagree");
     assert!(
         cases.len() >= 6 && cases.iter().all(|c| c.sizes.len() >= 2),
         "expected at least 6 cases of at least 2 sizes in {}",
