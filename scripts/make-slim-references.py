@@ -192,8 +192,13 @@ def run(model, x, value, dtype):
 
 
 def scale_head(doc, gain):
+    """Scales the output by `gain` (the output is linear in head_scale), keeping
+    `metadata.loudness` true, as the trainer's own output-scaling hook does."""
     doc["config"]["head_scale"] *= gain
     doc["weights"][-1] *= gain
+    metadata = doc.get("metadata", {})
+    if "loudness" in metadata:
+        metadata["loudness"] += 20.0 * math.log10(gain)
 
 
 def main(out: Path):
@@ -244,6 +249,10 @@ def main(out: Path):
         std = float(np.std(run(sub, x, None, torch.float32)))
         scale_head(s["model"], TARGET_STD / std)
         pin(s["model"])
+    # As the trainer's export: the container's metadata is its largest submodel's.
+    last = doc["config"]["submodels"][-1]["model"]["metadata"]
+    if "loudness" in last:
+        doc["metadata"]["loudness"] = last["loudness"]
     pin(doc)
     (out / "slim_container.nam").write_text(json.dumps(doc))
     doc = json.loads((out / "slim_container.nam").read_text())
