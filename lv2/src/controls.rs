@@ -33,8 +33,8 @@ pub enum Control {
     /// Gain after everything else, in dB.
     OutputGainDb,
     /// Size of a slimmable model, 0 to 1 (1 = full size, the default); no
-    /// effect on other models. Every size is built when the model loads, so a
-    /// change applies at once (the new size starts from silence).
+    /// effect on other models. Every size is built when the model loads; a
+    /// change takes over seamlessly after one receptive field, no reload.
     ModelSize,
 }
 

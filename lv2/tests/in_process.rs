@@ -1320,7 +1320,7 @@ fn model_size_plays_each_size_of_a_slimmable_model_from_the_first_sample() {
 }
 
 #[test]
-fn model_size_changes_apply_at_once_without_a_reload_or_allocation() {
+fn model_size_changes_apply_without_a_reload_or_allocation() {
     use nam_lv2::controls::{Control, Controls};
     let rate = 48_000.0;
     let block = 256;

@@ -196,6 +196,66 @@ fn switching_sizes_is_allocation_free_and_restarts_from_silence() {
 }
 
 #[test]
+fn requested_sizes_take_over_after_one_receptive_field_in_the_exact_state() {
+    let (input, cases) = cases();
+    let before = violation_count();
+    let block = 61;
+    for case in &cases {
+        for (level, size) in case.sizes.iter().enumerate() {
+            for from in 0..case.sizes.len() {
+                if from == level {
+                    continue;
+                }
+                let mut model = Model::build(&case.file, BuildOptions::default()).expect("builds");
+                model.set_slimmable_size(case.sizes[from].value);
+                let split = 7 * block;
+                let mut output = vec![0.0; input.len()];
+                assert_no_alloc(|| {
+                    model.process(&input[..split], &mut output[..split]);
+                    model.request_slimmable_size(size.value);
+                    for (i, o) in input[split..]
+                        .chunks(block)
+                        .zip(output[split..].chunks_mut(block))
+                    {
+                        model.process(i, o);
+                    }
+                });
+                assert_eq!(model.slimmable_size_index(), level, "{}", case.name);
+                // The old size plays until the new one has heard one receptive
+                // field of live input; from the next block on, the new size's
+                // output is the trainer's for the whole input.
+                let (diff, at) =
+                    common::max_abs_diff(&output[..split], &case.sizes[from].expected[..split]);
+                assert!(diff <= case.tolerance, "{}: {diff:e} at {at}", case.name);
+                // The old size keeps playing, undisturbed, while the new one
+                // warms up (no restart from silence).
+                let warm_until = split + model.receptive_field() - 1;
+                let (diff, at) = common::max_abs_diff(
+                    &output[split..warm_until],
+                    &case.sizes[from].expected[split..warm_until],
+                );
+                assert!(
+                    diff <= case.tolerance,
+                    "{} size {from} during the warm-up: {diff:e} at {}",
+                    case.name,
+                    at + split
+                );
+                let settled = warm_until + block;
+                let (diff, at) =
+                    common::max_abs_diff(&output[settled..], &size.expected[settled..]);
+                assert!(
+                    diff <= case.tolerance,
+                    "{} size {from} -> {level}: {diff:e} at {} after the switch",
+                    case.name,
+                    at + settled
+                );
+            }
+        }
+    }
+    assert_eq!(violation_count(), before, "requesting sizes allocated");
+}
+
+#[test]
 fn the_shared_slimmable_fixture_has_three_sizes_and_others_one() {
     let fixtures = common::fixtures_dir();
     let model = Model::load(fixtures.join("wavenet_slimmable.nam")).expect("loads");

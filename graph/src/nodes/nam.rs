@@ -98,8 +98,9 @@ pub mod param {
     pub const INTERFACE_INPUT_DBU: usize = 4;
     /// Interface output level (dBu).
     pub const INTERFACE_OUTPUT_DBU: usize = 5;
-    /// Size of a slimmable model, 0–1 (1 = full size). Switching costs one
-    /// receptive field of processing (the new size starts from silence).
+    /// Size of a slimmable model, 0–1 (1 = full size). A change while running
+    /// takes over after one receptive field, during which both sizes run
+    /// (see `Model::request_slimmable_size`); no burst of work, no allocation.
     pub const SIZE: usize = 6;
 }
 
@@ -279,6 +280,10 @@ impl Node for NamNode {
     fn snap_params(&mut self) {
         self.input_gain.snap();
         self.output_gain.snap();
+        if self.model.slimmable_size_target() != self.model.slimmable_size_index() {
+            // A size still warming up takes over now, from silence.
+            self.model.set_slimmable_size(f64::from(self.settings.size));
+        }
     }
 
     fn params(&self) -> &[ParamSpec] {
@@ -300,8 +305,9 @@ impl Node for NamNode {
             param::INTERFACE_OUTPUT_DBU => s.interface_output_dbu = value,
             param::SIZE => {
                 s.size = value;
-                // Every size is built at load: this only switches (allocation-free).
-                self.model.set_slimmable_size(f64::from(value));
+                // Every size is built at load: the new one warms up on the live
+                // input for one receptive field, then takes over seamlessly.
+                self.model.request_slimmable_size(f64::from(value));
                 return;
             }
             _ => return,

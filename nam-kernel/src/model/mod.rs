@@ -7,6 +7,7 @@ mod conv;
 mod convnet;
 mod linear;
 mod lstm;
+mod sizes;
 mod wavenet;
 
 use std::path::Path;
@@ -72,32 +73,7 @@ pub(crate) enum Engine {
     Lstm(lstm::Lstm),
     ConvNet(convnet::ConvNet),
     Linear(linear::Linear),
-    Container(Container),
-}
-
-/// A slimmable model: every size built, one active. A `SlimmableContainer`
-/// (submodel `i` serves sizes below its `max_value`) or a slimmable WaveNet
-/// sliced to each level ([`slim::uniform_level`] picks one).
-#[derive(Debug)]
-pub(crate) struct Container {
-    submodels: Vec<(f64, Engine)>,
-    uniform: bool,
-    active: usize,
-}
-
-impl Container {
-    /// The size index that plays for size value `size`.
-    fn index_for(&self, size: f64) -> usize {
-        let last = self.submodels.len() - 1;
-        if self.uniform {
-            slim::uniform_level(size, self.submodels.len())
-        } else {
-            self.submodels
-                .iter()
-                .position(|(max, _)| size < *max)
-                .unwrap_or(last)
-        }
-    }
+    Container(sizes::Sizes),
 }
 
 impl Engine {
@@ -110,12 +86,9 @@ impl Engine {
             .iter()
             .map(|s| Ok((s.max_value, Engine::build_spec(&s.spec, max_frames)?)))
             .collect::<Result<Vec<_>, BuildError>>()?;
-        let active = built.len() - 1;
-        Ok(Engine::Container(Container {
-            submodels: built,
-            uniform: true,
-            active,
-        }))
+        Ok(Engine::Container(sizes::Sizes::new(
+            built, true, max_frames,
+        )))
     }
 
     /// Builds a model; a nested slimmable WaveNet plays at its default size.
@@ -151,12 +124,7 @@ impl Engine {
                     .iter()
                     .map(|s| Ok((s.max_value, Engine::build(&s.model, max_frames)?)))
                     .collect::<Result<Vec<_>, BuildError>>()?;
-                let active = built.len() - 1;
-                Engine::Container(Container {
-                    submodels: built,
-                    uniform: false,
-                    active,
-                })
+                Engine::Container(sizes::Sizes::new(built, false, max_frames))
             }
         })
     }
@@ -164,7 +132,7 @@ impl Engine {
     pub(crate) fn out_channels(&self) -> usize {
         match self {
             Engine::WaveNet(w) => w.out_channels(),
-            Engine::Container(c) => c.submodels[c.active].1.out_channels(),
+            Engine::Container(c) => c.playing().out_channels(),
             Engine::Lstm(_) | Engine::ConvNet(_) | Engine::Linear(_) => 1,
         }
     }
@@ -175,7 +143,7 @@ impl Engine {
             Engine::Lstm(_) => 1,
             Engine::ConvNet(c) => c.receptive_field(),
             Engine::Linear(l) => l.receptive_field(),
-            Engine::Container(c) => c.submodels[c.active].1.receptive_field(),
+            Engine::Container(c) => c.playing().receptive_field(),
         }
     }
 
@@ -185,7 +153,7 @@ impl Engine {
     fn prewarm_frames(&self) -> usize {
         match self {
             Engine::Lstm(_) => 0,
-            Engine::Container(c) => c.submodels[c.active].1.prewarm_frames(),
+            Engine::Container(c) => c.playing().prewarm_frames(),
             other => other.receptive_field() - 1,
         }
     }
@@ -196,7 +164,7 @@ impl Engine {
             Engine::Lstm(l) => l.clear(),
             Engine::ConvNet(c) => c.clear(),
             Engine::Linear(l) => l.clear(),
-            Engine::Container(c) => c.submodels[c.active].1.clear(),
+            Engine::Container(c) => c.clear(),
         }
     }
 
@@ -214,9 +182,7 @@ impl Engine {
             Engine::Lstm(l) => l.process_block(kernels, input, output),
             Engine::ConvNet(c) => c.process_block(kernels, input, output),
             Engine::Linear(l) => l.process_block(kernels, input, output),
-            Engine::Container(c) => c.submodels[c.active]
-                .1
-                .process_block(kernels, input, output, out_stride),
+            Engine::Container(c) => c.process_block(kernels, input, output, out_stride),
         }
     }
 }
@@ -399,17 +365,41 @@ impl Model {
     /// the trainer does: a `SlimmableContainer`'s submodel below whose
     /// `max_value` it lies, or a slimmable WaveNet's `allowed_channels` entry
     /// `min(floor(size · n), n − 1)` (see [`crate::format::slim`]). Every size
-    /// is built at load, so this only switches, and resets the new size if it
-    /// changed. No effect on other models. Allocation-free, but a change costs
-    /// a [`Model::reset`] (one receptive field of processing).
+    /// is built at load, so this only switches, at once, and resets the new
+    /// size if it changed: allocation-free, but a change costs a
+    /// [`Model::reset`] (one receptive field of processing in this call). No
+    /// effect on other models. For live changes see
+    /// [`Model::request_slimmable_size`].
     pub fn set_slimmable_size(&mut self, size: f64) {
-        let Engine::Container(container) = &mut self.net else {
+        let Engine::Container(sizes) = &mut self.net else {
             return;
         };
-        let index = container.index_for(size);
-        if index != container.active {
-            container.active = index;
+        let index = sizes.index_for(size);
+        if sizes.select(index) {
             self.reset();
+        }
+    }
+
+    /// Moves to the size for `size` (as [`Model::set_slimmable_size`] picks
+    /// it) without a burst of work: the new size processes the live input
+    /// beside the playing one for one receptive field (up to twice the work
+    /// per sample meanwhile), then takes over at a block boundary in exactly
+    /// the state it would have had if it had played all along. A size without
+    /// receptive-field memory (an LSTM submodel) takes over at once from its
+    /// initial state. Allocation-free; no effect on other models.
+    pub fn request_slimmable_size(&mut self, size: f64) {
+        if let Engine::Container(sizes) = &mut self.net {
+            let index = sizes.index_for(size);
+            sizes.request(index);
+        }
+    }
+
+    /// The size that plays once a [`Model::request_slimmable_size`] has
+    /// taken over (equal to [`Model::slimmable_size_index`] otherwise).
+    pub fn slimmable_size_target(&self) -> usize {
+        match &self.net {
+            Engine::Container(sizes) => sizes.target(),
+            _ => 0,
         }
     }
 }
