@@ -263,7 +263,7 @@ def main():
         cab = opt(args, "--cab", None, str)
         c = dict(input_gain_db=0.0, gate_threshold_db=-80.0, bass=5.0, middle=5.0, treble=5.0,
                  output_mode=0.0, target_loudness_db=-18.0, input_level_dbu=12.0, output_level_dbu=12.0,
-                 input_ir_enabled=1.0, cab_enabled=1.0, output_gain_db=0.0)
+                 input_ir_enabled=1.0, cab_enabled=1.0, output_gain_db=0.0, model_size=1.0)
         for kv in args:
             k, v = kv.split("=", 1)
             if k not in c:
@@ -281,7 +281,8 @@ def main():
             t += ["[[node]]", 'id = "amp"', 'kind = "nam"', f"model = {q(model)}", f'output_mode = "{mode}"',
                   f"target_loudness_db = {c['target_loudness_db']!r}",
                   f"interface_input_dbu = {c['input_level_dbu']!r}",
-                  f"interface_output_dbu = {c['output_level_dbu']!r}", ""]
+                  f"interface_output_dbu = {c['output_level_dbu']!r}",
+                  f"size = {c['model_size']!r}", ""]
         t += ["[[node]]", 'id = "eq"', 'kind = "tone_stack"', f"bass = {c['bass']!r}",
               f"middle = {c['middle']!r}", f"treble = {c['treble']!r}", ""]
         if cab:
@@ -438,6 +439,7 @@ want = {  # symbol: (type, direction, min, max, default)
     "input_ir_enabled": (LV2 + "ControlPort", "Input", (0, 1, 1)),
     "cab_enabled": (LV2 + "ControlPort", "Input", (0, 1, 1)),
     "output_gain_db": (LV2 + "ControlPort", "Input", (-40, 24, 0)),
+    "model_size": (LV2 + "ControlPort", "Input", (0, 1, 1)),
 }
 if os.environ.get("STEREO"):
     want["in_r"] = (LV2 + "AudioPort", "Input", None)

@@ -32,7 +32,23 @@ pub enum Control {
     CabEnabled,
     /// Gain after everything else, in dB.
     OutputGainDb,
+    /// Size of a slimmable model, 0 to 1 (1 = full size, the default); no
+    /// effect on other models. Every size is built when the model loads; a
+    /// change takes over seamlessly after one receptive field, no reload.
+    ModelSize,
 }
+
+/// The `model_size` port's scale points (value, label), in the TTL too. A
+/// slimmable WaveNet of `n` sizes plays size `min(floor(v · n), n − 1)`, so
+/// these reach every size of models with up to 4 sizes (and 2 of a container
+/// with `max_value`s 0.5 and 1).
+pub const MODEL_SIZE_SCALE_POINTS: [(f32, &str); 5] = [
+    (0.0, "Smallest"),
+    (0.25, "Small"),
+    (0.5, "Medium"),
+    (0.75, "Large"),
+    (1.0, "Full"),
+];
 
 /// A control's port description.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -61,7 +77,7 @@ pub const CONTROL_COUNT: usize = Control::ALL.len();
 
 impl Control {
     /// Every control, in port order.
-    pub const ALL: [Control; 12] = [
+    pub const ALL: [Control; 13] = [
         Control::InputGainDb,
         Control::GateThresholdDb,
         Control::Bass,
@@ -74,6 +90,7 @@ impl Control {
         Control::InputIrEnabled,
         Control::CabEnabled,
         Control::OutputGainDb,
+        Control::ModelSize,
     ];
 
     /// The control's port description.
@@ -91,6 +108,7 @@ impl Control {
             Control::InputIrEnabled => spec("input_ir_enabled", 0.0, 1.0, 1.0),
             Control::CabEnabled => spec("cab_enabled", 0.0, 1.0, 1.0),
             Control::OutputGainDb => spec("output_gain_db", -40.0, 24.0, 0.0),
+            Control::ModelSize => spec("model_size", 0.0, 1.0, 1.0),
         }
     }
 
@@ -114,6 +132,7 @@ impl Control {
             Control::InputIrEnabled => ("input_ir", "mix"),
             Control::CabEnabled => ("cab", "mix"),
             Control::OutputGainDb => ("output_gain", "gain_db"),
+            Control::ModelSize => ("amp", "size"),
         }
     }
 

@@ -43,13 +43,14 @@ pub struct Ports {
     input_ir_enabled: Option<InputPort<lv2_core::port::Control>>,
     cab_enabled: Option<InputPort<lv2_core::port::Control>>,
     output_gain_db: Option<InputPort<lv2_core::port::Control>>,
+    model_size: Option<InputPort<lv2_core::port::Control>>,
     input_right: Option<InputPort<Audio>>,
     output_right: Option<OutputPort<Audio>>,
 }
 
 impl Ports {
     /// The control inputs in [`Control::ALL`] order.
-    fn controls(&self) -> [Option<f32>; 12] {
+    fn controls(&self) -> [Option<f32>; 13] {
         [
             &self.input_gain_db,
             &self.gate_threshold_db,
@@ -63,6 +64,7 @@ impl Ports {
             &self.input_ir_enabled,
             &self.cab_enabled,
             &self.output_gain_db,
+            &self.model_size,
         ]
         .map(|port| port.as_ref().map(|p| **p))
     }

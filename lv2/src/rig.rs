@@ -112,10 +112,12 @@ pub fn chain_toml(files: &RigFiles, controls: &Controls) -> Result<String, Strin
         let mode = ["raw", "normalized", "calibrated"][value(Control::OutputMode) as usize];
         text += &format!(
             "[[node]]\nid = \"amp\"\nkind = \"nam\"\nmodel = {path}\noutput_mode = \"{mode}\"\n\
-             target_loudness_db = {:?}\ninterface_input_dbu = {:?}\ninterface_output_dbu = {:?}\n\n",
+             target_loudness_db = {:?}\ninterface_input_dbu = {:?}\ninterface_output_dbu = {:?}\n\
+             size = {:?}\n\n",
             value(Control::TargetLoudnessDb),
             value(Control::InputLevelDbu),
             value(Control::OutputLevelDbu),
+            value(Control::ModelSize),
         );
     }
     text += &format!(

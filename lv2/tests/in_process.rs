@@ -598,6 +598,7 @@ fn each_control_port_drives_its_parameter() {
         (vec![(InputIrEnabled, 0.0)], true),
         (vec![(CabEnabled, 0.0)], true),
         (vec![(OutputGainDb, -9.0)], true),
+        (vec![(ModelSize, 0.0)], false), // the model is not slimmable
     ];
     for (settings, audible) in cases {
         let mut host = restored(Kind::Mono, rate, &refs);
@@ -1002,9 +1003,21 @@ fn run_and_work_response_never_allocate() {
                 Box::new(|h| {
                     h.enabled = 1.0;
                     h.controls = [
-                        6.0, -60.0, 2.0, 8.0, 3.0, 1.0, -20.0, 10.0, 8.0, 0.0, 0.0, -6.0,
+                        6.0, -60.0, 2.0, 8.0, 3.0, 1.0, -20.0, 10.0, 8.0, 0.0, 0.0, -6.0, 0.3,
                     ];
                 }),
+            ),
+            (
+                "slimmable model",
+                Box::new(|h| h.set_file(MODEL, path_str(&slimmable_model()))),
+            ),
+            (
+                "model size",
+                Box::new(|h| h.controls[nam_lv2::controls::Control::ModelSize.index()] = 0.1),
+            ),
+            (
+                "model size back",
+                Box::new(|h| h.controls[nam_lv2::controls::Control::ModelSize.index()] = 1.0),
             ),
             ("output mode 2", Box::new(|h| h.controls[5] = 2.0)),
             ("clear", Box::new(|h| h.set_file(CAB_IR, ""))),
@@ -1254,7 +1267,7 @@ fn malformed_control_messages_change_nothing() {
     at += 4096;
     // Non-finite control values and input samples.
     for value in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e30] {
-        host.controls = [value; 12];
+        host.controls = [value; port::CONTROLS];
         host.enabled = value;
         let mut noisy = input[at..at + 1024].to_vec();
         noisy[10] = f32::NAN;
@@ -1271,4 +1284,88 @@ fn malformed_control_messages_change_nothing() {
         rms(&rest) > 1e-3,
         "still playing (a panic in run() silences it)"
     );
+}
+
+fn slimmable_model() -> PathBuf {
+    root().join("nam-kernel/tests/slimmable/slim_tanh.nam")
+}
+
+#[test]
+fn model_size_plays_each_size_of_a_slimmable_model_from_the_first_sample() {
+    use nam_lv2::controls::{Control, Controls};
+    let rate = 48_000.0;
+    let block = 128;
+    let input = di(0.5, 0.5);
+    let model = slimmable_model();
+    let wanted = files(Some(&model), None, None);
+    let full = reference(&wanted, rate, &[&input], block).remove(0);
+    // slim_tanh has 3 sizes: 0.2 plays the smallest, 0.5 the middle one.
+    for size in [0.2, 0.5, 1.0] {
+        let mut host = restored(Kind::Mono, rate, &[(MODEL, model.as_path())]);
+        host.controls[Control::ModelSize.index()] = size;
+        let output = host.run_mono(&input, block);
+        let mut controls = Controls::default();
+        controls.set(Control::ModelSize, size);
+        let expected = reference_with(&wanted, &controls, rate, &[&input], block).remove(0);
+        let diff = max_diff(&output, &expected);
+        assert!(diff < 1e-5, "size {size}: {diff} from the chain with it");
+        let effect = max_diff(&output, &full);
+        if size < 1.0 {
+            assert!(effect > 1e-3, "size {size} sounds like the full size");
+        } else {
+            assert_eq!(effect, 0.0, "1.0 is the full size");
+        }
+        assert_eq!(host.alloc_violations, 0);
+    }
+}
+
+#[test]
+fn model_size_changes_apply_without_a_reload_or_allocation() {
+    use nam_lv2::controls::{Control, Controls};
+    let rate = 48_000.0;
+    let block = 256;
+    let input = di(0.5, 0.5);
+    let model = slimmable_model();
+    let mut host = restored(Kind::Mono, rate, &[(MODEL, model.as_path())]);
+    let jobs = host.jobs_scheduled();
+    let switch_at = 8 * block;
+    let mut output = host.run_mono(&input[..switch_at], block);
+    host.controls[Control::ModelSize.index()] = 0.0;
+    output.extend(host.run_mono(&input[switch_at..], block));
+    assert_eq!(
+        host.jobs_scheduled(),
+        jobs,
+        "no worker job: nothing reloads"
+    );
+    assert_eq!(host.alloc_violations, 0, "switching allocated");
+
+    // The same chain with the size parameter set at the same frame.
+    let text =
+        nam_lv2::rig::chain_toml(&files(Some(&model), None, None), &Controls::default()).unwrap();
+    let mut graph = nam_graph::Chain::parse(&text, Path::new("size chain"))
+        .unwrap()
+        .build(rate, 1)
+        .unwrap();
+    let size = graph.find_param("amp", "size").expect("size parameter");
+    let mut expected = vec![0.0f32; input.len()];
+    for (at, (i, o)) in input
+        .chunks(block)
+        .zip(expected.chunks_mut(block))
+        .enumerate()
+    {
+        if at * block == switch_at {
+            graph.set(size, 0.0);
+        }
+        graph.process(&[i], &mut [o]);
+    }
+    let diff = max_diff(&output, &expected);
+    assert!(
+        diff < 1e-5,
+        "{diff} from the chain switched at the same frame"
+    );
+    let before = max_diff(
+        &output[switch_at..],
+        &reference(&files(Some(&model), None, None), rate, &[&input], block)[0][switch_at..],
+    );
+    assert!(before > 1e-3, "the size did not change the sound");
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use nam_lv2::controls::Control;
+use nam_lv2::controls::{Control, MODEL_SIZE_SCALE_POINTS};
 use nam_lv2::rig::FileSlot;
 
 const TTL: &str = include_str!("../../ttl/nam-graph.ttl");
@@ -109,7 +109,7 @@ fn mono_ports_match_the_code() {
 
 #[test]
 fn stereo_ports_match_the_code() {
-    check_plugin("urn:nam-graph:amp-stereo", &[(18, "in_r"), (19, "out_r")]);
+    check_plugin("urn:nam-graph:amp-stereo", &[(19, "in_r"), (20, "out_r")]);
 }
 
 #[test]
@@ -132,5 +132,40 @@ fn manifest_names_both_plugins_and_the_binary() {
         assert!(MANIFEST.contains(&format!(
             "<{uri}>\n    a lv2:Plugin ;\n    lv2:binary <libnam_lv2.so>"
         )));
+    }
+}
+
+#[test]
+fn model_size_scale_points_match_the_code_in_both_plugins() {
+    let blocks: Vec<&str> = TTL
+        .match_indices("lv2:symbol \"model_size\"")
+        .map(|(at, _)| {
+            let rest = &TTL[at..];
+            let end = ["lv2:index", "patch:writable"]
+                .iter()
+                .filter_map(|m| rest.find(m))
+                .min()
+                .unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .collect();
+    assert_eq!(blocks.len(), 2, "one model_size port per plugin");
+    for block in blocks {
+        assert_eq!(
+            block.matches("rdfs:label").count(),
+            MODEL_SIZE_SCALE_POINTS.len(),
+            "{block}"
+        );
+        for (value, label) in MODEL_SIZE_SCALE_POINTS {
+            let point = format!("[ rdfs:label \"{label}\" ; rdf:value {value:?} ]");
+            assert!(block.contains(&point), "missing {point} in:\n{block}");
+        }
+        let spec = Control::ModelSize.spec();
+        assert!(MODEL_SIZE_SCALE_POINTS
+            .iter()
+            .any(|&(value, _)| value == spec.default));
+        assert!(MODEL_SIZE_SCALE_POINTS
+            .iter()
+            .all(|&(value, _)| (spec.min..=spec.max).contains(&value)));
     }
 }

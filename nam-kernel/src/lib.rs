@@ -22,6 +22,9 @@
 //! # Contract, and the tests that enforce it
 //! - Output matches the trainer's within each fixture's tolerance, from the
 //!   first sample (`tests/fixtures.rs`, every case in `../shared/fixtures`).
+//! - Slimmable models (slimmable WaveNets and `SlimmableContainer`s) match the
+//!   trainer at every size, and switching sizes allocates nothing
+//!   (`tests/slimmable.rs`, references made by `scripts/make-slim-references.sh`).
 //! - Output does not depend on how the input is split into buffers
 //!   (`tests/streaming.rs`).
 //! - After `build`, `process`, `reset` and `prewarm` never allocate

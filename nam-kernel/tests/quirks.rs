@@ -537,3 +537,27 @@ fn metadata_of_unexpected_types_does_not_refuse_the_model() {
         assert_eq!(file.metadata.validation_esr(), None);
     }
 }
+
+#[test]
+fn requested_container_sizes_hand_over_lstms_at_once_and_wavenets_after_warm_up() {
+    let cases = common::cases();
+    let file = NamFile::from_json_str(&mixed_container().to_string(), "mixed.nam")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut model = Model::build(&file, BuildOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    // An LSTM has no receptive field to settle: it takes over at once, from
+    // its stored initial state (the reference's start state).
+    model.request_slimmable_size(0.1);
+    assert_eq!(model.slimmable_size_index(), 0);
+    let lstm = case(&cases, "lstm_1x16");
+    let diff = compare(&mut model, &lstm.input, &lstm.expected, lstm.tolerance)
+        .unwrap_or_else(|e| panic!("requested LSTM: {e}"));
+    println!("requested LSTM max |diff| {diff:.2e}");
+    // The feather WaveNet warms up for its receptive field (4093) first.
+    model.request_slimmable_size(1.0);
+    assert_eq!(model.slimmable_size_target(), 2);
+    let mut output = vec![0.0; 4000];
+    model.process(&lstm.input[..4000], &mut output);
+    assert_eq!(model.slimmable_size_index(), 0, "still warming up");
+    model.process(&lstm.input[..400], &mut output[..400]);
+    assert_eq!(model.slimmable_size_index(), 2, "took over");
+}

@@ -128,6 +128,7 @@ fn info_json_matches_the_model_for_every_fixture_and_the_demo() {
             "config",
             "metadata",
             "submodels",
+            "sizes",
         ] {
             assert!(info.get(key).is_some(), "{}: no `{key}`", path.display());
         }
@@ -184,6 +185,72 @@ fn info_lists_lstm_and_container_details() {
         text.contains("submodel 1 (max_value 1, plays by default):"),
         "{text}"
     );
+}
+
+#[test]
+fn info_lists_every_size_of_a_slimmable_model() {
+    // wavenet_slimmable: 6 layers, kernel 3, allowed_channels [2, 4, 8]. At c
+    // channels: rechannel c + 6 · (conv 3c² + mixer c + 1x1 c²) + head c.
+    let macs = |c: u64| 2 * c + 6 * (4 * c * c + c);
+    let info = json_ok(&["info", s(&fixture("wavenet_slimmable")), "--json"]);
+    let sizes = info["sizes"].as_array().expect("sizes");
+    let summary: Vec<(u64, u64, u64, bool)> = sizes
+        .iter()
+        .map(|s| {
+            (
+                s["channels"][0].as_u64().unwrap(),
+                s["multiply_adds_per_sample"].as_u64().unwrap(),
+                s["receptive_field"].as_u64().unwrap(),
+                s["default"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (2, macs(2), 127, false),
+            (4, macs(4), 127, false),
+            (8, macs(8), 127, true)
+        ]
+    );
+    assert_eq!(sizes[1]["min_value"].as_f64(), Some(1.0 / 3.0));
+    assert_eq!(sizes[1]["max_value"].as_f64(), Some(2.0 / 3.0));
+    assert_eq!(info["multiply_adds_per_sample"].as_u64(), Some(macs(8)));
+    let text = stdout_ok(&["info", s(&fixture("wavenet_slimmable"))]);
+    for line in [
+        "sizes:            3",
+        "size 0: values 0.000..0.333, channels 2, 112 multiply-adds per sample, receptive field 127",
+        "size 2: values 0.667..1.000, channels 8, 1600 multiply-adds per sample, receptive field 127, default",
+    ] {
+        assert!(text.contains(line), "missing `{line}` in:\n{text}");
+    }
+
+    // The default of a slimmable WaveNet whose last allowed entry is below
+    // `channels` is that entry: its cost is that size's.
+    let bottleneck = repo().join("nam-kernel/tests/slimmable/slim_bottleneck.nam");
+    let info = json_ok(&["info", s(&bottleneck), "--json"]);
+    let sizes = info["sizes"].as_array().expect("sizes");
+    assert_eq!(sizes.len(), 2);
+    assert_eq!(sizes[1]["channels"][0], 4);
+    assert_eq!(info["config"]["layer_arrays"][0]["channels"], 6);
+    assert_eq!(
+        info["multiply_adds_per_sample"],
+        sizes[1]["multiply_adds_per_sample"]
+    );
+
+    let container = json_ok(&["info", s(&fixture("slimmable_container")), "--json"]);
+    let sizes = container["sizes"].as_array().expect("sizes");
+    let submodels = container["submodels"].as_array().unwrap();
+    assert_eq!(sizes.len(), submodels.len());
+    for (size, sub) in sizes.iter().zip(submodels) {
+        assert_eq!(size["max_value"], sub["max_value"]);
+        assert_eq!(
+            size["multiply_adds_per_sample"],
+            sub["model"]["multiply_adds_per_sample"]
+        );
+    }
+    let plain = json_ok(&["info", s(&fixture("wavenet_nano")), "--json"]);
+    assert_eq!(plain["sizes"].as_array().map(Vec::len), Some(0));
 }
 
 #[test]

@@ -65,6 +65,9 @@ pub struct NamSettings {
     pub interface_input_dbu: f32,
     /// Analog level (dBu) that 0 dBFS produces on the user's output.
     pub interface_output_dbu: f32,
+    /// Size of a slimmable model in `[0, 1]` (1 = full size, the default;
+    /// see `Model::set_slimmable_size`). No effect on other models.
+    pub size: f32,
 }
 
 impl Default for NamSettings {
@@ -76,6 +79,7 @@ impl Default for NamSettings {
             target_loudness_db: -18.0,
             interface_input_dbu: 12.0,
             interface_output_dbu: 12.0,
+            size: 1.0,
         }
     }
 }
@@ -94,9 +98,13 @@ pub mod param {
     pub const INTERFACE_INPUT_DBU: usize = 4;
     /// Interface output level (dBu).
     pub const INTERFACE_OUTPUT_DBU: usize = 5;
+    /// Size of a slimmable model, 0–1 (1 = full size). A change while running
+    /// takes over after one receptive field, during which both sizes run
+    /// (see `Model::request_slimmable_size`); no burst of work, no allocation.
+    pub const SIZE: usize = 6;
 }
 
-const PARAMS: [ParamSpec; 6] = [
+const PARAMS: [ParamSpec; 7] = [
     ParamSpec {
         name: "input_gain_db",
         min: -40.0,
@@ -133,6 +141,12 @@ const PARAMS: [ParamSpec; 6] = [
         max: 40.0,
         default: 12.0,
     },
+    ParamSpec {
+        name: "size",
+        min: 0.0,
+        max: 1.0,
+        default: 1.0,
+    },
 ];
 
 /// Largest input magnitude passed to the model (about +30 dBFS); anything
@@ -164,12 +178,13 @@ impl NamNode {
 
     /// Builds the node from an already loaded file; `name` names it in errors.
     pub fn from_file(file: &NamFile, name: &str, settings: NamSettings) -> Result<Self, NodeError> {
-        let model = Model::build(file, BuildOptions::default()).map_err(|source| {
+        let mut model = Model::build(file, BuildOptions::default()).map_err(|source| {
             NodeError::ModelBuild {
                 path: name.to_owned(),
                 source,
             }
         })?;
+        model.set_slimmable_size(f64::from(settings.size));
         let mut node = Self {
             path: name.to_owned(),
             model,
@@ -265,6 +280,10 @@ impl Node for NamNode {
     fn snap_params(&mut self) {
         self.input_gain.snap();
         self.output_gain.snap();
+        if self.model.slimmable_size_target() != self.model.slimmable_size_index() {
+            // A size still warming up takes over now, from silence.
+            self.model.set_slimmable_size(f64::from(self.settings.size));
+        }
     }
 
     fn params(&self) -> &[ParamSpec] {
@@ -284,6 +303,13 @@ impl Node for NamNode {
             param::TARGET_LOUDNESS_DB => s.target_loudness_db = value,
             param::INTERFACE_INPUT_DBU => s.interface_input_dbu = value,
             param::INTERFACE_OUTPUT_DBU => s.interface_output_dbu = value,
+            param::SIZE => {
+                s.size = value;
+                // Every size is built at load: the new one warms up on the live
+                // input for one receptive field, then takes over seamlessly.
+                self.model.request_slimmable_size(f64::from(value));
+                return;
+            }
             _ => return,
         }
         self.update_gains();

@@ -2,7 +2,7 @@
 //!
 //! | kind | settings |
 //! | --- | --- |
-//! | `nam` | `model` (path), `output_mode` (`raw`, `normalized`, `calibrated`), and the parameters `input_gain_db`, `output_gain_db`, `target_loudness_db`, `interface_input_dbu`, `interface_output_dbu` |
+//! | `nam` | `model` (path), `output_mode` (`raw`, `normalized`, `calibrated`), and the parameters `input_gain_db`, `output_gain_db`, `target_loudness_db`, `interface_input_dbu`, `interface_output_dbu`, `size` (0–1, 1 = full size: a slimmable model's size, no effect on other models) |
 //! | `ir` | `file` (WAV path; any rate, bit depth and length up to 10 s), `normalize` (bool), and the parameters `mix` (0–1), `level_db` |
 //! | `gain` | `gain_db` |
 //! | `noise_gate` | `threshold_db`, `attack_ms`, `hold_ms`, `release_ms`, `hysteresis_db` |

@@ -62,9 +62,9 @@ pub mod port {
     pub const ENABLED: u32 = 4;
     pub const LATENCY: u32 = 5;
     pub const FIRST_CONTROL: u32 = 6;
-    pub const CONTROLS: usize = 12;
-    pub const IN_R: u32 = 18;
-    pub const OUT_R: u32 = 19;
+    pub const CONTROLS: usize = 13;
+    pub const IN_R: u32 = 19;
+    pub const OUT_R: u32 = 20;
 }
 
 /// Longest host block the tests use.
@@ -447,7 +447,7 @@ pub struct Host {
     raw_control: Option<Vec<u8>>,
     /// Bytes the notify port offers the plugin (at most the buffer's size).
     pub notify_capacity: usize,
-    /// Values of the 12 control ports (6..17).
+    /// Values of the 13 control ports (6..18).
     pub controls: [f32; port::CONTROLS],
     pub enabled: f32,
     pub latency: f32,

@@ -12,6 +12,10 @@
 //! ([`limits`]), the weight count must match the config exactly, and every
 //! weight must be finite. See `../shared/fixtures/README.md` for the layout.
 //!
+//! [`slim`] turns a slimmable WaveNet at any size into a plain, smaller
+//! WaveNet config and weight vector (the trainer's `slice_channels_uniform`),
+//! and lists the sizes of any slimmable model.
+//!
 //! [`NamFile::save`] (and [`NamFile::to_json_value`]) write a document back in
 //! the trainer's form and current layout; [`WaveNetLayout`] asks for the
 //! legacy 0.5 WaveNet layout where the config fits it (`tests/write.rs`).
@@ -23,6 +27,7 @@ pub mod limits;
 mod linear;
 mod lstm;
 mod metadata;
+pub mod slim;
 mod wavenet;
 mod write;
 

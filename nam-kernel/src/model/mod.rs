@@ -7,12 +7,13 @@ mod conv;
 mod convnet;
 mod linear;
 mod lstm;
+mod sizes;
 mod wavenet;
 
 use std::path::Path;
 
 use crate::error::{FormatError, LoadError};
-use crate::format::{limits, Metadata, ModelSpec, NamFile};
+use crate::format::{limits, slim, Metadata, ModelSpec, NamFile};
 use crate::kernels::Kernels;
 
 /// The internal block size used when none is given: long enough for the
@@ -72,24 +73,43 @@ pub(crate) enum Engine {
     Lstm(lstm::Lstm),
     ConvNet(convnet::ConvNet),
     Linear(linear::Linear),
-    Container(Container),
-}
-
-/// A `SlimmableContainer`: every submodel built, one active.
-#[derive(Debug)]
-pub(crate) struct Container {
-    submodels: Vec<(f64, Engine)>,
-    active: usize,
+    Container(sizes::Sizes),
 }
 
 impl Engine {
+    /// Builds the model at the top level: a slimmable WaveNet with every size.
+    fn build_all_sizes(file: &NamFile, max_frames: usize) -> Result<Engine, BuildError> {
+        let Some(sizes) = slimmable_wavenet_sizes(&file.spec) else {
+            return Engine::build(file, max_frames);
+        };
+        let built = sizes
+            .iter()
+            .map(|s| Ok((s.max_value, Engine::build_spec(&s.spec, max_frames)?)))
+            .collect::<Result<Vec<_>, BuildError>>()?;
+        Ok(Engine::Container(sizes::Sizes::new(
+            built, true, max_frames,
+        )))
+    }
+
+    /// Builds a model; a nested slimmable WaveNet plays at its default size.
     fn build(file: &NamFile, max_frames: usize) -> Result<Engine, BuildError> {
-        Ok(match &file.spec {
-            ModelSpec::WaveNet { config, weights } => Engine::WaveNet(Box::new(
-                wavenet::WaveNet::build(config, weights, max_frames, |nested| {
-                    Engine::build(nested, max_frames)
-                })?,
-            )),
+        Self::build_spec(&file.spec, max_frames)
+    }
+
+    fn build_spec(spec: &ModelSpec, max_frames: usize) -> Result<Engine, BuildError> {
+        Ok(match spec {
+            ModelSpec::WaveNet { config, weights } => {
+                if let Ok(Some(slim)) = slim::SlimmableWaveNet::new(config, weights) {
+                    let (config, weights) = slim.at_level(slim.level_for(1.0));
+                    return Self::build_spec(&ModelSpec::WaveNet { config, weights }, max_frames);
+                }
+                Engine::WaveNet(Box::new(wavenet::WaveNet::build(
+                    config,
+                    weights,
+                    max_frames,
+                    |nested| Engine::build(nested, max_frames),
+                )?))
+            }
             ModelSpec::Lstm { config, weights } => {
                 Engine::Lstm(lstm::Lstm::build(config, weights)?)
             }
@@ -104,11 +124,7 @@ impl Engine {
                     .iter()
                     .map(|s| Ok((s.max_value, Engine::build(&s.model, max_frames)?)))
                     .collect::<Result<Vec<_>, BuildError>>()?;
-                let active = built.len() - 1;
-                Engine::Container(Container {
-                    submodels: built,
-                    active,
-                })
+                Engine::Container(sizes::Sizes::new(built, false, max_frames))
             }
         })
     }
@@ -116,7 +132,7 @@ impl Engine {
     pub(crate) fn out_channels(&self) -> usize {
         match self {
             Engine::WaveNet(w) => w.out_channels(),
-            Engine::Container(c) => c.submodels[c.active].1.out_channels(),
+            Engine::Container(c) => c.playing().out_channels(),
             Engine::Lstm(_) | Engine::ConvNet(_) | Engine::Linear(_) => 1,
         }
     }
@@ -127,7 +143,7 @@ impl Engine {
             Engine::Lstm(_) => 1,
             Engine::ConvNet(c) => c.receptive_field(),
             Engine::Linear(l) => l.receptive_field(),
-            Engine::Container(c) => c.submodels[c.active].1.receptive_field(),
+            Engine::Container(c) => c.playing().receptive_field(),
         }
     }
 
@@ -137,7 +153,7 @@ impl Engine {
     fn prewarm_frames(&self) -> usize {
         match self {
             Engine::Lstm(_) => 0,
-            Engine::Container(c) => c.submodels[c.active].1.prewarm_frames(),
+            Engine::Container(c) => c.playing().prewarm_frames(),
             other => other.receptive_field() - 1,
         }
     }
@@ -148,7 +164,7 @@ impl Engine {
             Engine::Lstm(l) => l.clear(),
             Engine::ConvNet(c) => c.clear(),
             Engine::Linear(l) => l.clear(),
-            Engine::Container(c) => c.submodels[c.active].1.clear(),
+            Engine::Container(c) => c.clear(),
         }
     }
 
@@ -166,9 +182,7 @@ impl Engine {
             Engine::Lstm(l) => l.process_block(kernels, input, output),
             Engine::ConvNet(c) => c.process_block(kernels, input, output),
             Engine::Linear(l) => l.process_block(kernels, input, output),
-            Engine::Container(c) => c.submodels[c.active]
-                .1
-                .process_block(kernels, input, output, out_stride),
+            Engine::Container(c) => c.process_block(kernels, input, output, out_stride),
         }
     }
 }
@@ -207,14 +221,19 @@ impl Model {
         if max_frames == 0 {
             return Err(BuildError::ZeroBlock);
         }
-        let floats = state_floats(&file.spec, max_frames);
+        let floats = match slimmable_wavenet_sizes(&file.spec) {
+            Some(sizes) => sizes.iter().fold(0usize, |total, s| {
+                total.saturating_add(state_floats(&s.spec, max_frames))
+            }),
+            None => state_floats(&file.spec, max_frames),
+        };
         if floats > limits::MAX_STATE_FLOATS {
             return Err(BuildError::TooMuchState {
                 floats,
                 limit: limits::MAX_STATE_FLOATS,
             });
         }
-        let net = Engine::build(file, max_frames)?;
+        let net = Engine::build_all_sizes(file, max_frames)?;
         if net.out_channels() != 1 {
             return Err(BuildError::NotMono(net.out_channels()));
         }
@@ -312,8 +331,10 @@ impl Model {
         self.max_block_frames
     }
 
-    /// Size breakpoints of a `SlimmableContainer` (empty for other models): a
-    /// size below `breakpoints[i]` selects submodel `i`, the last serves the rest.
+    /// Size breakpoints of a slimmable model (a `SlimmableContainer` or a
+    /// slimmable WaveNet; empty for other models): a size below
+    /// `breakpoints[i]` selects size `i`, the last serves the rest. For a
+    /// slimmable WaveNet of `n` sizes they are `1/n, 2/n, ...`.
     pub fn slimmable_breakpoints(&self) -> Vec<f64> {
         match &self.net {
             Engine::Container(c) => c.submodels[..c.submodels.len() - 1]
@@ -324,23 +345,74 @@ impl Model {
         }
     }
 
-    /// Selects the `SlimmableContainer` submodel for `size` in `[0, 1]` (1 = the
-    /// full model, the default) and resets it if it changed. No effect on other
-    /// architectures. Allocation-free, but a change costs a [`Model::reset`].
+    /// Sizes the model plays at: 1 for a model that is not slimmable.
+    pub fn slimmable_size_count(&self) -> usize {
+        match &self.net {
+            Engine::Container(c) => c.submodels.len(),
+            _ => 1,
+        }
+    }
+
+    /// The size playing now, 0 = smallest (the last is the default).
+    pub fn slimmable_size_index(&self) -> usize {
+        match &self.net {
+            Engine::Container(c) => c.active,
+            _ => 0,
+        }
+    }
+
+    /// Plays the size for `size` in `[0, 1]` (1 = full size, the default), as
+    /// the trainer does: a `SlimmableContainer`'s submodel below whose
+    /// `max_value` it lies, or a slimmable WaveNet's `allowed_channels` entry
+    /// `min(floor(size · n), n − 1)` (see [`crate::format::slim`]). Every size
+    /// is built at load, so this only switches, at once, and resets the new
+    /// size if it changed: allocation-free, but a change costs a
+    /// [`Model::reset`] (one receptive field of processing in this call). No
+    /// effect on other models. For live changes see
+    /// [`Model::request_slimmable_size`].
     pub fn set_slimmable_size(&mut self, size: f64) {
-        let Engine::Container(container) = &mut self.net else {
+        let Engine::Container(sizes) = &mut self.net else {
             return;
         };
-        let last = container.submodels.len() - 1;
-        let index = container
-            .submodels
-            .iter()
-            .position(|(max, _)| size < *max)
-            .unwrap_or(last);
-        if index != container.active {
-            container.active = index;
+        let index = sizes.index_for(size);
+        if sizes.select(index) {
             self.reset();
         }
+    }
+
+    /// Moves to the size for `size` (as [`Model::set_slimmable_size`] picks
+    /// it) without a burst of work: the new size processes the live input
+    /// beside the playing one for one receptive field (up to twice the work
+    /// per sample meanwhile), then takes over at a block boundary in exactly
+    /// the state it would have had if it had played all along. A size without
+    /// receptive-field memory (an LSTM submodel) takes over at once from its
+    /// initial state. Allocation-free; no effect on other models.
+    pub fn request_slimmable_size(&mut self, size: f64) {
+        if let Engine::Container(sizes) = &mut self.net {
+            let index = sizes.index_for(size);
+            sizes.request(index);
+        }
+    }
+
+    /// The size that plays once a [`Model::request_slimmable_size`] has
+    /// taken over (equal to [`Model::slimmable_size_index`] otherwise).
+    pub fn slimmable_size_target(&self) -> usize {
+        match &self.net {
+            Engine::Container(sizes) => sizes.target(),
+            _ => 0,
+        }
+    }
+}
+
+/// The sizes of a top-level slimmable WaveNet the trainer could have made;
+/// `None` for any other model.
+fn slimmable_wavenet_sizes(spec: &ModelSpec) -> Option<Vec<slim::SlimSize>> {
+    match spec {
+        ModelSpec::WaveNet { config, weights } => {
+            matches!(slim::SlimmableWaveNet::new(config, weights), Ok(Some(_)))
+                .then(|| slim::sizes(spec))
+        }
+        _ => None,
     }
 }
 

@@ -20,15 +20,22 @@
 //! - ConvNet, per block: `C · inputs · 2`; then the head, `C`.
 //! - Linear: one per tap.
 //! - SlimmableContainer: the submodel that plays by default (the last).
+//! - Slimmable WaveNet: the size that plays by default (size 1.0, the last
+//!   `allowed_channels` entry; `nam-tools info` lists every size).
 
 use nam_kernel::format::{
-    ConvNetConfig, FilmPosition, LayerArrayConfig, LstmConfig, ModelSpec, WaveNetConfig,
+    slim, ConvNetConfig, FilmPosition, LayerArrayConfig, LstmConfig, ModelSpec, WaveNetConfig,
 };
 
 /// Multiply-adds per output sample of a model (see the module docs).
 pub fn per_sample(spec: &ModelSpec) -> u64 {
     match spec {
-        ModelSpec::WaveNet { config, .. } => wavenet(config),
+        ModelSpec::WaveNet { config, weights } => {
+            match slim::SlimmableWaveNet::new(config, weights) {
+                Ok(Some(s)) => wavenet(&s.at_level(s.level_for(1.0)).0),
+                _ => wavenet(config),
+            }
+        }
         ModelSpec::Lstm { config, .. } => lstm(config),
         ModelSpec::ConvNet { config, .. } => convnet(config),
         ModelSpec::Linear { config, .. } => config.receptive_field as u64,

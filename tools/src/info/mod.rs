@@ -2,11 +2,13 @@
 //!
 //! [`ModelInfo::from_file`] summarises a loaded file: architecture, config,
 //! parameter count, receptive field, multiply-adds per sample ([`macs`]),
-//! sample rate and metadata, with one entry per submodel of a container.
+//! sample rate and metadata, with one entry per submodel of a container and
+//! one per size of a slimmable model.
 //! It serialises to the stable `--json` object; [`ModelInfo::render`] gives the
 //! text report.
 
 pub mod macs;
+mod sizes;
 mod summary;
 mod text;
 
@@ -15,6 +17,7 @@ use nam_kernel::NamFile;
 use serde::Serialize;
 use serde_json::Value;
 
+pub use sizes::SizeInfo;
 pub use summary::{
     ArrayHeadSummary, ConfigSummary, FilmSummary, LayerArraySummary, PostHeadSummary,
 };
@@ -44,6 +47,10 @@ pub struct ModelInfo {
     pub metadata: MetadataSummary,
     /// A container's submodels, ascending by `max_value` (empty otherwise).
     pub submodels: Vec<SubmodelInfo>,
+    /// The sizes of a slimmable model (a slimmable WaveNet or a container),
+    /// smallest first, with channels, cost and receptive field; empty for a
+    /// model that is not slimmable.
+    pub sizes: Vec<SizeInfo>,
 }
 
 /// One submodel of a `SlimmableContainer`.
@@ -132,6 +139,7 @@ impl ModelInfo {
             config: ConfigSummary::new(&file.spec),
             metadata: MetadataSummary::new(&file.metadata),
             submodels,
+            sizes: sizes::sizes(&file.spec),
         }
     }
 

@@ -41,6 +41,7 @@ fn model(out: &mut String, info: &ModelInfo, indent: &str) {
         info.multiply_adds_per_sample as f64 * rate / 1e6
     );
     config(out, &info.config, indent);
+    sizes(out, info, indent);
     for (i, sub) in info.submodels.iter().enumerate() {
         let default = if i + 1 == info.submodels.len() {
             ", plays by default"
@@ -55,6 +56,31 @@ fn model(out: &mut String, info: &ModelInfo, indent: &str) {
         model(out, &sub.model, &format!("{indent}  "));
     }
     metadata(out, &info.metadata, indent);
+}
+
+/// One line per size of a slimmable model.
+fn sizes(out: &mut String, info: &ModelInfo, indent: &str) {
+    if info.sizes.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "{indent}sizes:            {} (the size setting picks one; 1.0 plays the last)",
+        info.sizes.len()
+    );
+    for (i, size) in info.sizes.iter().enumerate() {
+        let channels: Vec<String> = size.channels.iter().map(|c| c.to_string()).collect();
+        let default = if size.default { ", default" } else { "" };
+        let _ = writeln!(
+            out,
+            "{indent}  size {i}: values {:.3}..{:.3}, channels {}, {} multiply-adds per sample, receptive field {}{default}",
+            size.min_value,
+            size.max_value,
+            channels.join("/"),
+            size.multiply_adds_per_sample,
+            size.receptive_field
+        );
+    }
 }
 
 fn config(out: &mut String, config: &ConfigSummary, indent: &str) {
