@@ -1,7 +1,8 @@
 //! Every kernel table computes what the scalar reference computes, on random
 //! data over awkward shapes: every frame count 0..=67 (so every tile remainder
 //! of every table), odd channel counts, groups, dilations, with and without a
-//! bias, overwriting and accumulating into output buffers that already hold data.
+//! bias, overwriting, accumulating into output buffers that already hold data,
+//! and adding to other rows.
 
 use nam_kernel::format::Activation;
 use nam_kernel::kernels::{ConvShape, Kernels, LayerFront, Output};
@@ -75,10 +76,15 @@ fn convolutions_match_the_scalar_reference() {
                 let weights = noise.fill(taps * cout * (cin / groups));
                 let bias = noise.fill(cout);
                 let bias = (frames % 2 == 0).then_some(&bias[..]);
-                let output = if frames % 3 == 0 {
-                    Output::Overwrite
-                } else {
-                    Output::Accumulate
+                let source_stride = frames + 2;
+                let source = noise.fill(cout * source_stride);
+                let output = match frames % 3 {
+                    0 => Output::Overwrite,
+                    1 => Output::Accumulate,
+                    _ => Output::AddTo {
+                        source: &source,
+                        stride: source_stride,
+                    },
                 };
                 let input = noise.fill(cin * in_stride);
                 let dirty = noise.fill(cout * out_stride);

@@ -151,6 +151,42 @@ unsafe impl Simd for Neon {
             vmulq_f32(r, vrecpsq_f32(a, r))
         }
     }
+    /// Multiplies by weight lanes (`fmla v.4s, v.4s, w.s[k]`): the weights of
+    /// four rows take one load instead of four broadcasts.
+    #[inline(always)]
+    unsafe fn fma_rows<const R: usize, const V: usize>(
+        acc: &mut [[float32x4_t; V]; R],
+        xs: &[float32x4_t; V],
+        w: *const f32,
+    ) {
+        unsafe {
+            let mut r = 0;
+            while r + 4 <= R {
+                let wv = vld1q_f32(w.add(r));
+                for (v, &x) in xs.iter().enumerate() {
+                    acc[r][v] = vfmaq_laneq_f32::<0>(acc[r][v], x, wv);
+                    acc[r + 1][v] = vfmaq_laneq_f32::<1>(acc[r + 1][v], x, wv);
+                    acc[r + 2][v] = vfmaq_laneq_f32::<2>(acc[r + 2][v], x, wv);
+                    acc[r + 3][v] = vfmaq_laneq_f32::<3>(acc[r + 3][v], x, wv);
+                }
+                r += 4;
+            }
+            if r + 2 <= R {
+                let wv = vld1_f32(w.add(r));
+                for (v, &x) in xs.iter().enumerate() {
+                    acc[r][v] = vfmaq_lane_f32::<0>(acc[r][v], x, wv);
+                    acc[r + 1][v] = vfmaq_lane_f32::<1>(acc[r + 1][v], x, wv);
+                }
+                r += 2;
+            }
+            if r < R {
+                let wv = vld1q_dup_f32(w.add(r));
+                for (v, &x) in xs.iter().enumerate() {
+                    acc[r][v] = vfmaq_f32(acc[r][v], x, wv);
+                }
+            }
+        }
+    }
     #[inline(always)]
     unsafe fn exp2_from_shifted(shifted: float32x4_t) -> float32x4_t {
         unsafe {

@@ -65,6 +65,11 @@ pub(super) fn conv(
         match output {
             Output::Overwrite => row.fill(b),
             Output::Accumulate => row.iter_mut().for_each(|y| *y += b),
+            Output::AddTo { source, stride } => {
+                for (y, &x) in row.iter_mut().zip(&source[o * stride..][..n]) {
+                    *y = x + b;
+                }
+            }
         }
         for tap in 0..shape.taps {
             for i in 0..cin_g {

@@ -51,13 +51,21 @@ pub struct ConvShape {
     pub out_stride: usize,
 }
 
-/// Whether a convolution adds to what its output rows hold or replaces it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Output {
-    /// `out = bias + conv(input)`.
+/// What a convolution's result is added to.
+#[derive(Clone, Copy, Debug)]
+pub enum Output<'a> {
+    /// Nothing: `out = bias + conv(input)`.
     Overwrite,
-    /// `out += bias + conv(input)`.
+    /// What the output rows hold: `out += bias + conv(input)`.
     Accumulate,
+    /// Other rows of the same shape (`stride` apart):
+    /// `out = source + bias + conv(input)`, `source` untouched.
+    AddTo {
+        /// The rows added.
+        source: &'a [f32],
+        /// Distance between them.
+        stride: usize,
+    },
 }
 
 /// The front half of a WaveNet layer, done in one pass by

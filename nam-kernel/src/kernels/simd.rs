@@ -59,6 +59,25 @@ pub(super) unsafe trait Simd {
     /// `1 / a` to about 1e-7 relative (an estimate refined by Newton steps,
     /// no division).
     unsafe fn recip(a: Self::V) -> Self::V;
+    /// `acc[r][v] += w[r] · xs[v]` for every row `r < R` and vector `v < V`:
+    /// one (tap, input row) step of a convolution tile. Reads exactly `R`
+    /// floats at `w`.
+    #[inline(always)]
+    unsafe fn fma_rows<const R: usize, const V: usize>(
+        acc: &mut [[Self::V; V]; R],
+        xs: &[Self::V; V],
+        w: *const f32,
+    ) {
+        // SAFETY: the caller guarantees `R` floats at `w`.
+        unsafe {
+            for (r, row) in acc.iter_mut().enumerate() {
+                let wr = Self::splat(*w.add(r));
+                for (a, &xv) in row.iter_mut().zip(xs) {
+                    *a = Self::mul_add(wr, xv, *a);
+                }
+            }
+        }
+    }
     /// `2^k` where each lane of `shifted` is `k + ROUND_MAGIC` (an integer
     /// `|k| ≤ 127` held in the mantissa): the exponent built from the bits.
     unsafe fn exp2_from_shifted(shifted: Self::V) -> Self::V;
@@ -86,6 +105,12 @@ pub(super) unsafe fn conv<S: Simd>(
         return;
     }
     check_conv_bounds(shape, weights, bias, input, out);
+    if let Output::AddTo { source, stride } = output {
+        assert!(
+            (shape.cout - 1) * stride + shape.frames <= source.len(),
+            "conv source"
+        );
+    }
     let cin_g = shape.cin_per_group;
     let cout_g = shape.cout / shape.groups;
     let group_len = shape.taps * cin_g * cout_g;
@@ -95,7 +120,19 @@ pub(super) unsafe fn conv<S: Simd>(
             // SAFETY: in bounds, checked above.
             weights: unsafe { weights.as_ptr().add(group * group_len) },
             bias: bias.map(|b| &b[group * cout_g..][..cout_g]),
-            accumulate: matches!(output, Output::Accumulate),
+            // SAFETY: in bounds, checked above.
+            start: unsafe {
+                match output {
+                    Output::Overwrite => None,
+                    Output::Accumulate => Some((
+                        out.as_ptr().add(group * cout_g * shape.out_stride),
+                        shape.out_stride,
+                    )),
+                    Output::AddTo { source, stride } => {
+                        Some((source.as_ptr().add(group * cout_g * stride), stride))
+                    }
+                }
+            },
             // SAFETY: in bounds, checked above.
             input: unsafe {
                 input
@@ -184,7 +221,7 @@ pub(super) unsafe fn layer_front<S: Simd>(
         shape,
         weights: front.weights.as_ptr(),
         bias: Some(front.bias),
-        accumulate: false,
+        start: None,
         // SAFETY: in bounds, checked above.
         input: unsafe { input.as_ptr().add(shape.first) },
         out: z.as_mut_ptr(),
@@ -229,7 +266,8 @@ struct Band<'a> {
     shape: &'a ConvShape,
     weights: *const f32,
     bias: Option<&'a [f32]>,
-    accumulate: bool,
+    /// The rows (and their distance) the result is added to, if any.
+    start: Option<(*const f32, usize)>,
     input: *const f32,
     out: *mut f32,
     cout_g: usize,
@@ -340,10 +378,11 @@ impl Band<'_> {
             for (r, row) in acc.iter_mut().enumerate() {
                 let bias = self.bias.map(|b| S::splat(b[o + r]));
                 for (v, a) in row.iter_mut().enumerate() {
-                    let start = if self.accumulate {
-                        load_tile::<S, PART>(out.add(r * s.out_stride + v * lanes), part)
-                    } else {
-                        S::splat(0.0)
+                    let start = match self.start {
+                        Some((rows, stride)) => {
+                            load_tile::<S, PART>(rows.add((o + r) * stride + t0 + v * lanes), part)
+                        }
+                        None => S::splat(0.0),
                     };
                     *a = match bias {
                         Some(b) => S::add(start, b),
@@ -413,12 +452,7 @@ unsafe fn step<S: Simd, const R: usize, const V: usize, const PART: bool>(
         for (v, xv) in xs.iter_mut().enumerate() {
             *xv = load_tile::<S, PART>(x.add(v * S::LANES), part);
         }
-        for (r, row) in acc.iter_mut().enumerate() {
-            let wr = S::splat(*w.add(r));
-            for (a, &xv) in row.iter_mut().zip(&xs) {
-                *a = S::mul_add(wr, xv, *a);
-            }
-        }
+        S::fma_rows(acc, &xs, w);
     }
 }
 

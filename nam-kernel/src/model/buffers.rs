@@ -97,6 +97,11 @@ impl History {
         (&mut self.data, self.stride, self.position)
     }
 
+    /// The current block as a planar view, read-only.
+    pub(crate) fn current_view(&self) -> (&[f32], usize, usize) {
+        (&self.data, self.stride, self.position)
+    }
+
     /// The whole buffer for a convolution of this lookback: `(data, stride, first)`
     /// where `first` is the offset of the oldest tap for the current block.
     pub(crate) fn conv_input(&self) -> (&[f32], usize, usize) {

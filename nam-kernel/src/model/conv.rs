@@ -178,7 +178,8 @@ impl Conv {
         self.run(kernels, Output::Accumulate, input, out, out_stride, frames);
     }
 
-    fn run(
+    /// `out = bias + conv(input)` added to what `output` says.
+    pub(crate) fn run(
         &self,
         kernels: &Kernels,
         output: Output,

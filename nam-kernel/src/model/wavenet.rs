@@ -7,7 +7,7 @@ use super::{BuildError, Engine};
 use crate::format::{
     Activation, FilmPosition, Gating, LayerArrayConfig, LayerConfig, PostHeadConfig, WaveNetConfig,
 };
-use crate::kernels::{Kernels, LayerFront};
+use crate::kernels::{Kernels, LayerFront, Output};
 
 /// One dilated layer and the history of its convolution input.
 #[derive(Debug)]
@@ -61,6 +61,9 @@ struct LayerArray {
     condition_size: usize,
     head_term_channels: usize,
     scratch: Scratch,
+    /// Every layer is fused and has a plain layer 1x1, so the residual
+    /// stream is written straight into the next layer's history (no copy).
+    residual_in_history: bool,
 }
 
 impl LayerArray {
@@ -89,6 +92,10 @@ impl LayerArray {
             mid_max = mid_max.max(built.mid_channels);
             layers.push(built);
         }
+        let residual_in_history = !layers.is_empty()
+            && layers
+                .iter()
+                .all(|l: &Layer| l.fused_front && l.layer1x1.is_some());
         let head_term_channels = config.head_term_channels();
         let head_rechannel = Conv::read(
             ConvSpec {
@@ -112,6 +119,7 @@ impl LayerArray {
             bottleneck,
             condition_size: cond,
             head_term_channels,
+            residual_in_history,
             scratch: Scratch {
                 x: Planar::new(channels, max_frames),
                 z: Planar::new(mid_max, max_frames),
@@ -142,11 +150,6 @@ impl LayerArray {
         frames: usize,
     ) {
         let n = frames;
-        let s = &mut self.scratch;
-        let x_stride = s.x.stride;
-        self.rechannel
-            .forward(kernels, (input.0, input.1, 0), &mut s.x.data, x_stride, n);
-
         self.head_history.begin(n);
         for c in 0..self.head_term_channels {
             let row = self.head_history.current_mut(c, n);
@@ -156,16 +159,41 @@ impl LayerArray {
             }
         }
 
-        for layer in &mut self.layers {
-            process_layer(
-                kernels,
-                layer,
-                s,
-                &mut self.head_history,
-                condition,
-                (self.channels, self.bottleneck, self.condition_size),
-                n,
-            );
+        let s = &mut self.scratch;
+        let input = (input.0, input.1, 0);
+        if self.residual_in_history {
+            self.layers[0].history.begin(n);
+            let (data, stride, offset) = self.layers[0].history.current_view_mut();
+            self.rechannel
+                .forward(kernels, input, &mut data[offset..], stride, n);
+            for l in 0..self.layers.len() {
+                let (layer, next) = self.layers[l..].split_first_mut().expect("layer l");
+                process_layer_in_history(
+                    kernels,
+                    layer,
+                    next.first_mut(),
+                    s,
+                    &mut self.head_history,
+                    condition,
+                    (self.bottleneck, self.condition_size),
+                    n,
+                );
+            }
+        } else {
+            let x_stride = s.x.stride;
+            self.rechannel
+                .forward(kernels, input, &mut s.x.data, x_stride, n);
+            for layer in &mut self.layers {
+                process_layer(
+                    kernels,
+                    layer,
+                    s,
+                    &mut self.head_history,
+                    condition,
+                    (self.channels, self.bottleneck, self.condition_size),
+                    n,
+                );
+            }
         }
 
         let head_stride = self.head_out.stride;
@@ -252,6 +280,60 @@ fn read_layer(
     })
 }
 
+/// One fused layer whose input `x` is already in its history's current
+/// block: the front half, then `x + layer1x1(a)` written into the next
+/// layer's history (or `s.x` after the last layer), then the head sum.
+#[allow(clippy::too_many_arguments)]
+fn process_layer_in_history(
+    kernels: &Kernels,
+    layer: &mut Layer,
+    next: Option<&mut Layer>,
+    s: &mut Scratch,
+    head_history: &mut History,
+    condition: (&[f32], usize),
+    (bottleneck, condition_size): (usize, usize),
+    n: usize,
+) {
+    fused_front(
+        kernels,
+        layer,
+        s,
+        head_history,
+        condition,
+        condition_size,
+        n,
+    );
+    let (x, x_stride, x_offset) = layer.history.current_view();
+    let residual = Output::AddTo {
+        source: &x[x_offset..],
+        stride: x_stride,
+    };
+    let layer1x1 = layer.layer1x1.as_ref().expect("checked at build");
+    let activation_out = (&s.z.data[..], s.z.stride, 0);
+    match next {
+        Some(next) => {
+            next.history.begin(n);
+            let (data, stride, offset) = next.history.current_view_mut();
+            layer1x1.run(
+                kernels,
+                residual,
+                activation_out,
+                &mut data[offset..],
+                stride,
+                n,
+            );
+        }
+        None => {
+            let stride = s.x.stride;
+            layer1x1.run(kernels, residual, activation_out, &mut s.x.data, stride, n);
+        }
+    }
+    if layer.head1x1.is_some() {
+        head_sum(kernels, layer, s, head_history, condition, bottleneck, n);
+    }
+    layer.history.end(n);
+}
+
 /// One layer on one block: see the data flow in `../shared/fixtures/README.md`.
 fn process_layer(
     kernels: &Kernels,
@@ -265,15 +347,21 @@ fn process_layer(
     let x_stride = s.x.stride;
     let z_stride = s.z.stride;
     let head_done = if layer.fused_front {
+        layer.history.begin(n);
+        let (data, stride, offset) = layer.history.current_view_mut();
+        for c in 0..channels {
+            data[c * stride + offset..][..n].copy_from_slice(s.x.row(c, n));
+        }
         fused_front(
             kernels,
             layer,
             s,
             head_history,
             condition,
-            (channels, condition_size),
+            condition_size,
             n,
         );
+        layer.history.end(n);
         layer.head1x1.is_none()
     } else {
         unfused_front(
@@ -308,10 +396,22 @@ fn process_layer(
         (None, _) => add_rows(&mut s.x, &s.z, channels, n),
     }
 
-    // Head sum: += head1x1(a) (or a itself).
-    if head_done {
-        return;
+    if !head_done {
+        head_sum(kernels, layer, s, head_history, condition, bottleneck, n);
     }
+}
+
+/// Head sum: `head += head1x1(a)` (or `a` itself).
+fn head_sum(
+    kernels: &Kernels,
+    layer: &Layer,
+    s: &mut Scratch,
+    head_history: &mut History,
+    condition: (&[f32], usize),
+    bottleneck: usize,
+    n: usize,
+) {
+    let activation_out = (&s.z.data[..], s.z.stride, 0);
     let (head_data, head_stride, head_offset) = head_history.current_view_mut();
     match (&layer.head1x1, layer.film(FilmPosition::Head1x1Post)) {
         (Some(conv), film) => {
@@ -344,24 +444,18 @@ fn process_layer(
     }
 }
 
-/// The front half as one fused kernel pass; the head sum is included when
-/// the layer has no head 1x1.
+/// The front half as one fused kernel pass, from the layer's history whose
+/// current block already holds `x`; the head sum is included when the layer
+/// has no head 1x1. The caller ends the history's block.
 fn fused_front(
     kernels: &Kernels,
-    layer: &mut Layer,
+    layer: &Layer,
     s: &mut Scratch,
     head_history: &mut History,
     condition: (&[f32], usize),
-    (channels, condition_size): (usize, usize),
+    condition_size: usize,
     n: usize,
 ) {
-    layer.history.begin(n);
-    {
-        let (data, stride, offset) = layer.history.current_view_mut();
-        for c in 0..channels {
-            data[c * stride + offset..][..n].copy_from_slice(s.x.row(c, n));
-        }
-    }
     let (input, in_stride, first) = layer.history.conv_input();
     let (head_data, head_stride, head_offset) = head_history.current_view_mut();
     let front = LayerFront {
@@ -379,7 +473,6 @@ fn fused_front(
         .is_none()
         .then(|| &mut head_data[head_offset..]);
     (kernels.layer_front)(&front, input, condition.0, &mut s.z.data, head);
-    layer.history.end(n);
 }
 
 /// The front half step by step: convolution, FiLMs, mixer, activation or gating.
