@@ -62,7 +62,11 @@ newest_glibc=$(aarch64-linux-gnu-objdump -T "$mod_so" | grep -o 'GLIBC_[0-9.]*' 
   || die "$mod_so needs $newest_glibc; MOD OS has glibc 2.27"
 exports=$(aarch64-linux-gnu-nm -D --defined-only "$mod_so" | awk '{print $3}' | tr '\n' ' ')
 [ "$exports" = "lv2_descriptor " ] || die "$mod_so exports more than lv2_descriptor: $exports"
-echo "$mod_bundle: aarch64, needs at most $newest_glibc, exports only lv2_descriptor"
+# Cargo records each unit's flags in its fingerprint: the plugin must be tuned for the A35.
+mod_fingerprint=$(ls -t target/aarch64-unknown-linux-gnu/release/.fingerprint/nam-lv2-*/lib-nam_lv2.json | head -1)
+grep -q '"target-cpu=cortex-a35"' "$mod_fingerprint" \
+  || die "$mod_so was not compiled with -C target-cpu=cortex-a35 (flags in $mod_fingerprint)"
+echo "$mod_bundle: aarch64, target-cpu=cortex-a35, needs at most $newest_glibc, exports only lv2_descriptor"
 passed=$((passed + 1))
 
 step "measurement harness (nam-kernel/examples/anchor.rs): dump on every table and block"
