@@ -9,7 +9,7 @@
 #   --models LIST    model file stems from the peers' models/ folder, comma-separated;
 #                    the wavenet_ prefix may be left out (default: every model but the
 #                    *_legacy.nam copies), e.g. --models nano,a2_lite,lstm_standard
-#   --seconds S      audio timed per run, in seconds at 48 kHz (default 1)
+#   --seconds S      audio timed per run, in seconds at 48 kHz (default 2)
 #   --all-tables     also time each of our kernel tables, not only the fastest
 #   --no-parity      skip the output comparison with NeuralAmpModelerCore
 #   --parity-tol Q   largest max|ours - NAM Core| / max|NAM Core| accepted (default 0.02:
@@ -47,7 +47,7 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 rounds=5
 blocks=16,64,256
 models=
-seconds=1
+seconds=2
 all_tables=
 parity=1
 parity_tol=0.02

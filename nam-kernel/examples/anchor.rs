@@ -12,8 +12,8 @@
 //! anchor tables
 //!     prints the kernel tables this CPU can run, one a line, the fastest last
 //! anchor sizes MODEL.nam
-//!     prints one --size value per selectable size of a slimmable model, one a
-//!     line, smallest first, the full size (1) last; nothing for other models
+//!     prints one --size value per size of a slimmable model, one a line,
+//!     smallest first, the full size (1) last; nothing for other models
 //! ```
 //!
 //! `--table` picks a kernel table by name (default: the fastest,
@@ -171,16 +171,21 @@ fn build(path: &str, block: usize, options: &Options) -> Result<Model, String> {
     Ok(model)
 }
 
-/// One `--size` value selecting each submodel of a slimmable model, smallest
-/// first: a size below breakpoint `i` selects submodel `i`, so `0`, then each
-/// breakpoint but the last, then `1` for the full model. Empty for other models.
+/// One `--size` value selecting each size of a slimmable model, smallest
+/// first: a size below breakpoint `i` selects size `i`, so the middle of each
+/// interval between breakpoints (clear of rounding at the edges), then `1` for
+/// the full model. Empty for other models.
 fn sizes(model: &Model) -> Vec<f64> {
     let breakpoints = model.slimmable_breakpoints();
-    let Some((_, lower)) = breakpoints.split_last() else {
+    if breakpoints.is_empty() {
         return Vec::new();
-    };
-    let mut sizes = vec![0.0];
-    sizes.extend_from_slice(lower);
+    }
+    let mut lower = 0.0;
+    let mut sizes = Vec::with_capacity(breakpoints.len() + 1);
+    for upper in breakpoints {
+        sizes.push(0.5 * (lower + upper));
+        lower = upper;
+    }
     sizes.push(1.0);
     sizes
 }
