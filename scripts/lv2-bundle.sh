@@ -4,7 +4,8 @@
 #   scripts/lv2-bundle.sh                 release build for this machine
 #                                         -> target/lv2/nam-graph.lv2/
 #   scripts/lv2-bundle.sh --debug         debug build, same place
-#   scripts/lv2-bundle.sh --mod           MOD Dwarf build (aarch64, glibc 2.27)
+#   scripts/lv2-bundle.sh --mod           MOD Dwarf build (aarch64, glibc 2.27,
+#                                         -C target-cpu=cortex-a35: the Dwarf's core)
 #                                         -> target/lv2-mod/nam-graph.lv2/
 # The MOD build links against glibc 2.27 (what MOD OS ships; Debian 12's cross
 # linker would require glibc 2.35) with cargo-zigbuild and zig, both installed
@@ -34,7 +35,10 @@ if [ -n "$mod" ]; then
   rustup target list --installed | grep -qx $triple || rustup target add $triple >&2
   args=(zigbuild -p nam-lv2 --lib --locked --target "$triple.2.27")
   [ "$profile" = release ] && args+=(--release)
-  cargo "${args[@]}" >&2
+  # Tuned for the Dwarf's Cortex-A35 (scheduling; its ISA is plain ARMv8.0-A + CRC).
+  # A target-specific variable: build scripts and proc macros still run on the host.
+  # cargo-zigbuild forwards the CPU to zig cc as -mcpu for C code and linking.
+  CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-cpu=cortex-a35" cargo "${args[@]}" >&2
   out=target/$triple/$profile
   bundle=target/lv2-mod/nam-graph.lv2
 else

@@ -62,7 +62,47 @@ newest_glibc=$(aarch64-linux-gnu-objdump -T "$mod_so" | grep -o 'GLIBC_[0-9.]*' 
   || die "$mod_so needs $newest_glibc; MOD OS has glibc 2.27"
 exports=$(aarch64-linux-gnu-nm -D --defined-only "$mod_so" | awk '{print $3}' | tr '\n' ' ')
 [ "$exports" = "lv2_descriptor " ] || die "$mod_so exports more than lv2_descriptor: $exports"
-echo "$mod_bundle: aarch64, needs at most $newest_glibc, exports only lv2_descriptor"
+# Cargo records each unit's flags in its fingerprint: the plugin must be tuned for the A35.
+mod_fingerprint=$(ls -t target/aarch64-unknown-linux-gnu/release/.fingerprint/nam-lv2-*/lib-nam_lv2.json | head -1)
+grep -q '"target-cpu=cortex-a35"' "$mod_fingerprint" \
+  || die "$mod_so was not compiled with -C target-cpu=cortex-a35 (flags in $mod_fingerprint)"
+echo "$mod_bundle: aarch64, target-cpu=cortex-a35, needs at most $newest_glibc, exports only lv2_descriptor"
+passed=$((passed + 1))
+
+step "measurement harness (nam-kernel/examples/anchor.rs): dump on every table and block"
+# The harness scripts/bench-peers.sh and scripts/aarch64-cost.sh time; cargo test built it.
+anchor=target/debug/examples/anchor
+[ -x "$anchor" ] || die "cargo test did not build $anchor"
+harness_dir=$(mktemp -d)
+trap 'rm -f "$log"; rm -rf "$harness_dir"' EXIT
+harness_model=$fixtures/wavenet_nano.nam
+mapfile -t harness_tables < <("$anchor" tables)
+[ "${#harness_tables[@]}" -gt 0 ] || die "$anchor lists no kernel table"
+"$anchor" dump "$harness_model" 64 "$harness_dir/reference.f32" --table scalar
+for table in "${harness_tables[@]}"; do
+  for block in 16 64 256; do
+    "$anchor" dump "$harness_model" "$block" "$harness_dir/out.f32" --table "$table"
+    printf '%s block %s vs scalar block 64: ' "$table" "$block"
+    scripts/compare-f32.py "$harness_dir/out.f32" "$harness_dir/reference.f32" --tol 1e-5 \
+      || die "the harness's $table output at block $block differs from the scalar table's"
+    passed=$((passed + 1))
+  done
+done
+namcore=${NAM_PEERS_BUILD:-.cache/peers}/namcore-default/tools/anchor_bench
+if [ -x "$namcore" ]; then
+  "$namcore" dump "$harness_model" 64 "$harness_dir/namcore.f32" >/dev/null
+  # Its harness turns on NAM Core's fast tanh, about 1% of the output apart on tanh models.
+  printf 'scalar block 64 vs NeuralAmpModelerCore (fast tanh): '
+  scripts/compare-f32.py "$harness_dir/reference.f32" "$harness_dir/namcore.f32" --rel-tol 2e-2 \
+    || die "the harness's output differs from NeuralAmpModelerCore's on the same signal"
+  passed=$((passed + 1))
+else
+  echo "NeuralAmpModelerCore not built in ${namcore%/namcore-default/*}: comparison with it skipped (scripts/bench-peers.sh builds it)"
+fi
+
+step "aarch64 instruction count of one small model (scripts/aarch64-cost.sh)"
+scripts/aarch64-cost.sh --models "$harness_model" --samples 4096,12288 2>&1 | tee "$log"
+grep -Eq '^\| wavenet_nano \| full \| [1-9][0-9 ]* \|' "$log" || die "scripts/aarch64-cost.sh printed no count for wavenet_nano"
 passed=$((passed + 1))
 
 step "LV2 plugin in real hosts: validators, lv2patchhost parity with nam-graph, jalv, Carla, mod-host"
