@@ -376,7 +376,10 @@ impl Band<'_> {
             let out = self.out.add(o * s.out_stride + t0);
             let mut acc = [[S::splat(0.0); V]; R];
             for (r, row) in acc.iter_mut().enumerate() {
-                let bias = self.bias.map(|b| S::splat(b[o + r]));
+                let bias = match self.bias {
+                    Some(b) => Some(S::splat(b[o + r])),
+                    None => None,
+                };
                 for (v, a) in row.iter_mut().enumerate() {
                     let start = match self.start {
                         Some((rows, stride)) => {
@@ -510,8 +513,11 @@ unsafe fn store_n<S: Simd>(p: *mut f32, v: S::V, count: usize) {
 
 /// `e^x`, saturating to `e^88` above and about `e^-87` below (the same
 /// range reduction and polynomial as [`super::activation::exp`], fused).
+/// `SHORT_CHAIN` evaluates the polynomial by Estrin's scheme (3 dependent
+/// steps instead of Horner's 7, two more instructions): for recurrences
+/// (the LSTM) whose speed is their dependency chain.
 #[inline(always)]
-unsafe fn exp<S: Simd>(x: S::V) -> S::V {
+unsafe fn exp<S: Simd, const SHORT_CHAIN: bool>(x: S::V) -> S::V {
     use super::activation::{LN2_HI, LN2_LO, LOG2_E};
     // SAFETY: arithmetic only.
     unsafe {
@@ -520,40 +526,57 @@ unsafe fn exp<S: Simd>(x: S::V) -> S::V {
         let k = S::sub(shifted, S::splat(ROUND_MAGIC));
         let r = S::neg_mul_add(k, S::splat(LN2_HI), x);
         let r = S::neg_mul_add(k, S::splat(LN2_LO), r);
-        let mut p = S::splat(1.0 / 5040.0);
-        for c in [
-            1.0 / 720.0,
-            1.0 / 120.0,
-            1.0 / 24.0,
-            1.0 / 6.0,
-            0.5,
-            1.0,
-            1.0,
-        ] {
-            p = S::mul_add(p, r, S::splat(c));
-        }
+        let p = if SHORT_CHAIN {
+            let r2 = S::mul(r, r);
+            let r4 = S::mul(r2, r2);
+            let low = S::mul_add(
+                r2,
+                S::mul_add(r, S::splat(1.0 / 6.0), S::splat(0.5)),
+                S::add(r, S::splat(1.0)),
+            );
+            let high = S::mul_add(
+                r2,
+                S::mul_add(r, S::splat(1.0 / 5040.0), S::splat(1.0 / 720.0)),
+                S::mul_add(r, S::splat(1.0 / 120.0), S::splat(1.0 / 24.0)),
+            );
+            S::mul_add(r4, high, low)
+        } else {
+            let mut p = S::splat(1.0 / 5040.0);
+            for c in [
+                1.0 / 720.0,
+                1.0 / 120.0,
+                1.0 / 24.0,
+                1.0 / 6.0,
+                0.5,
+                1.0,
+                1.0,
+            ] {
+                p = S::mul_add(p, r, S::splat(c));
+            }
+            p
+        };
         S::mul(p, S::exp2_from_shifted(shifted))
     }
 }
 
 /// `tanh(x) = 1 − 2 / (e^{2x} + 1)`, the division by a refined reciprocal.
 #[inline(always)]
-unsafe fn tanh<S: Simd>(x: S::V) -> S::V {
+unsafe fn tanh<S: Simd, const SHORT_CHAIN: bool>(x: S::V) -> S::V {
     // SAFETY: arithmetic only.
     unsafe {
         let one = S::splat(1.0);
-        let r = S::recip(S::add(exp::<S>(S::add(x, x)), one));
+        let r = S::recip(S::add(exp::<S, SHORT_CHAIN>(S::add(x, x)), one));
         S::sub(one, S::add(r, r))
     }
 }
 
 /// `1 / (1 + e^{−x})`, the division by a refined reciprocal.
 #[inline(always)]
-unsafe fn sigmoid<S: Simd>(x: S::V) -> S::V {
+unsafe fn sigmoid<S: Simd, const SHORT_CHAIN: bool>(x: S::V) -> S::V {
     // SAFETY: arithmetic only.
     unsafe {
         let one = S::splat(1.0);
-        S::recip(S::add(one, exp::<S>(S::sub(S::splat(0.0), x))))
+        S::recip(S::add(one, exp::<S, SHORT_CHAIN>(S::sub(S::splat(0.0), x))))
     }
 }
 
@@ -593,9 +616,9 @@ impl<S: Simd> Lanewise<S> for Vectorized {
         unsafe {
             match *self {
                 Vectorized::Identity => x,
-                Vectorized::Tanh => tanh::<S>(x),
-                Vectorized::Sigmoid => sigmoid::<S>(x),
-                Vectorized::SiLU => S::mul(x, sigmoid::<S>(x)),
+                Vectorized::Tanh => tanh::<S, false>(x),
+                Vectorized::Sigmoid => sigmoid::<S, false>(x),
+                Vectorized::SiLU => S::mul(x, sigmoid::<S, false>(x)),
                 Vectorized::Clamp { min, max } => S::min(S::max(x, S::splat(min)), S::splat(max)),
                 Vectorized::Leaky { slope } => leaky::<S>(x, S::splat(slope)),
             }
@@ -704,24 +727,24 @@ pub(super) unsafe fn lstm_step<S: Simd>(
 ) {
     let h = cell.len();
     assert!(gates.len() == 4 * h && bias.len() == 4 * h && xh.len() == input_size + h);
-    gates.copy_from_slice(bias);
+    assert!(weights_t.len() >= 4 * h * xh.len(), "lstm weights");
     // SAFETY: the caller guarantees the instruction set; every access below
     // is under `h` in `cell` and the hidden part of `xh`, and under `4 h` in
-    // `gates`, checked above.
+    // `gates` and `bias`, checked above.
     unsafe {
-        matvec_acc::<S>(weights_t, xh, gates);
+        matvec::<S>(weights_t, xh, bias.as_ptr(), gates.as_mut_ptr(), 4 * h);
         let g = gates.as_ptr();
         let c = cell.as_mut_ptr();
         let hidden = xh.as_mut_ptr().add(input_size);
         let mut k = 0;
         while k < h {
             let count = (h - k).min(S::LANES);
-            let i = sigmoid::<S>(load_n::<S>(g.add(k), count));
-            let f = sigmoid::<S>(load_n::<S>(g.add(h + k), count));
-            let gg = tanh::<S>(load_n::<S>(g.add(2 * h + k), count));
-            let o = sigmoid::<S>(load_n::<S>(g.add(3 * h + k), count));
+            let i = sigmoid::<S, true>(load_n::<S>(g.add(k), count));
+            let f = sigmoid::<S, true>(load_n::<S>(g.add(h + k), count));
+            let gg = tanh::<S, true>(load_n::<S>(g.add(2 * h + k), count));
+            let o = sigmoid::<S, true>(load_n::<S>(g.add(3 * h + k), count));
             let cell_k = S::mul_add(f, load_n::<S>(c.add(k), count), S::mul(i, gg));
-            let hidden_k = S::mul(o, tanh::<S>(cell_k));
+            let hidden_k = S::mul(o, tanh::<S, true>(cell_k));
             store_n::<S>(c.add(k), cell_k, count);
             store_n::<S>(hidden.add(k), hidden_k, count);
             k += S::LANES;
@@ -729,20 +752,39 @@ pub(super) unsafe fn lstm_step<S: Simd>(
     }
 }
 
-/// `out[r] += Σ_c weights_t[c · out.len() + r] · x[c]` with the whole output
-/// held in registers (in chunks of at most 16 vectors) across every column.
+/// `out[r] += Σ_c weights_t[c · out.len() + r] · x[c]`; see [`matvec`].
 ///
 /// # Safety
 /// `S`'s instruction set must be available.
 #[inline(always)]
 pub(super) unsafe fn matvec_acc<S: Simd>(weights_t: &[f32], x: &[f32], out: &mut [f32]) {
     let rows = out.len();
+    assert!(weights_t.len() >= rows * x.len(), "matvec weights");
+    let out = out.as_mut_ptr();
+    // SAFETY: the sizes are checked above; `start` may alias `out` (each
+    // chunk reads its start before writing).
+    unsafe { matvec::<S>(weights_t, x, out, out, rows) }
+}
+
+/// `out[r] = start[r] + Σ_c weights_t[c · rows + r] · x[c]` with the output
+/// held in registers (in chunks of at most 8 vectors) across every column.
+///
+/// # Safety
+/// `S`'s instruction set must be available; `start` and `out` hold `rows`
+/// floats (they may be the same), `weights_t` at least `rows · x.len()`.
+#[inline(always)]
+unsafe fn matvec<S: Simd>(
+    weights_t: &[f32],
+    x: &[f32],
+    start: *const f32,
+    out: *mut f32,
+    rows: usize,
+) {
     let columns = x.len();
-    assert!(weights_t.len() >= rows * columns, "matvec weights");
     let lanes = S::LANES;
     let mut r0 = 0;
-    // SAFETY: every access is below `rows` in `out` and `rows · columns` in
-    // `weights_t`, checked above.
+    // SAFETY: every access is below `rows` in `start` and `out` and below
+    // `rows · columns` in `weights_t`, as the caller promises.
     unsafe {
         // Up to 6 vectors, even and odd columns go to two sets of
         // accumulators: two dependency chains of half the length (the LSTM's
@@ -753,7 +795,7 @@ pub(super) unsafe fn matvec_acc<S: Simd>(weights_t: &[f32], x: &[f32], out: &mut
                 let mut even = [S::splat(0.0); $v];
                 let mut odd = [S::splat(0.0); $v];
                 for (j, a) in even.iter_mut().enumerate() {
-                    *a = S::load(out.as_ptr().add(r0 + j * lanes));
+                    *a = S::load(start.add(r0 + j * lanes));
                 }
                 let mut w = weights_t.as_ptr().add(r0);
                 let mut c = 0;
@@ -782,7 +824,7 @@ pub(super) unsafe fn matvec_acc<S: Simd>(weights_t: &[f32], x: &[f32], out: &mut
                     } else {
                         even[j]
                     };
-                    S::store(out.as_mut_ptr().add(r0 + j * lanes), sum);
+                    S::store(out.add(r0 + j * lanes), sum);
                 }
                 r0 += $v * lanes;
             }};
@@ -801,11 +843,11 @@ pub(super) unsafe fn matvec_acc<S: Simd>(weights_t: &[f32], x: &[f32], out: &mut
             _ => {}
         }
         for r in r0..rows {
-            let mut sum = out[r];
+            let mut sum = *start.add(r);
             for (c, &value) in x.iter().enumerate() {
                 sum = weights_t[c * rows + r].mul_add(value, sum);
             }
-            out[r] = sum;
+            *out.add(r) = sum;
         }
     }
 }
