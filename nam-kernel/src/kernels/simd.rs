@@ -376,10 +376,7 @@ impl Band<'_> {
             let out = self.out.add(o * s.out_stride + t0);
             let mut acc = [[S::splat(0.0); V]; R];
             for (r, row) in acc.iter_mut().enumerate() {
-                let bias = match self.bias {
-                    Some(b) => Some(S::splat(b[o + r])),
-                    None => None,
-                };
+                let bias = self.bias.map(|b| b[o + r]);
                 for (v, a) in row.iter_mut().enumerate() {
                     let start = match self.start {
                         Some((rows, stride)) => {
@@ -388,7 +385,7 @@ impl Band<'_> {
                         None => S::splat(0.0),
                     };
                     *a = match bias {
-                        Some(b) => S::add(start, b),
+                        Some(b) => S::add(start, S::splat(b)),
                         None => start,
                     };
                 }
