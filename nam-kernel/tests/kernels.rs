@@ -319,6 +319,27 @@ fn the_scalar_convolution_is_a_convolution() {
 }
 
 #[test]
+fn every_table_s_tanh_and_sigmoid_are_within_3e7_of_exact() {
+    let grid: Vec<f32> = (-80_000..=80_000)
+        .map(|i| i as f32 * 5e-4)
+        .chain([-100.0, -88.5, 88.5, 100.0, 1e-30, -1e-30, 0.0])
+        .collect();
+    for table in tables() {
+        let mut tanh = grid.clone();
+        (table.activate)(&Activation::Tanh, 0, &mut tanh);
+        let mut sigmoid = grid.clone();
+        (table.activate)(&Activation::Sigmoid, 0, &mut sigmoid);
+        for ((&x, &t), &s) in grid.iter().zip(&tanh).zip(&sigmoid) {
+            let x64 = f64::from(x);
+            let t_err = (f64::from(t) - x64.tanh()).abs();
+            let s_err = (f64::from(s) - 1.0 / (1.0 + (-x64).exp())).abs();
+            assert!(t_err < 3e-7, "{}: tanh({x}) = {t}, error {t_err}", table.name);
+            assert!(s_err < 3e-7, "{}: sigmoid({x}) = {s}, error {s_err}", table.name);
+        }
+    }
+}
+
+#[test]
 fn activations_match_the_scalar_reference() {
     let activations = [
         Activation::Identity,
