@@ -333,8 +333,16 @@ fn every_table_s_tanh_and_sigmoid_are_within_3e7_of_exact() {
             let x64 = f64::from(x);
             let t_err = (f64::from(t) - x64.tanh()).abs();
             let s_err = (f64::from(s) - 1.0 / (1.0 + (-x64).exp())).abs();
-            assert!(t_err < 3e-7, "{}: tanh({x}) = {t}, error {t_err}", table.name);
-            assert!(s_err < 3e-7, "{}: sigmoid({x}) = {s}, error {s_err}", table.name);
+            assert!(
+                t_err < 3e-7,
+                "{}: tanh({x}) = {t}, error {t_err}",
+                table.name
+            );
+            assert!(
+                s_err < 3e-7,
+                "{}: sigmoid({x}) = {s}, error {s_err}",
+                table.name
+            );
         }
     }
 }
