@@ -19,7 +19,6 @@ pub(super) static NEON: Kernels = Kernels {
     conv: neon_conv,
     layer_front: neon_layer_front,
     lstm_step: neon_lstm_step,
-    matvec_acc: neon_matvec_acc,
     activate: neon_activate,
 };
 
@@ -56,11 +55,6 @@ fn neon_lstm_step(
 ) {
     // SAFETY: as above.
     unsafe { simd::lstm_step::<Neon>(weights_t, bias, input_size, xh, gates, cell) }
-}
-
-fn neon_matvec_acc(weights_t: &[f32], x: &[f32], out: &mut [f32]) {
-    // SAFETY: as above.
-    unsafe { simd::matvec_acc::<Neon>(weights_t, x, out) }
 }
 
 fn neon_activate(activation: &Activation, channel: usize, row: &mut [f32]) {

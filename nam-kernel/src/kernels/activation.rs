@@ -13,7 +13,7 @@ pub(super) const LOG2_E: f32 = std::f32::consts::LOG2_E;
 pub(super) const LN2_HI: f32 = 0.693_145_75;
 pub(super) const LN2_LO: f32 = 1.428_606_8e-6;
 /// 1.5 · 2^23: adding and subtracting it rounds an f32 to the nearest integer.
-const ROUND_MAGIC: f32 = 12_582_912.0;
+pub(super) const ROUND_MAGIC: f32 = 12_582_912.0;
 
 /// `e^x`, saturating to `e^88` above and about `e^-87` below.
 #[inline(always)]

@@ -31,7 +31,7 @@ pub(super) fn lstm_step(
 }
 
 /// `out[r] += Σ_c weights_t[c * rows + r] · x[c]`, `rows = out.len()`.
-pub(super) fn matvec_acc(weights_t: &[f32], x: &[f32], out: &mut [f32]) {
+fn matvec_acc(weights_t: &[f32], x: &[f32], out: &mut [f32]) {
     let rows = out.len();
     if rows == 0 {
         return;

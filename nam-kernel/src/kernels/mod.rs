@@ -137,9 +137,6 @@ pub struct Kernels {
     /// `gates = bias + weights_t · xh` (`weights_t` column by column), then
     /// `c = σ(f)·c + σ(i)·tanh(g)` in `cell` and `h = σ(o)·tanh(c)` in `xh`.
     pub lstm_step: LstmStepFn,
-    /// `out[r] += Σ_c weights_t[c * out.len() + r] · x[c]`: a matrix-vector
-    /// product with the matrix stored column by column (the LSTM's gates).
-    pub matvec_acc: fn(weights_t: &[f32], x: &[f32], out: &mut [f32]),
     /// Applies an activation in place to one channel's row.
     pub activate: fn(activation: &Activation, channel: usize, row: &mut [f32]),
 }

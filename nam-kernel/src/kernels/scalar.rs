@@ -7,6 +7,5 @@ pub(super) static KERNELS: Kernels = Kernels {
     conv: conv::conv,
     layer_front: layer::layer_front,
     lstm_step: conv::lstm_step,
-    matvec_acc: conv::matvec_acc,
     activate: activation::apply,
 };

@@ -83,8 +83,7 @@ pub(super) unsafe trait Simd {
     unsafe fn exp2_from_shifted(shifted: Self::V) -> Self::V;
 }
 
-/// 1.5 · 2^23: adding and subtracting it rounds an f32 to the nearest integer.
-pub(super) const ROUND_MAGIC: f32 = 12_582_912.0;
+use super::activation::ROUND_MAGIC;
 /// The bits to subtract from `k + ROUND_MAGIC` to get the biased exponent `k + 127`.
 pub(super) const EXPONENT_FROM_SHIFTED: i32 = ROUND_MAGIC.to_bits() as i32 - 127;
 
@@ -708,7 +707,7 @@ impl Vectorized {
     }
 }
 
-/// One LSTM step: the gates by [`matvec_acc`], then the activations, the
+/// One LSTM step: the gates by [`matvec`], then the activations, the
 /// cell and the hidden update in one vectorized pass.
 ///
 /// # Safety
@@ -749,26 +748,12 @@ pub(super) unsafe fn lstm_step<S: Simd>(
     }
 }
 
-/// `out[r] += Σ_c weights_t[c · out.len() + r] · x[c]`; see [`matvec`].
-///
-/// # Safety
-/// `S`'s instruction set must be available.
-#[inline(always)]
-pub(super) unsafe fn matvec_acc<S: Simd>(weights_t: &[f32], x: &[f32], out: &mut [f32]) {
-    let rows = out.len();
-    assert!(weights_t.len() >= rows * x.len(), "matvec weights");
-    let out = out.as_mut_ptr();
-    // SAFETY: the sizes are checked above; `start` may alias `out` (each
-    // chunk reads its start before writing).
-    unsafe { matvec::<S>(weights_t, x, out, out, rows) }
-}
-
 /// `out[r] = start[r] + Σ_c weights_t[c · rows + r] · x[c]` with the output
 /// held in registers (in chunks of at most 8 vectors) across every column.
 ///
 /// # Safety
 /// `S`'s instruction set must be available; `start` and `out` hold `rows`
-/// floats (they may be the same), `weights_t` at least `rows · x.len()`.
+/// floats, `weights_t` at least `rows · x.len()`.
 #[inline(always)]
 unsafe fn matvec<S: Simd>(
     weights_t: &[f32],

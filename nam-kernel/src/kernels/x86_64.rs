@@ -77,14 +77,6 @@ macro_rules! table {
                 // SAFETY: as above.
                 unsafe { lstm_step(weights_t, bias, input_size, xh, gates, cell) }
             },
-            matvec_acc: |weights_t, x, out| {
-                #[target_feature(enable = $features)]
-                fn matvec_acc(weights_t: &[f32], x: &[f32], out: &mut [f32]) {
-                    unsafe { simd::matvec_acc::<$simd>(weights_t, x, out) }
-                }
-                // SAFETY: as above.
-                unsafe { matvec_acc(weights_t, x, out) }
-            },
             activate: |activation, channel, row| {
                 #[target_feature(enable = $features)]
                 fn activate(activation: &Activation, channel: usize, row: &mut [f32]) {
