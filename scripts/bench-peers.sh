@@ -118,8 +118,8 @@ fi
 echo "building our harness and nam-tools (release)" >&2
 cargo build --release --locked -q -p nam-kernel --example anchor >&2
 cargo build --release --locked -q -p nam-tools >&2
-anchor=target/release/examples/anchor
-nam_tools=target/release/nam-tools
+anchor=${CARGO_TARGET_DIR:-target}/release/examples/anchor
+nam_tools=${CARGO_TARGET_DIR:-target}/release/nam-tools
 
 # --- runners ----------------------------------------------------------------
 mapfile -t tables < <("$anchor" tables)

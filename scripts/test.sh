@@ -63,7 +63,7 @@ newest_glibc=$(aarch64-linux-gnu-objdump -T "$mod_so" | grep -o 'GLIBC_[0-9.]*' 
 exports=$(aarch64-linux-gnu-nm -D --defined-only "$mod_so" | awk '{print $3}' | tr '\n' ' ')
 [ "$exports" = "lv2_descriptor " ] || die "$mod_so exports more than lv2_descriptor: $exports"
 # Cargo records each unit's flags in its fingerprint: the plugin must be tuned for the A35.
-mod_fingerprint=$(ls -t target/aarch64-unknown-linux-gnu/release/.fingerprint/nam-lv2-*/lib-nam_lv2.json | head -1)
+mod_fingerprint=$(ls -t "${CARGO_TARGET_DIR:-target}"/aarch64-unknown-linux-gnu/release/.fingerprint/nam-lv2-*/lib-nam_lv2.json | head -1)
 grep -q '"target-cpu=cortex-a35"' "$mod_fingerprint" \
   || die "$mod_so was not compiled with -C target-cpu=cortex-a35 (flags in $mod_fingerprint)"
 echo "$mod_bundle: aarch64, target-cpu=cortex-a35, needs at most $newest_glibc, exports only lv2_descriptor"
@@ -71,11 +71,13 @@ passed=$((passed + 1))
 
 step "measurement harness (nam-kernel/examples/anchor.rs): dump on every table and block"
 # The harness scripts/bench-peers.sh and scripts/aarch64-cost.sh time; cargo test built it.
-anchor=target/debug/examples/anchor
+anchor=${CARGO_TARGET_DIR:-target}/debug/examples/anchor
 [ -x "$anchor" ] || die "cargo test did not build $anchor"
 harness_dir=$(mktemp -d)
 trap 'rm -f "$log"; rm -rf "$harness_dir"' EXIT
-harness_model=$fixtures/wavenet_nano.nam
+# The peers' pinned nano model (not a fixture: the fixtures folder may hold other cases).
+harness_model=${NAM_PEERS_DIR:-../shared/peers}/models/wavenet_nano.nam
+[ -f "$harness_model" ] || die "$harness_model not found (set NAM_PEERS_DIR)"
 mapfile -t harness_tables < <("$anchor" tables)
 [ "${#harness_tables[@]}" -gt 0 ] || die "$anchor lists no kernel table"
 "$anchor" dump "$harness_model" 64 "$harness_dir/reference.f32" --table scalar
