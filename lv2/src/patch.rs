@@ -126,13 +126,8 @@ pub enum Incoming<'a> {
 
 /// Decodes one event of the control port; `None` for events the plugin ignores.
 pub fn decode<'a>(atom: UnidentifiedAtom<'a>, urids: &Urids) -> Option<Incoming<'a>> {
-    if let Some(message) = atom.read(urids.midi.wmidi, ()) {
-        return match message {
-            wmidi::MidiMessage::ProgramChange(_, program) => {
-                Some(Incoming::Program(program.into()))
-            }
-            _ => None,
-        };
+    if let Some(bytes) = atom.read(urids.midi.raw, ()) {
+        return program_change(bytes).map(Incoming::Program);
     }
     let (header, object) = atom
         .read(urids.atom.object, ())
@@ -162,6 +157,16 @@ pub fn decode<'a>(atom: UnidentifiedAtom<'a>, urids: &Urids) -> Option<Incoming<
         (Some(slot), Some(path)) => Some(Incoming::SetFile { slot, path }),
         (None, _) => Some(Incoming::SetUnknown),
         (Some(_), None) => None,
+    }
+}
+
+/// The program of a MIDI program change (status `0xC0`-`0xCF` on any
+/// channel, then a data byte); `None` for any other bytes, however malformed.
+/// Read by hand: `wmidi` panics on a message that starts with a data byte.
+fn program_change(bytes: &[u8]) -> Option<u8> {
+    match *bytes {
+        [status, program, ..] if status & 0xF0 == 0xC0 && program < 0x80 => Some(program),
+        _ => None,
     }
 }
 
@@ -263,5 +268,28 @@ impl NotifyWriter {
         let sequence_size = (self.used - ATOM_HEADER) as u32;
         self.put_u32(0, sequence_size);
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::program_change;
+
+    #[test]
+    fn program_changes_are_read_and_other_midi_bytes_ignored() {
+        assert_eq!(program_change(&[0xC0, 5]), Some(5));
+        assert_eq!(program_change(&[0xCF, 127, 0]), Some(127));
+        for bytes in [
+            &[][..],
+            &[0xC0],
+            &[0xC0, 0x80],
+            &[0xB0, 1, 2],
+            // Data bytes first (running status): made `wmidi` panic.
+            &[0x00, 0x00],
+            &[0x45],
+            &[0xF0, 0x7E, 0xF7],
+        ] {
+            assert_eq!(program_change(bytes), None, "{bytes:?}");
+        }
     }
 }

@@ -1172,6 +1172,7 @@ fn malformed_control_messages_change_nothing() {
         ("midi without bytes", atom(midi, &[])),
         ("midi status only", atom(midi, &[0xC0])),
         ("midi garbage", atom(midi, &[0xff, 0xff, 0xff, 0xff])),
+        ("midi data bytes only", atom(midi, &[0x00, 0x00])),
         ("int atom", atom(int_type, &5i32.to_ne_bytes())),
     ];
     // A value atom whose size runs past the object's end.
