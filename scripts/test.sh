@@ -124,5 +124,13 @@ cargo bench --workspace --locked --no-run
 cargo bench -p nam-kernel --bench models --locked -- --test
 cargo bench -p nam-graph --locked -- --test
 
+step "fuzz targets, 20 s each (scripts/fuzz.sh): .nam loader, IR WAV reader, chain.toml, plugin atom messages"
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
+scripts/fuzz.sh 20 2>&1 | tee "$log" \
+  || die "a fuzz target crashed, timed out, ran out of memory or ran no input (summary above; inputs in .cache/fuzz/*/artifacts)"
+fuzz_passed=$(awk '/^[0-9]+ passed, 0 failed$/ { n = $1 } END { print n + 0 }' "$log")
+[ "$fuzz_passed" -gt 0 ] || die "scripts/fuzz.sh ran no fuzz target"
+passed=$((passed + fuzz_passed))
+
 echo
 echo "$passed passed, 0 failed"
