@@ -2,6 +2,8 @@
 //! audio files (impulse responses). Off the audio thread only: it opens files
 //! and allocates.
 
+use std::fs::File;
+use std::io::BufReader;
 use std::path::Path;
 
 use hound::{SampleFormat, WavReader};
@@ -23,7 +25,8 @@ pub struct WavChannel {
 /// Reads the first channel of the WAV file at `path`: 8-, 16-, 24- and 32-bit
 /// integer or 32-bit float, any channel count (the others are skipped), as
 /// far as `hound` reads the file. Files of more than `max_seconds` at their own
-/// rate are refused before their samples are read; empty files are refused.
+/// rate, or announcing more frames than the file has bytes for, are refused
+/// before their samples are read; empty files are refused.
 /// Samples are not checked here (NaN and infinity pass through).
 ///
 /// Every error is a [`NodeError::Audio`] naming the file.
@@ -32,8 +35,10 @@ pub fn read_first_channel(path: &Path, max_seconds: f64) -> Result<WavChannel, N
         path: path.display().to_string(),
         message,
     };
-    let mut reader =
-        WavReader::open(path).map_err(|e| error(format!("cannot read as WAV: {e}")))?;
+    let read_error = |e: hound::Error| error(format!("cannot read as WAV: {e}"));
+    let file = File::open(path).map_err(|e| read_error(e.into()))?;
+    let file_bytes = file.metadata().map_err(|e| read_error(e.into()))?.len();
+    let mut reader = WavReader::new(BufReader::new(file)).map_err(read_error)?;
     let spec = reader.spec();
     let channels = usize::from(spec.channels);
     let frames = reader.duration() as usize;
@@ -47,6 +52,16 @@ pub fn read_first_channel(path: &Path, max_seconds: f64) -> Result<WavChannel, N
     if frames as f64 > max_seconds * sample_rate_hz {
         return Err(error(format!(
             "{frames} frames at {sample_rate_hz} Hz is longer than the {max_seconds} s limit"
+        )));
+    }
+    // The samples are reserved from the header's count: a corrupt header of a
+    // few bytes must not reserve gigabytes (a failed reservation aborts).
+    let bytes_per_frame =
+        channels.max(1) as u64 * u64::from(spec.bits_per_sample.div_ceil(8).max(1));
+    let room = file_bytes / bytes_per_frame;
+    if frames as u64 > room {
+        return Err(error(format!(
+            "the header announces {frames} frames but the file has room for at most {room}"
         )));
     }
 
