@@ -65,9 +65,11 @@ extra_seeds() {
   esac
 }
 
-# Stats from a libFuzzer log: the last status line's field (cov, ft, corp)
-# or the final stats' executions.
-status_field() { grep -oE "(INITED|NEW|REDUCE|pulse|DONE|RELOAD).* $2: [0-9]+" "$1" | "$3" -1 | grep -oE "$2: [0-9]+" | tail -1 | cut -d' ' -f2; }
+# Stats from a libFuzzer log: a field (cov, ft, corp) of the status line once
+# the corpus is loaded (INITED) or of the last one, and the executions.
+first_status() { grep -m1 -E '^#[0-9]+[[:space:]]+INITED ' "$1"; }
+last_status() { grep -E '^#[0-9]+[[:space:]]+(INITED|NEW|REDUCE|pulse|DONE|RELOAD) ' "$1" | tail -1; }
+field() { grep -oE "$1: [0-9]+" | head -1 | cut -d' ' -f2 || true; }
 executions() { sed -n 's/^stat::number_of_executed_units: //p' "$1" | tail -1; }
 
 work=.cache/fuzz
@@ -95,7 +97,9 @@ for t in "${targets[@]}"; do
   grep -E '^#[0-9]+.*(INITED|DONE)' "$log" || true
   runs=$(executions "$log")
   runs=${runs:-0}
-  cov="cov $(status_field "$log" cov head) -> $(status_field "$log" cov tail), features $(status_field "$log" ft head) -> $(status_field "$log" ft tail), corpus $(status_field "$log" corp tail)"
+  start=$(first_status "$log") || true
+  end=$(last_status "$log") || true
+  cov="cov $(field cov <<<"$start") -> $(field cov <<<"$end"), features $(field ft <<<"$start") -> $(field ft <<<"$end"), corpus $(field corp <<<"$end")"
   findings=()
   while IFS= read -r -d '' artifact; do
     findings+=("$artifact")
