@@ -11,7 +11,8 @@
 # Targets: nam_file, ir_wav, chain_toml, patch_atom (default: all). Working
 # corpora grow across runs in .cache/fuzz/TARGET/corpus (seeded from
 # fuzz/seeds/TARGET, the example chains and models, and the fixtures of
-# ../shared/fixtures up to 64 KiB); findings of the last run are in
+# ../shared/fixtures up to 64 KiB), with fuzz/dicts/TARGET.dict as libFuzzer
+# dictionary where there is one; findings of the last run are in
 # .cache/fuzz/TARGET/artifacts. Binaries: $CARGO_TARGET_DIR/fuzz (default
 # target/fuzz), apart from the workspace's own builds.
 set -euo pipefail
@@ -89,8 +90,10 @@ for t in "${targets[@]}"; do
   echo
   echo "==> $t: ${seconds}s over $(ls "$dir/corpus" | wc -l) inputs (log: $log)"
   status=0
+  dict=()
+  [ -f "fuzz/dicts/$t.dict" ] && dict=(-dict="fuzz/dicts/$t.dict")
   # TMPDIR: the targets' scratch files, removed with the run's folder.
-  TMPDIR=$PWD/$dir/tmp "$bin_dir/$t" "$dir/corpus" \
+  TMPDIR=$PWD/$dir/tmp "$bin_dir/$t" "$dir/corpus" "${dict[@]}" \
     -max_total_time="$seconds" -max_len="${max_len[$t]}" -timeout="${timeout[$t]}" \
     -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$dir/artifacts/" \
     >"$log" 2>&1 || status=$?
