@@ -63,6 +63,7 @@ impl Map for FixedMap {
     }
 }
 
+/// The plugin's URIDs, mapped once through a [`FixedMap`].
 fn urids() -> &'static Urids {
     static URIDS: OnceLock<Urids> = OnceLock::new();
     URIDS.get_or_init(|| {
@@ -90,9 +91,9 @@ fn echo(urids: &Urids, slot: FileSlot, path: &str, capacity: usize) -> Option<Ve
     with_aligned(8 + capacity, |buffer| {
         buffer[..4].copy_from_slice(&(capacity as u32).to_ne_bytes());
         let pointer = NonNull::from(&mut *buffer).cast();
-        // SAFETY: `pointer` is an LV2_Atom whose `size` is the capacity of
-        // the body after it; the writer is dropped before `buffer` is read.
         let fits = {
+            // SAFETY: `pointer` is an LV2_Atom whose `size` is the capacity of
+            // the body after it; the writer is dropped before `buffer` is read.
             let mut writer = unsafe { NotifyPort::output_from_raw(pointer, 0) };
             assert!(writer.begin(urids), "an empty sequence fits");
             writer.push_set(urids, slot, path)
