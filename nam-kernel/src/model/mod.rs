@@ -78,40 +78,43 @@ pub(crate) enum Engine {
 
 impl Engine {
     /// Builds the model at the top level: a slimmable WaveNet with every size.
-    fn build_all_sizes(file: &NamFile, max_frames: usize) -> Result<Engine, BuildError> {
+    fn build_all_sizes(file: &NamFile, options: &BuildOptions) -> Result<Engine, BuildError> {
         let Some(sizes) = slimmable_wavenet_sizes(&file.spec) else {
-            return Engine::build(file, max_frames);
+            return Engine::build(file, options);
         };
         let built = sizes
             .iter()
-            .map(|s| Ok((s.max_value, Engine::build_spec(&s.spec, max_frames)?)))
+            .map(|s| Ok((s.max_value, Engine::build_spec(&s.spec, options)?)))
             .collect::<Result<Vec<_>, BuildError>>()?;
         Ok(Engine::Container(sizes::Sizes::new(
-            built, true, max_frames,
+            built,
+            true,
+            options.max_block_frames,
         )))
     }
 
     /// Builds a model; a nested slimmable WaveNet plays at its default size.
-    fn build(file: &NamFile, max_frames: usize) -> Result<Engine, BuildError> {
-        Self::build_spec(&file.spec, max_frames)
+    fn build(file: &NamFile, options: &BuildOptions) -> Result<Engine, BuildError> {
+        Self::build_spec(&file.spec, options)
     }
 
-    fn build_spec(spec: &ModelSpec, max_frames: usize) -> Result<Engine, BuildError> {
+    fn build_spec(spec: &ModelSpec, options: &BuildOptions) -> Result<Engine, BuildError> {
+        let max_frames = options.max_block_frames;
         Ok(match spec {
             ModelSpec::WaveNet { config, weights } => {
                 if let Ok(Some(slim)) = slim::SlimmableWaveNet::new(config, weights) {
                     let (config, weights) = slim.at_level(slim.level_for(1.0));
-                    return Self::build_spec(&ModelSpec::WaveNet { config, weights }, max_frames);
+                    return Self::build_spec(&ModelSpec::WaveNet { config, weights }, options);
                 }
                 Engine::WaveNet(Box::new(wavenet::WaveNet::build(
                     config,
                     weights,
                     max_frames,
-                    |nested| Engine::build(nested, max_frames),
+                    |nested| Engine::build(nested, options),
                 )?))
             }
             ModelSpec::Lstm { config, weights } => {
-                Engine::Lstm(lstm::Lstm::build(config, weights)?)
+                Engine::Lstm(lstm::Lstm::build(config, weights, options.kernels)?)
             }
             ModelSpec::ConvNet { config, weights } => {
                 Engine::ConvNet(convnet::ConvNet::build(config, weights, max_frames)?)
@@ -122,7 +125,7 @@ impl Engine {
             ModelSpec::SlimmableContainer { submodels } => {
                 let built = submodels
                     .iter()
-                    .map(|s| Ok((s.max_value, Engine::build(&s.model, max_frames)?)))
+                    .map(|s| Ok((s.max_value, Engine::build(&s.model, options)?)))
                     .collect::<Result<Vec<_>, BuildError>>()?;
                 Engine::Container(sizes::Sizes::new(built, false, max_frames))
             }
@@ -233,7 +236,7 @@ impl Model {
                 limit: limits::MAX_STATE_FLOATS,
             });
         }
-        let net = Engine::build_all_sizes(file, max_frames)?;
+        let net = Engine::build_all_sizes(file, &options)?;
         if net.out_channels() != 1 {
             return Err(BuildError::NotMono(net.out_channels()));
         }
