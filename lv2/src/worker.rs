@@ -7,10 +7,16 @@
 //! Jobs travel as bytes through the host's ring buffer: a small header plus,
 //! for loads, the path. Built rigs come back as a pointer to a `Box<Rig>`;
 //! retired rigs go to the worker the same way to be dropped there.
+//!
+//! The host's worker thread runs no job itself: it hands each to the
+//! instance's [`Loader`], one long-lived thread with a big stack, and waits
+//! for the outcome.
 
 use std::ffi::c_void;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{channel, sync_channel, SendError, Sender, SyncSender};
+use std::thread::JoinHandle;
 
 use lv2_core::feature::{Feature, ThreadingClass};
 use lv2_core::plugin::{Plugin, PluginInstance};
@@ -181,26 +187,52 @@ impl Reply {
     }
 }
 
-/// Runs one job on the worker thread; returns the reply to deliver, if any.
-fn run_job(shared: &Shared, job: Job) -> Option<Reply> {
-    let (slot, path) = match job {
-        Job::Free(rig) => {
-            if !rig.is_null() {
-                // SAFETY: the audio thread sends each retired Box<Rig> once,
-                // as Box::into_raw, and never touches it again.
-                drop(unsafe { Box::from_raw(rig) });
-            }
+/// A job as the loading thread runs it: owned, so it can travel.
+enum Task {
+    /// Build a rig with this file in `slot` (an empty path clears it).
+    Load { slot: FileSlot, path: String },
+    /// Load the N-th model of the current model's folder.
+    Program(u8),
+    /// Drop a rig the audio thread no longer uses.
+    Free(Box<Rig>),
+}
+
+impl Task {
+    /// The task for `job`; `None` for nothing to do (a null rig to free).
+    ///
+    /// # Safety
+    /// A `Job::Free` pointer must be null or come from `Box::into_raw`, given
+    /// up by its owner, and be turned into a task only once.
+    unsafe fn from_job(job: Job) -> Option<Self> {
+        Some(match job {
+            Job::Load { slot, path } => Task::Load {
+                slot,
+                path: path.to_owned(),
+            },
+            Job::Program(program) => Task::Program(program),
+            Job::Free(rig) if rig.is_null() => return None,
+            // SAFETY: the caller's contract.
+            Job::Free(rig) => Task::Free(unsafe { Box::from_raw(rig) }),
+        })
+    }
+}
+
+/// Runs one task; returns the reply to deliver, if any.
+fn run_task(shared: &Shared, task: Task) -> Option<Reply> {
+    let (slot, path) = match task {
+        Task::Free(rig) => {
+            drop(rig);
             return None;
         }
-        Job::Load { slot, path } if !path.is_empty() && !Path::new(path).is_absolute() => {
+        Task::Load { slot, path } if !path.is_empty() && !Path::new(&path).is_absolute() => {
             shared.logger.log(
                 Level::Error,
                 &format!("{} refused: `{path}` is not an absolute path", slot.label()),
             );
             return Some(Reply::Failed(slot));
         }
-        Job::Load { slot, path } => (slot, (!path.is_empty()).then(|| PathBuf::from(path))),
-        Job::Program(program) => match shared.program_model(program) {
+        Task::Load { slot, path } => (slot, (!path.is_empty()).then(|| PathBuf::from(path))),
+        Task::Program(program) => match shared.program_model(program) {
             Ok(path) => (FileSlot::Model, Some(path)),
             Err(message) => {
                 shared.logger.log(Level::Warning, &message);
@@ -214,37 +246,91 @@ fn run_job(shared: &Shared, job: Job) -> Option<Reply> {
     })
 }
 
-/// Stack for loading: parsing a model and building its chain nest deeper
-/// than some hosts' worker threads allow (mod-host gives its worker about
-/// 16 KiB of stack), so jobs run on a thread of our own.
-const JOB_STACK_BYTES: usize = 8 << 20;
+/// Runs a task, catching panics: `None` if it panicked.
+fn run_guarded(shared: &Shared, task: Task) -> Option<Option<Reply>> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_task(shared, task))).ok()
+}
 
-/// A job handed to the loading thread.
-#[derive(Clone, Copy)]
-struct SendJob<'a>(Job<'a>);
+/// Stack of the loading thread: parsing a model (nested JSON) and building
+/// its chain nest deeper than some hosts' worker threads allow (mod-host
+/// gives its worker about 16 KiB of stack).
+const LOADER_STACK_BYTES: usize = 8 << 20;
 
-// SAFETY: the only non-Send part is `Job::Free`'s pointer to a Box<Rig> that
-// the audio thread gave up; it is used by one thread only (the job is run
-// once: on the loading thread, or here if that thread could not start).
-unsafe impl Send for SendJob<'_> {}
+/// The instance's shared state, sent to the loading thread with a task.
+struct SharedRef(*const Shared);
 
-/// Runs a job on a thread with [`JOB_STACK_BYTES`] of stack (on this one if
-/// no thread can be made), catching panics. `None` if the job panicked.
-fn run_with_stack(shared: &Shared, job: Job) -> Option<Option<Reply>> {
-    let guarded = move |job: SendJob| {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_job(shared, job.0))).ok()
-    };
-    let job = SendJob(job);
-    std::thread::scope(|scope| {
-        let spawned = std::thread::Builder::new()
+// SAFETY: `Shared` is Sync; the pointer is used only while the sender waits
+// for the task's outcome (see `Loader::run`), so the state outlives its use.
+unsafe impl Send for SharedRef {}
+
+/// A task for the loading thread and where its outcome goes.
+struct Request {
+    shared: SharedRef,
+    task: Task,
+    outcome: SyncSender<Option<Option<Reply>>>,
+}
+
+/// One long-lived thread with a big stack ([`LOADER_STACK_BYTES`]) that runs
+/// the worker's tasks one at a time: the host's worker thread hands it each
+/// task and waits for the outcome. It ends when the instance is freed.
+pub struct Loader {
+    requests: Option<Sender<Request>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Loader {
+    /// Starts the loading thread; if no thread can be made, tasks run on the
+    /// caller's thread instead.
+    pub fn spawn() -> Self {
+        let (requests, receiver) = channel::<Request>();
+        let thread = std::thread::Builder::new()
             .name("nam-graph loader".into())
-            .stack_size(JOB_STACK_BYTES)
-            .spawn_scoped(scope, move || guarded(job));
-        match spawned {
-            Ok(handle) => handle.join().ok().flatten(),
-            Err(_) => guarded(job),
+            .stack_size(LOADER_STACK_BYTES)
+            .spawn(move || {
+                for request in receiver {
+                    // SAFETY: the sender waits for the outcome (Loader::run),
+                    // so the shared state is alive.
+                    let shared = unsafe { &*request.shared.0 };
+                    let outcome = run_guarded(shared, request.task);
+                    // The sender is waiting; if it is gone, so is the reply.
+                    let _ = request.outcome.send(outcome);
+                }
+            })
+            .ok();
+        Self {
+            requests: thread.is_some().then_some(requests),
+            thread,
         }
-    })
+    }
+
+    /// Runs `task` for the instance whose state is `shared` on the loading
+    /// thread and waits for it. `None` if the task panicked.
+    fn run(&self, shared: &Shared, task: Task) -> Option<Option<Reply>> {
+        let Some(requests) = &self.requests else {
+            return run_guarded(shared, task);
+        };
+        let (outcome, answer) = sync_channel(1);
+        let request = Request {
+            shared: SharedRef(shared),
+            task,
+            outcome,
+        };
+        match requests.send(request) {
+            Ok(()) => answer.recv().ok().flatten(),
+            // The thread is gone (it cannot be: tasks never unwind out of it).
+            Err(SendError(request)) => run_guarded(shared, request.task),
+        }
+    }
+}
+
+impl Drop for Loader {
+    fn drop(&mut self) {
+        // Closing the channel ends the thread's loop.
+        self.requests = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// A plugin that takes the worker's replies on its audio thread.
@@ -283,7 +369,12 @@ impl<P: ReplyHandler> WorkerDescriptor<P> {
         // SAFETY: `shared` is the instance's boxed Shared, alive until cleanup,
         // which the host never runs concurrently with work().
         let shared = unsafe { &*shared };
-        let reply = match run_with_stack(shared, job) {
+        // SAFETY: the audio thread sends each retired Box<Rig> once, as
+        // Box::into_raw, and never touches it again.
+        let Some(task) = (unsafe { Task::from_job(job) }) else {
+            return sys::LV2_Worker_Status_LV2_WORKER_SUCCESS;
+        };
+        let reply = match shared.loader.run(shared, task) {
             Some(reply) => reply,
             None => {
                 shared.logger.log(
@@ -334,6 +425,7 @@ impl<P: ReplyHandler> WorkerDescriptor<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log::Logger;
 
     #[test]
     fn jobs_round_trip_through_bytes() {
@@ -354,6 +446,34 @@ mod tests {
             let bytes = encoder.encode(shared, &job).unwrap().to_vec();
             assert_eq!(decode_job(&bytes), Some((shared, job)));
         }
+    }
+
+    #[test]
+    fn one_loader_thread_runs_every_task_and_ends_with_the_instance() {
+        let shared = Shared::new(48_000.0, 1, Logger::stderr(), [1, 2, 3], 4);
+        let cab = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo/cab.wav");
+        let thread = shared.loader.thread.as_ref().expect("a loader thread");
+        let id = thread.thread().id();
+        for path in [cab.display().to_string(), String::new()] {
+            let task = Task::Load {
+                slot: FileSlot::CabIr,
+                path,
+            };
+            let Some(Some(Reply::Ready(rig))) = shared.loader.run(&shared, task) else {
+                panic!("no rig");
+            };
+            assert_eq!(
+                shared
+                    .loader
+                    .run(&shared, Task::Free(rig))
+                    .map(|r| r.is_none()),
+                Some(true)
+            );
+        }
+        let thread = shared.loader.thread.as_ref().expect("the same thread");
+        assert_eq!(thread.thread().id(), id);
+        assert!(!thread.is_finished(), "it waits for the next task");
+        drop(shared);
     }
 
     #[test]
