@@ -57,3 +57,44 @@ fn chain_toml(mut args: impl Iterator<Item = String>) -> Result<String, String> 
     }
     toml::to_string(&chain_spec(&files, &controls)).map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nam_graph::ChainSpec;
+
+    fn args(list: &[&str]) -> impl Iterator<Item = String> {
+        list.iter()
+            .map(|s| (*s).to_owned())
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn prints_the_plugins_spec_for_the_files_and_controls_given() {
+        let text = chain_toml(args(&[
+            "--model",
+            "/m/a \"b\".nam",
+            "--cab",
+            "/c/cab.wav",
+            "bass=7",
+            "output_mode=2",
+        ]))
+        .unwrap();
+        let mut files = RigFiles::default();
+        files.set(FileSlot::Model, Some(PathBuf::from("/m/a \"b\".nam")));
+        files.set(FileSlot::CabIr, Some(PathBuf::from("/c/cab.wav")));
+        let mut controls = Controls::default();
+        controls.set(Control::Bass, 7.0);
+        controls.set(Control::OutputMode, 2.0);
+        let spec: ChainSpec = toml::from_str(&text).unwrap();
+        assert_eq!(spec, chain_spec(&files, &controls), "{text}");
+    }
+
+    #[test]
+    fn refuses_what_it_does_not_know() {
+        for bad in [&["--cab"][..], &["treble"], &["nope=1"], &["bass=loud"]] {
+            assert!(chain_toml(args(bad)).is_err(), "{bad:?}");
+        }
+    }
+}
