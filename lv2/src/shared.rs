@@ -11,9 +11,9 @@ use std::sync::{Mutex, MutexGuard};
 use nam_graph::{BuildError, FileCache};
 
 use crate::controls::{Control, Controls, CONTROL_COUNT};
+use crate::loader::Loader;
 use crate::log::{Level, Logger};
 use crate::rig::{FileSlot, Rig, RigFiles};
-use crate::worker::Loader;
 
 /// State shared by the plugin's threads.
 pub struct Shared {

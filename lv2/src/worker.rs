@@ -9,14 +9,12 @@
 //! retired rigs go to the worker the same way to be dropped there.
 //!
 //! The host's worker thread runs no job itself: it hands each to the
-//! instance's [`Loader`], one long-lived thread with a big stack, and waits
-//! for the outcome.
+//! instance's [`crate::loader::Loader`] (one long-lived thread with a big
+//! stack) and waits for the outcome.
 
 use std::ffi::c_void;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{channel, sync_channel, SendError, Sender, SyncSender};
-use std::thread::JoinHandle;
 
 use lv2_core::feature::{Feature, ThreadingClass};
 use lv2_core::plugin::{Plugin, PluginInstance};
@@ -246,93 +244,6 @@ fn run_task(shared: &Shared, task: Task) -> Option<Reply> {
     })
 }
 
-/// Runs a task, catching panics: `None` if it panicked.
-fn run_guarded(shared: &Shared, task: Task) -> Option<Option<Reply>> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_task(shared, task))).ok()
-}
-
-/// Stack of the loading thread: parsing a model (nested JSON) and building
-/// its chain nest deeper than some hosts' worker threads allow (mod-host
-/// gives its worker about 16 KiB of stack).
-const LOADER_STACK_BYTES: usize = 8 << 20;
-
-/// The instance's shared state, sent to the loading thread with a task.
-struct SharedRef(*const Shared);
-
-// SAFETY: `Shared` is Sync; the pointer is used only while the sender waits
-// for the task's outcome (see `Loader::run`), so the state outlives its use.
-unsafe impl Send for SharedRef {}
-
-/// A task for the loading thread and where its outcome goes.
-struct Request {
-    shared: SharedRef,
-    task: Task,
-    outcome: SyncSender<Option<Option<Reply>>>,
-}
-
-/// One long-lived thread with a big stack ([`LOADER_STACK_BYTES`]) that runs
-/// the worker's tasks one at a time: the host's worker thread hands it each
-/// task and waits for the outcome. It ends when the instance is freed.
-pub struct Loader {
-    requests: Option<Sender<Request>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Loader {
-    /// Starts the loading thread; if no thread can be made, tasks run on the
-    /// caller's thread instead.
-    pub fn spawn() -> Self {
-        let (requests, receiver) = channel::<Request>();
-        let thread = std::thread::Builder::new()
-            .name("nam-graph loader".into())
-            .stack_size(LOADER_STACK_BYTES)
-            .spawn(move || {
-                for request in receiver {
-                    // SAFETY: the sender waits for the outcome (Loader::run),
-                    // so the shared state is alive.
-                    let shared = unsafe { &*request.shared.0 };
-                    let outcome = run_guarded(shared, request.task);
-                    // The sender is waiting; if it is gone, so is the reply.
-                    let _ = request.outcome.send(outcome);
-                }
-            })
-            .ok();
-        Self {
-            requests: thread.is_some().then_some(requests),
-            thread,
-        }
-    }
-
-    /// Runs `task` for the instance whose state is `shared` on the loading
-    /// thread and waits for it. `None` if the task panicked.
-    fn run(&self, shared: &Shared, task: Task) -> Option<Option<Reply>> {
-        let Some(requests) = &self.requests else {
-            return run_guarded(shared, task);
-        };
-        let (outcome, answer) = sync_channel(1);
-        let request = Request {
-            shared: SharedRef(shared),
-            task,
-            outcome,
-        };
-        match requests.send(request) {
-            Ok(()) => answer.recv().ok().flatten(),
-            // The thread is gone (it cannot be: tasks never unwind out of it).
-            Err(SendError(request)) => run_guarded(shared, request.task),
-        }
-    }
-}
-
-impl Drop for Loader {
-    fn drop(&mut self) {
-        // Closing the channel ends the thread's loop.
-        self.requests = None;
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
 /// A plugin that takes the worker's replies on its audio thread.
 pub trait ReplyHandler: Plugin {
     /// Takes a reply (audio thread, between `run()` calls), with the audio
@@ -374,7 +285,10 @@ impl<P: ReplyHandler> WorkerDescriptor<P> {
         let Some(task) = (unsafe { Task::from_job(job) }) else {
             return sys::LV2_Worker_Status_LV2_WORKER_SUCCESS;
         };
-        let reply = match shared.loader.run(shared, task) {
+        let reply = match shared
+            .loader
+            .run(shared, move |shared| run_task(shared, task))
+        {
             Some(reply) => reply,
             None => {
                 shared.logger.log(
@@ -425,7 +339,6 @@ impl<P: ReplyHandler> WorkerDescriptor<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::log::Logger;
 
     #[test]
     fn jobs_round_trip_through_bytes() {
@@ -446,34 +359,6 @@ mod tests {
             let bytes = encoder.encode(shared, &job).unwrap().to_vec();
             assert_eq!(decode_job(&bytes), Some((shared, job)));
         }
-    }
-
-    #[test]
-    fn one_loader_thread_runs_every_task_and_ends_with_the_instance() {
-        let shared = Shared::new(48_000.0, 1, Logger::stderr(), [1, 2, 3], 4);
-        let cab = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo/cab.wav");
-        let thread = shared.loader.thread.as_ref().expect("a loader thread");
-        let id = thread.thread().id();
-        for path in [cab.display().to_string(), String::new()] {
-            let task = Task::Load {
-                slot: FileSlot::CabIr,
-                path,
-            };
-            let Some(Some(Reply::Ready(rig))) = shared.loader.run(&shared, task) else {
-                panic!("no rig");
-            };
-            assert_eq!(
-                shared
-                    .loader
-                    .run(&shared, Task::Free(rig))
-                    .map(|r| r.is_none()),
-                Some(true)
-            );
-        }
-        let thread = shared.loader.thread.as_ref().expect("the same thread");
-        assert_eq!(thread.thread().id(), id);
-        assert!(!thread.is_finished(), "it waits for the next task");
-        drop(shared);
     }
 
     #[test]
