@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use nam_graph::nodes::nam::{NamNode, NamSettings, OutputMode};
-use nam_graph::{Chain, Node, ProcessSpec};
+use nam_graph::{Chain, ChainSpec, FileCache, Node, NodeKind, NodeSpec, ProcessSpec, ReadFiles};
 
 fn fixtures() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures");
@@ -285,4 +285,127 @@ fn snapped_parameters_jump_to_their_values_without_a_ramp() {
     snapped.process(&[&input], &mut [&mut a]);
     fresh.process(&[&input], &mut [&mut b]);
     assert_eq!(a, b, "snapped at once, as if built with the values");
+}
+
+/// Every `.toml` under `examples/`.
+fn example_chains() -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut folders = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                found.push(path);
+            }
+        }
+    }
+    assert!(found.len() >= 2, "examples: {found:?}");
+    found
+}
+
+#[test]
+fn every_example_is_a_chain_spec_that_survives_toml_and_builds() {
+    for path in example_chains() {
+        let chain = Chain::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let direct: ChainSpec = toml::from_str(&text).unwrap();
+        assert_eq!(&direct, chain.spec(), "{}", path.display());
+        let written = toml::to_string(chain.spec()).unwrap();
+        let back: ChainSpec = toml::from_str(&written).unwrap();
+        assert_eq!(&back, chain.spec(), "{}:\n{written}", path.display());
+        chain.build(48_000.0, 2).unwrap();
+    }
+}
+
+/// A chain of a model and an IR, by absolute paths.
+fn amp_and_cab(model: &Path, cab: &Path) -> ChainSpec {
+    let mut spec = ChainSpec::default();
+    spec.nodes.push(NodeSpec::new(
+        "amp",
+        NodeKind::Nam {
+            model: model.to_owned(),
+            output_mode: OutputMode::Raw,
+        },
+    ));
+    spec.nodes.push(NodeSpec::new(
+        "cab",
+        NodeKind::Ir {
+            file: cab.to_owned(),
+            normalize: false,
+        },
+    ));
+    spec
+}
+
+fn render(graph: &mut nam_graph::Graph, input: &[f32]) -> Vec<f32> {
+    let mut out = vec![0.0; input.len()];
+    graph.process(&[input], &mut [&mut out]);
+    out
+}
+
+#[test]
+fn a_file_cache_reads_only_the_files_that_changed() {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo");
+    let dir = std::env::temp_dir().join(format!("nam-graph-cache-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("amp.nam");
+    std::fs::copy(demo.join("drive.nam"), &model).unwrap();
+    let cab = demo.join("cab.wav");
+    let other_cab = dir.join("other-cab.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut writer = hound::WavWriter::create(&other_cab, spec).unwrap();
+    for i in 0..500 {
+        writer.write_sample(0.3 * 0.99f32.powi(i)).unwrap();
+    }
+    writer.finalize().unwrap();
+    let input: Vec<f32> = (0..4800).map(|i| 0.3 * (i as f32 * 0.02).sin()).collect();
+
+    let mut cache = FileCache::default();
+    let build = |cache: &mut FileCache, spec: &ChainSpec| {
+        cache.build(|files| spec.build(Path::new(""), 48_000.0, 1, files))
+    };
+    // Stereo reads each file once for both lanes.
+    let first = amp_and_cab(&model, &cab);
+    cache
+        .build(|files| first.build(Path::new(""), 48_000.0, 2, files))
+        .unwrap();
+    assert_eq!(cache.reads(), 2);
+
+    // The cab changes: only it is read; the model is served even though its
+    // file is gone.
+    std::fs::remove_file(&model).unwrap();
+    let second = amp_and_cab(&model, &other_cab);
+    let mut graph = build(&mut cache, &second).unwrap();
+    assert_eq!(cache.reads(), 3);
+    assert_eq!(cache.len(), 2, "the first cab is no longer kept");
+    let fresh = amp_and_cab(&demo.join("drive.nam"), &other_cab);
+    let mut expected = fresh
+        .build(Path::new(""), 48_000.0, 1, &mut ReadFiles)
+        .unwrap();
+    assert_eq!(render(&mut graph, &input), render(&mut expected, &input));
+
+    // A failed build keeps what the playing chain uses.
+    let broken = amp_and_cab(&model, &dir.join("missing.wav"));
+    let error = build(&mut cache, &broken).err().expect("missing IR");
+    assert_eq!(error.node.as_ref().map(|n| n.id.as_str()), Some("cab"));
+    assert_eq!(
+        error.file.as_deref(),
+        Some(dir.join("missing.wav").as_path())
+    );
+    assert_eq!(error.key.as_deref(), Some("file"));
+    assert!(error.to_string().contains("missing.wav"), "{error}");
+    build(&mut cache, &second).unwrap();
+    assert_eq!(cache.reads(), 3);
+
+    // A file changed on disk is read again.
+    std::fs::copy(demo.join("cab.wav"), &other_cab).unwrap();
+    build(&mut cache, &second).unwrap();
+    assert_eq!(cache.reads(), 4);
 }

@@ -338,10 +338,11 @@ impl DelayLine {
 mod tests {
     use super::*;
     use crate::rig::RigFiles;
+    use nam_graph::ReadFiles;
 
     fn engine(rate: f64) -> Engine {
         let controls = Controls::default();
-        let rig = Rig::build(&RigFiles::default(), &controls, rate, 1).unwrap();
+        let rig = Rig::build(&RigFiles::default(), &controls, rate, 1, &mut ReadFiles).unwrap();
         Engine::new(Box::new(rig), controls, 1, rate)
     }
 

@@ -10,6 +10,7 @@ use lv2_atom::prelude::*;
 use lv2_core::prelude::*;
 use lv2_sys as sys;
 use lv2_urid::LV2Map;
+use nam_graph::ReadFiles;
 use urid::{Uri, UriBound};
 
 use crate::controls::{Control, Controls};
@@ -158,7 +159,9 @@ where
             urids.path.get(),
         ));
         let controls = Controls::default();
-        let rig = match Rig::build(&RigFiles::default(), &controls, rate, Self::CHANNELS) {
+        // No files yet: nothing is read.
+        let no_files = RigFiles::default();
+        let rig = match Rig::build(&no_files, &controls, rate, Self::CHANNELS, &mut ReadFiles) {
             Ok(rig) => Box::new(rig),
             Err(error) => {
                 shared

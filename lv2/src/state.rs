@@ -229,14 +229,24 @@ impl<P: StateHost> StateDescriptor<P> {
                 ),
             }
         }
-        match shared.build_tolerant(files) {
-            Ok(rig) => {
+        // Built on the loading thread, like every load (its stack is big
+        // enough for any model).
+        match shared
+            .loader
+            .run(shared, move |shared| shared.build_tolerant(files))
+        {
+            Some(Ok(rig)) => {
                 plugin.restored(rig);
                 sys::LV2_State_Status_LV2_STATE_SUCCESS
             }
-            Err(error) => {
+            Some(Err(error)) => {
                 let message = format!("state not restored: {error}");
                 plugin.shared().logger.log(Level::Error, &message);
+                sys::LV2_State_Status_LV2_STATE_ERR_UNKNOWN
+            }
+            None => {
+                let message = "state not restored: internal error while loading (a bug)";
+                plugin.shared().logger.log(Level::Error, message);
                 sys::LV2_State_Status_LV2_STATE_ERR_UNKNOWN
             }
         }

@@ -79,7 +79,7 @@ use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, FftError, RealFftPlanner, RealToComplex};
 
 use super::resampler::kaiser_sinc;
-use super::wav;
+use super::wav::{self, WavChannel};
 use crate::node::{Node, NodeError, ParamSpec, ProcessSpec};
 use crate::param::{db_to_gain, Smoothed};
 
@@ -202,6 +202,22 @@ impl Convolver {
         Self::build(
             Some(path.display().to_string()),
             channel.samples,
+            channel.sample_rate_hz,
+            settings,
+        )
+    }
+
+    /// Uses the first channel of the WAV file at `path`, already read (e.g.
+    /// kept by a [`crate::files::FileCache`]); the same checks and errors as
+    /// [`Convolver::from_wav`]. Off the audio thread.
+    pub fn from_wav_channel(
+        path: &Path,
+        channel: &WavChannel,
+        settings: ConvolverSettings,
+    ) -> Result<Self, NodeError> {
+        Self::build(
+            Some(path.display().to_string()),
+            channel.samples.clone(),
             channel.sample_rate_hz,
             settings,
         )

@@ -40,6 +40,15 @@ impl OutputMode {
         }
     }
 
+    /// The mode's word in `chain.toml` (what [`OutputMode::parse`] reads).
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputMode::Raw => "raw",
+            OutputMode::Normalized => "normalized",
+            OutputMode::Calibrated => "calibrated",
+        }
+    }
+
     /// The value of the `output_mode` parameter for this mode.
     pub fn param_value(self) -> f32 {
         match self {
