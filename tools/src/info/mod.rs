@@ -1,18 +1,17 @@
 //! `nam-tools info`: what a `.nam` file holds.
 //!
 //! [`ModelInfo::from_file`] summarises a loaded file: architecture, config,
-//! parameter count, receptive field, multiply-adds per sample ([`macs`]),
+//! parameter count, receptive field, multiply-adds per sample ([`macs`], counted by the kernel),
 //! sample rate and metadata, with one entry per submodel of a container and
 //! one per size of a slimmable model.
 //! It serialises to the stable `--json` object; [`ModelInfo::render`] gives the
 //! text report.
 
-pub mod macs;
 mod sizes;
 mod summary;
 mod text;
 
-use nam_kernel::format::{Metadata, ModelSpec};
+use nam_kernel::format::{macs, Metadata, ModelSpec};
 use nam_kernel::NamFile;
 use serde::Serialize;
 use serde_json::Value;
