@@ -10,6 +10,6 @@ pub mod nodes;
 pub mod param;
 
 pub use chain::{Chain, ChainError};
-pub use graph::{Graph, GraphBuilder, GraphError, NodeId, ParamRef, Sink, Source};
+pub use graph::{Graph, GraphBuilder, GraphError, GraphWarning, NodeId, ParamRef, Sink, Source};
 pub use nam_kernel;
-pub use node::{Node, NodeError, ParamSpec, ProcessSpec};
+pub use node::{Node, NodeError, NodeWarning, ParamSpec, ProcessSpec};
