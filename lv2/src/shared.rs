@@ -12,6 +12,9 @@ use crate::controls::{Control, Controls, CONTROL_COUNT};
 use crate::log::{Level, Logger};
 use crate::rig::{FileSlot, Rig, RigFiles};
 
+/// Frames of test tone a new rig plays before it is accepted (85 ms at 48 kHz).
+const PROBE_FRAMES: usize = 4096;
+
 /// State shared by the plugin's threads.
 pub struct Shared {
     /// The host's sample rate.
@@ -87,12 +90,7 @@ impl Shared {
         let mut files = self.lock_files();
         let mut wanted = files.clone();
         wanted.set(slot, path);
-        match Rig::build(
-            &wanted,
-            &self.controls(),
-            self.sample_rate_hz,
-            self.channels,
-        ) {
+        match self.build_checked(&wanted, &self.controls()) {
             Ok(rig) => {
                 *files = wanted;
                 let message = match files.get(slot) {
@@ -100,7 +98,8 @@ impl Shared {
                     None => format!("{} cleared", slot.label()),
                 };
                 self.logger.log(Level::Note, &message);
-                Ok(Box::new(rig))
+                self.log_warnings(&rig);
+                Ok(rig)
             }
             Err(error) => {
                 self.logger.log(
@@ -122,10 +121,11 @@ impl Shared {
     pub fn build_tolerant(&self, mut files: RigFiles) -> Result<Box<Rig>, String> {
         let controls = self.controls();
         loop {
-            match Rig::build(&files, &controls, self.sample_rate_hz, self.channels) {
+            match self.build_checked(&files, &controls) {
                 Ok(rig) => {
                     *self.lock_files() = files;
-                    return Ok(Box::new(rig));
+                    self.log_warnings(&rig);
+                    return Ok(rig);
                 }
                 Err(error) => {
                     let named = |s: &FileSlot| {
@@ -148,6 +148,47 @@ impl Shared {
                     );
                     files.set(slot, None);
                 }
+            }
+        }
+    }
+
+    /// Builds the rig for `files` and plays a test tone through it: a rig
+    /// whose output is NaN or infinite from the start (a model whose weights
+    /// overflow) is refused, naming the node, so the previous one keeps
+    /// playing. The accepted rig is reset to silence.
+    fn build_checked(&self, files: &RigFiles, controls: &Controls) -> Result<Box<Rig>, String> {
+        let mut rig = Rig::build(files, controls, self.sample_rate_hz, self.channels)?;
+        let tone: Vec<f32> = (0..PROBE_FRAMES)
+            .map(|i| 0.25 * (i as f32 * 0.015).sin())
+            .collect();
+        let mut output = vec![vec![0.0; PROBE_FRAMES]; self.channels];
+        let inputs = vec![tone.as_slice(); self.channels];
+        let mut outputs: Vec<&mut [f32]> = output.iter_mut().map(Vec::as_mut_slice).collect();
+        rig.process(&inputs, &mut outputs);
+        if let Some(node) = rig.graph().first_non_finite() {
+            let named: Vec<String> = FileSlot::ALL
+                .iter()
+                .filter_map(|&slot| {
+                    let path = files.get(slot)?;
+                    Some(format!("{} {}", slot.label(), path.display()))
+                })
+                .collect();
+            return Err(format!(
+                "node `{node}` produces non-finite output (NaN or infinity) from the start \
+                 (files: {})",
+                named.join(", ")
+            ));
+        }
+        rig.reset();
+        Ok(Box::new(rig))
+    }
+
+    /// Logs the rig's warnings (e.g. model metadata it ignores), each once.
+    fn log_warnings(&self, rig: &Rig) {
+        let warnings = rig.graph().warnings();
+        for (i, warning) in warnings.iter().enumerate() {
+            if !warnings[..i].iter().any(|w| w.warning == warning.warning) {
+                self.logger.log(Level::Warning, &warning.to_string());
             }
         }
     }
