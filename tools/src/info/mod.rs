@@ -20,6 +20,7 @@ pub use sizes::SizeInfo;
 pub use summary::{
     ArrayHeadSummary, ConfigSummary, FilmSummary, LayerArraySummary, PostHeadSummary,
 };
+pub use text::printable;
 
 /// Everything `info` reports about one model (or one submodel).
 #[derive(Clone, Debug, Serialize)]
