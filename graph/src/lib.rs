@@ -13,7 +13,7 @@ pub mod spec;
 
 pub use chain::{Chain, ChainError};
 pub use files::{FileCache, FileSource, ReadFiles};
-pub use graph::{Graph, GraphBuilder, GraphError, NodeId, ParamRef, Sink, Source};
+pub use graph::{Graph, GraphBuilder, GraphError, GraphWarning, NodeId, ParamRef, Sink, Source};
 pub use nam_kernel;
-pub use node::{Node, NodeError, ParamSpec, ProcessSpec};
+pub use node::{Node, NodeError, NodeWarning, ParamSpec, ProcessSpec};
 pub use spec::{BuildError, ChainSpec, NodeKind, NodeRef, NodeSpec, StereoMode};

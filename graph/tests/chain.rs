@@ -108,13 +108,21 @@ fn dual_mono_runs_each_channel_on_its_own_and_mixdown_shares_one() {
     assert!(diff <= 1e-6, "mixdown differs by {diff}");
 }
 
-fn model_with_levels() -> nam_graph::nam_kernel::NamFile {
+fn model_with(
+    loudness: f64,
+    input_level_dbu: f64,
+    output_level_dbu: f64,
+) -> nam_graph::nam_kernel::NamFile {
     let text = std::fs::read_to_string(fixtures().join("wavenet_nano.nam")).unwrap();
     let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    json["metadata"]["loudness"] = (-20.0).into();
-    json["metadata"]["input_level_dbu"] = 10.0.into();
-    json["metadata"]["output_level_dbu"] = 16.0.into();
+    json["metadata"]["loudness"] = loudness.into();
+    json["metadata"]["input_level_dbu"] = input_level_dbu.into();
+    json["metadata"]["output_level_dbu"] = output_level_dbu.into();
     nam_graph::nam_kernel::NamFile::from_json_value(&json, "levels.nam").unwrap()
+}
+
+fn model_with_levels() -> nam_graph::nam_kernel::NamFile {
+    model_with(-20.0, 10.0, 16.0)
 }
 
 #[test]
@@ -134,6 +142,74 @@ fn output_modes_set_the_gains_the_nam_plugin_would() {
     assert_eq!(gains(OutputMode::Raw), (0.0, 0.0));
     assert_eq!(gains(OutputMode::Normalized), (0.0, 2.0)); // -18 - (-20)
     assert_eq!(gains(OutputMode::Calibrated), (2.0, -2.0)); // 12 - 10, 16 - 18
+}
+
+#[test]
+fn metadata_that_would_give_an_absurd_gain_is_ignored_with_a_warning() {
+    let node = |file: &nam_graph::nam_kernel::NamFile, mode: OutputMode| {
+        let settings = NamSettings {
+            output_mode: mode,
+            ..NamSettings::default()
+        };
+        NamNode::from_file(file, "levels.nam", settings).unwrap()
+    };
+    let sane = model_with_levels();
+    assert!(node(&sane, OutputMode::Normalized).warnings().is_empty());
+
+    // loudness -300 dB would need +282 dB; ±1e308 overflows f32.
+    for loudness in [-300.0, 1e308, -1e308] {
+        let file = model_with(loudness, 10.0, 16.0);
+        let normalized = node(&file, OutputMode::Normalized);
+        assert_eq!(normalized.total_output_gain_db(), 0.0, "{loudness}: raw");
+        let warnings = normalized.metadata_warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(
+            (warnings[0].field, warnings[0].mode, warnings[0].value),
+            ("loudness", OutputMode::Normalized, loudness)
+        );
+        let text = warnings[0].to_string();
+        assert!(
+            text.contains("levels.nam") && text.contains("ignored"),
+            "{text}"
+        );
+        // Reported whatever the mode, since the mode may change while running.
+        assert_eq!(node(&file, OutputMode::Raw).warnings().len(), 1);
+    }
+
+    let file = model_with(-20.0, -500.0, 1e9);
+    let calibrated = node(&file, OutputMode::Calibrated);
+    assert_eq!(
+        (
+            calibrated.total_input_gain_db(),
+            calibrated.total_output_gain_db()
+        ),
+        (0.0, 0.0)
+    );
+    let fields: Vec<&str> = calibrated
+        .metadata_warnings()
+        .iter()
+        .map(|w| w.field)
+        .collect();
+    assert_eq!(fields, ["input_level_dbu", "output_level_dbu"]);
+    assert!(calibrated.metadata_warnings()[0].gain_db > 500.0);
+
+    // The chain's graph reports them by node.
+    let dir = std::env::temp_dir().join(format!("nam-graph-loud-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("loud.nam");
+    model_with(-300.0, 10.0, 16.0).save(&model).unwrap();
+    let chain = chain(
+        "loud",
+        &format!("[[node]]\nid = \"amp\"\nkind = \"nam\"\nmodel = \"{}\"\noutput_mode = \"normalized\"\n", model.display()),
+    )
+    .unwrap();
+    let warnings = chain.build(48_000.0, 1).unwrap().warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].to_string().starts_with("node `amp`: "),
+        "{}",
+        warnings[0]
+    );
 }
 
 #[test]

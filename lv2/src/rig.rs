@@ -192,6 +192,11 @@ impl Rig {
         })
     }
 
+    /// The chain's graph (for its warnings and finite-output record).
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
     /// The files this rig was built from.
     pub fn files(&self) -> &RigFiles {
         &self.files

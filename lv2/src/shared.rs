@@ -8,12 +8,15 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use nam_graph::{BuildError, FileCache};
+use nam_graph::{BuildError, FileCache, NodeRef};
 
 use crate::controls::{Control, Controls, CONTROL_COUNT};
 use crate::loader::Loader;
 use crate::log::{Level, Logger};
-use crate::rig::{FileSlot, Rig, RigFiles};
+use crate::rig::{chain_spec, FileSlot, Rig, RigFiles};
+
+/// Frames of test tone a new rig plays before it is accepted (85 ms at 48 kHz).
+const PROBE_FRAMES: usize = 4096;
 
 /// State shared by the plugin's threads.
 pub struct Shared {
@@ -95,11 +98,17 @@ impl Shared {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Builds a rig for `files`, reusing the files the previous build read.
+    /// Builds a rig for `files`, reusing the files the previous build read,
+    /// and [`Shared::probe`]s it (a refused rig counts as a failed build).
     fn build(&self, cache: &mut FileCache, files: &RigFiles) -> Result<Box<Rig>, BuildError> {
         let controls = self.controls();
         cache
-            .build(|cache| Rig::build(files, &controls, self.sample_rate_hz, self.channels, cache))
+            .build(|cache| {
+                let mut rig =
+                    Rig::build(files, &controls, self.sample_rate_hz, self.channels, cache)?;
+                self.probe(&mut rig, &controls)?;
+                Ok(rig)
+            })
             .map(Box::new)
     }
 
@@ -122,6 +131,7 @@ impl Shared {
                 };
                 *self.lock_files() = wanted;
                 self.logger.log(Level::Note, &message);
+                self.log_warnings(&rig);
                 Ok(rig)
             }
             Err(error) => {
@@ -147,6 +157,7 @@ impl Shared {
             match self.build(&mut cache, &files) {
                 Ok(rig) => {
                     *self.lock_files() = files;
+                    self.log_warnings(&rig);
                     return Ok(rig);
                 }
                 Err(error) => {
@@ -164,6 +175,60 @@ impl Shared {
                     );
                     files.set(slot, None);
                 }
+            }
+        }
+    }
+
+    /// Plays [`PROBE_FRAMES`] of a test tone through a new rig, then resets
+    /// it: a rig whose output is NaN or infinite from the start is refused,
+    /// naming the node that first produced it (and its file).
+    fn probe(&self, rig: &mut Rig, controls: &Controls) -> Result<(), BuildError> {
+        let tone: Vec<f32> = (0..PROBE_FRAMES)
+            .map(|i| 0.25 * (i as f32 * 0.015).sin())
+            .collect();
+        let mut output = vec![vec![0.0; PROBE_FRAMES]; self.channels];
+        let inputs = vec![tone.as_slice(); self.channels];
+        let mut outputs: Vec<&mut [f32]> = output.iter_mut().map(Vec::as_mut_slice).collect();
+        rig.process(&inputs, &mut outputs);
+        let Some(id) = rig.graph().first_non_finite().map(str::to_owned) else {
+            rig.reset();
+            return Ok(());
+        };
+        let spec = chain_spec(rig.files(), controls);
+        let node = spec
+            .nodes
+            .iter()
+            .enumerate()
+            .find(|(_, node)| node.id.as_deref() == Some(id.as_str()))
+            .map(|(index, node)| NodeRef {
+                index,
+                id: id.clone(),
+                kind: node.kind.name(),
+            });
+        let file = FileSlot::of_node(&id).and_then(|slot| rig.files().get(slot));
+        let message = match file {
+            Some(file) => format!(
+                "node `{id}` ({}) produces non-finite output (NaN or infinity) from the start",
+                file.display()
+            ),
+            None => {
+                format!("node `{id}` produces non-finite output (NaN or infinity) from the start")
+            }
+        };
+        Err(BuildError {
+            node,
+            key: None,
+            file: file.map(Path::to_owned),
+            message,
+        })
+    }
+
+    /// Logs the rig's warnings (e.g. model metadata it ignores), each once.
+    fn log_warnings(&self, rig: &Rig) {
+        let warnings = rig.graph().warnings();
+        for (i, warning) in warnings.iter().enumerate() {
+            if !warnings[..i].iter().any(|w| w.warning == warning.warning) {
+                self.logger.log(Level::Warning, &warning.to_string());
             }
         }
     }

@@ -419,6 +419,13 @@ fn bad_files_keep_the_previous_sound_and_an_empty_path_clears() {
     let missing_ir = dir.join("missing.wav");
     let bad_ir = dir.join("bad.wav");
     std::fs::write(&bad_ir, b"RIFF0000WAVEjunk").unwrap();
+    // Valid, finite weights whose sums overflow: NaN/Inf from the first sample.
+    let mut overflowing: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for w in overflowing["weights"].as_array_mut().unwrap() {
+        *w = serde_json::json!(1e38);
+    }
+    let non_finite = dir.join("overflowing.nam");
+    std::fs::write(&non_finite, overflowing.to_string()).unwrap();
 
     let input = di(0.5, 1.2);
     let slots = [(MODEL, drive().as_path().to_owned()), (CAB_IR, cab())];
@@ -426,9 +433,10 @@ fn bad_files_keep_the_previous_sound_and_an_empty_path_clears() {
     let mut host = restored(Kind::Mono, rate, &refs);
     let mut twin = restored(Kind::Mono, rate, &refs);
 
-    let bad: [(&str, &Path); 4] = [
+    let bad: [(&str, &Path); 5] = [
         (MODEL, &truncated),
         (MODEL, &not_json),
+        (MODEL, &non_finite),
         (CAB_IR, &missing_ir),
         (INPUT_IR, &bad_ir),
     ];

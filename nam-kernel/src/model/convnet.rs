@@ -90,6 +90,12 @@ impl ConvNet {
         }
     }
 
+    pub(crate) fn for_each_history(&mut self, f: &mut dyn FnMut(&mut History)) {
+        for block in &mut self.blocks {
+            f(&mut block.history);
+        }
+    }
+
     pub(crate) fn process_block(&mut self, kernels: &Kernels, input: &[f32], output: &mut [f32]) {
         let n = input.len();
         let stride = self.output.stride;

@@ -43,6 +43,10 @@ impl Linear {
         self.history.clear();
     }
 
+    pub(crate) fn for_each_history(&mut self, f: &mut dyn FnMut(&mut History)) {
+        f(&mut self.history);
+    }
+
     pub(crate) fn process_block(&mut self, kernels: &Kernels, input: &[f32], output: &mut [f32]) {
         let n = input.len();
         self.history.begin(n);

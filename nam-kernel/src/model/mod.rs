@@ -12,6 +12,8 @@ mod wavenet;
 
 use std::path::Path;
 
+use buffers::History;
+
 use crate::error::{FormatError, LoadError};
 use crate::format::{limits, slim, Metadata, ModelSpec, NamFile};
 use crate::kernels::Kernels;
@@ -161,6 +163,43 @@ impl Engine {
         }
     }
 
+    /// Calls `f` on every history of the engine (of the playing size only,
+    /// for a slimmable model).
+    fn for_each_history(&mut self, f: &mut dyn FnMut(&mut History)) {
+        match self {
+            Engine::WaveNet(w) => w.for_each_history(f),
+            Engine::ConvNet(c) => c.for_each_history(f),
+            Engine::Linear(l) => l.for_each_history(f),
+            Engine::Container(c) => c.playing_mut().for_each_history(f),
+            Engine::Lstm(_) => {}
+        }
+    }
+
+    /// Puts a cleared engine in the state [`Engine::prewarm_frames`] zeros
+    /// would leave it in, in a few frames of work per history instead of a
+    /// receptive field's.
+    ///
+    /// With silence forever at the input, every signal inside a convolutional
+    /// model is constant, so each history holds one value per channel. One
+    /// frame of zeros followed by [`History::hold_newest`] on every history
+    /// makes the first history of every path exact; each further round makes
+    /// the next one exact. A path crosses each history at most once, so one
+    /// round per history (plus one for the output) settles the whole model.
+    fn settle(&mut self, kernels: &Kernels, discard: &mut [f32], out_stride: usize) {
+        if let Engine::Container(c) = self {
+            return c.playing_mut().settle(kernels, discard, out_stride);
+        }
+        if self.prewarm_frames() == 0 {
+            return;
+        }
+        let mut histories = 0;
+        self.for_each_history(&mut |_| histories += 1);
+        for _ in 0..=histories {
+            self.process_block(kernels, &[0.0], discard, out_stride);
+            self.for_each_history(&mut History::hold_newest);
+        }
+    }
+
     pub(crate) fn clear(&mut self) {
         match self {
             Engine::WaveNet(w) => w.clear(),
@@ -204,7 +243,6 @@ pub struct Model {
     sample_rate_hz: f64,
     metadata: Metadata,
     architecture: &'static str,
-    zeros: Vec<f32>,
     discard: Vec<f32>,
 }
 
@@ -247,7 +285,6 @@ impl Model {
             sample_rate_hz: file.sample_rate_hz(),
             metadata: file.metadata.clone(),
             architecture: file.architecture(),
-            zeros: vec![0.0; max_frames],
             discard: vec![0.0; max_frames],
         };
         model.reset();
@@ -270,30 +307,24 @@ impl Model {
     }
 
     /// Returns to the reference start state (silence forever before the next
-    /// sample): clears all history, then [`Model::prewarm`]s. Costs about one
-    /// receptive field of processing; allocation-free.
+    /// sample): clears all history, then [`Model::prewarm`]s. Allocation-free.
     pub fn reset(&mut self) {
         self.net.clear();
         self.prewarm();
     }
 
-    /// Feeds [`Model::prewarm_frames`] zeros through the model, as the reference
-    /// does before its first sample. Allocation-free.
+    /// Settles the model in the state [`Model::prewarm_frames`] zeros would
+    /// leave it in, as the reference is before its first sample. Costs one
+    /// frame of processing per history (layer) of the model, not a receptive
+    /// field's worth, so loading stays linear in the model's size.
+    /// Allocation-free.
     pub fn prewarm(&mut self) {
-        let mut remaining = self.net.prewarm_frames();
-        while remaining > 0 {
-            let n = remaining.min(self.max_block_frames);
-            self.net.process_block(
-                self.kernels,
-                &self.zeros[..n],
-                &mut self.discard[..n],
-                self.max_block_frames,
-            );
-            remaining -= n;
-        }
+        self.net
+            .settle(self.kernels, &mut self.discard, self.max_block_frames);
     }
 
-    /// Zeros [`Model::prewarm`] feeds: `receptive_field() - 1`, or 0 for an LSTM.
+    /// Zeros of input that settle the model: `receptive_field() - 1`, or 0 for
+    /// an LSTM ([`Model::prewarm`] reaches the same state faster).
     pub fn prewarm_frames(&self) -> usize {
         self.net.prewarm_frames()
     }

@@ -55,6 +55,11 @@ impl Sizes {
         &self.submodels[self.active].1
     }
 
+    /// The engine playing, mutably.
+    pub(super) fn playing_mut(&mut self) -> &mut Engine {
+        &mut self.submodels[self.active].1
+    }
+
     /// The size index that plays for size value `size`.
     pub(super) fn index_for(&self, size: f64) -> usize {
         let last = self.submodels.len() - 1;

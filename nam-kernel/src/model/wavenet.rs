@@ -138,6 +138,13 @@ impl LayerArray {
         self.head_history.clear();
     }
 
+    fn for_each_history(&mut self, f: &mut dyn FnMut(&mut History)) {
+        for layer in &mut self.layers {
+            f(&mut layer.history);
+        }
+        f(&mut self.head_history);
+    }
+
     /// Runs the array on `frames` frames. `input` is `(data, stride)` planar;
     /// `condition` likewise; `head_in` is the previous array's head output.
     /// Leaves the residual in `scratch.x` and the head output in `head_out`.
@@ -688,6 +695,12 @@ impl PostHead {
         }
     }
 
+    fn for_each_history(&mut self, f: &mut dyn FnMut(&mut History)) {
+        for (_, history) in &mut self.blocks {
+            f(history);
+        }
+    }
+
     /// Runs on `buffers[0]` (`in_channels` rows); returns the index of the buffer
     /// holding the output.
     fn process(&mut self, kernels: &Kernels, in_channels: usize, n: usize) -> usize {
@@ -793,6 +806,20 @@ impl WaveNet {
         }
         if let Condition::Dsp { net, .. } = &mut self.condition {
             net.clear();
+        }
+    }
+
+    /// Calls `f` on every history: the layers', the heads', the post-stack
+    /// head's and the condition DSP's.
+    pub(crate) fn for_each_history(&mut self, f: &mut dyn FnMut(&mut History)) {
+        for array in &mut self.arrays {
+            array.for_each_history(f);
+        }
+        if let Some(head) = &mut self.post_head {
+            head.for_each_history(f);
+        }
+        if let Condition::Dsp { net, .. } = &mut self.condition {
+            net.for_each_history(f);
         }
     }
 

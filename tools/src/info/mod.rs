@@ -1,18 +1,17 @@
 //! `nam-tools info`: what a `.nam` file holds.
 //!
 //! [`ModelInfo::from_file`] summarises a loaded file: architecture, config,
-//! parameter count, receptive field, multiply-adds per sample ([`macs`]),
+//! parameter count, receptive field, multiply-adds per sample ([`macs`], counted by the kernel),
 //! sample rate and metadata, with one entry per submodel of a container and
 //! one per size of a slimmable model.
 //! It serialises to the stable `--json` object; [`ModelInfo::render`] gives the
 //! text report.
 
-pub mod macs;
 mod sizes;
 mod summary;
 mod text;
 
-use nam_kernel::format::{Metadata, ModelSpec};
+use nam_kernel::format::{macs, Metadata, ModelSpec};
 use nam_kernel::NamFile;
 use serde::Serialize;
 use serde_json::Value;
@@ -21,6 +20,7 @@ pub use sizes::SizeInfo;
 pub use summary::{
     ArrayHeadSummary, ConfigSummary, FilmSummary, LayerArraySummary, PostHeadSummary,
 };
+pub use text::printable;
 
 /// Everything `info` reports about one model (or one submodel).
 #[derive(Clone, Debug, Serialize)]

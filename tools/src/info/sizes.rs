@@ -1,10 +1,10 @@
 //! The sizes of a slimmable model (a slimmable WaveNet or a
 //! `SlimmableContainer`), each with its channels, cost and receptive field.
 
-use nam_kernel::format::{slim, ModelSpec};
+use nam_kernel::format::{macs, slim, ModelSpec};
 use serde::Serialize;
 
-use super::{macs, receptive_field};
+use super::receptive_field;
 
 /// One size a slimmable model plays at (`Model::set_slimmable_size`, the
 /// `size` setting of a `nam` node, the LV2 plugin's `model_size` control).
