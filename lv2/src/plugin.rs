@@ -231,6 +231,9 @@ where
         let Some(notify) = &mut ports.notify else {
             return;
         };
+        // SAFETY: `ports` are the ones lv2-core built for this run() call,
+        // and the handle never leaves them; the writer dies with this call.
+        let mut notify = unsafe { notify.writer() };
         if !notify.begin(&self.urids) {
             return;
         }
