@@ -234,8 +234,10 @@ impl<P: StateHost> StateDescriptor<P> {
         if instance.is_null() {
             return sys::LV2_State_Status_LV2_STATE_ERR_UNKNOWN;
         }
-        // SAFETY: restore is in the instantiation class: nothing else touches
-        // the plugin meanwhile; the handle points at the plugin (repr(C)).
+        // SAFETY: restore is in the instantiation class: the host calls
+        // nothing else on the instance meanwhile (not run(), not save()); the
+        // handle points at the plugin (lv2-core's PluginInstance is repr(C)
+        // with the plugin first).
         let plugin = unsafe { &mut *(instance as *mut P) };
         let shared = plugin.shared();
         // SAFETY: the host's feature array for this call.

@@ -277,8 +277,9 @@ impl<P: ReplyHandler> WorkerDescriptor<P> {
         let Some((shared, job)) = decode_job(bytes) else {
             return sys::LV2_Worker_Status_LV2_WORKER_ERR_UNKNOWN;
         };
-        // SAFETY: `shared` is the instance's boxed Shared, alive until cleanup,
-        // which the host never runs concurrently with work().
+        // SAFETY: `shared` points into the instance's `Arc<Shared>`, which the
+        // plugin holds until cleanup, which the host never runs concurrently
+        // with work(); Shared is Sync, and only shared borrows are made of it.
         let shared = unsafe { &*shared };
         // SAFETY: the audio thread sends each retired Box<Rig> once, as
         // Box::into_raw, and never touches it again.
@@ -328,7 +329,10 @@ impl<P: ReplyHandler> WorkerDescriptor<P> {
             return sys::LV2_Worker_Status_LV2_WORKER_ERR_UNKNOWN;
         };
         // SAFETY: the handle is the PluginInstance lv2-core created; the host
-        // calls work_response in the audio context, never concurrently with run().
+        // calls work_response in the audio context, never concurrently with
+        // run(). save() may run meanwhile, but replies follow run(), hence
+        // activate(), after which save() reads only the registered Shared
+        // (`state::register`), never the instance.
         let instance = unsafe { &mut *(instance as *mut PluginInstance<P>) };
         let (plugin, features) = instance.audio_class_handle();
         plugin.on_reply(reply, features);
