@@ -14,7 +14,7 @@ use std::path::Path;
 
 use buffers::History;
 
-use crate::error::{FormatError, LoadError};
+use crate::error::{BuildError, FormatError, LoadError};
 use crate::format::{limits, slim, Metadata, ModelSpec, NamFile};
 use crate::kernels::Kernels;
 
@@ -38,34 +38,6 @@ impl Default for BuildOptions {
             kernels: Kernels::detect(),
         }
     }
-}
-
-/// Why a validated [`NamFile`] could not be turned into a runnable model.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    /// The weights did not match the layout (a loader bug if it ever happens,
-    /// since counts are validated first).
-    #[error("the weights do not fit the model: {expected} needed, {found} present")]
-    WeightCount {
-        /// Weights consumed so far.
-        expected: usize,
-        /// Weights present.
-        found: usize,
-    },
-    /// The model's output is not a single channel.
-    #[error("the model outputs {0} channels; a playable model outputs 1")]
-    NotMono(usize),
-    /// The model would need more processing state than [`limits::MAX_STATE_FLOATS`].
-    #[error("the model needs {floats} floats of state (at most {limit})")]
-    TooMuchState {
-        /// Floats the model needs.
-        floats: usize,
-        /// The limit.
-        limit: usize,
-    },
-    /// `max_block_frames` was zero.
-    #[error("max_block_frames must be at least 1")]
-    ZeroBlock,
 }
 
 /// One architecture, built.

@@ -3,7 +3,8 @@
 
 use super::buffers::{History, Planar};
 use super::conv::{Conv, ConvSpec, Film, WeightCursor};
-use super::{BuildError, Engine};
+use super::Engine;
+use crate::error::BuildError;
 use crate::format::{
     Activation, FilmPosition, Gating, LayerArrayConfig, LayerConfig, PostHeadConfig, WaveNetConfig,
 };
