@@ -180,7 +180,7 @@ pub struct Convolver {
     ir_rate_hz: f64,
     mix: Smoothed,
     level: Smoothed,
-    engine: Engine,
+    partitioned: Partitioned,
     /// Sanitized input of the current call.
     dry: Vec<f32>,
     /// Convolved input of the current call.
@@ -253,7 +253,7 @@ impl Convolver {
             ir_rate_hz,
             mix: Smoothed::new(mix),
             level: Smoothed::new(db_to_gain(level_db)),
-            engine: Engine::default(),
+            partitioned: Partitioned::default(),
             dry: Vec::new(),
             wet: Vec::new(),
         })
@@ -314,9 +314,9 @@ impl Node for Convolver {
                 "the sum of the IR's magnitudes is {gain:e}, above the limit of {IR_GAIN_LIMIT:e}"
             )));
         }
-        let engine = Engine::new(ir, spec.max_block_frames)
+        let partitioned = Partitioned::new(ir, spec.max_block_frames)
             .map_err(|e| self.error(format!("FFT planning failed: {e}")))?;
-        self.engine = engine;
+        self.partitioned = partitioned;
         self.dry = vec![0.0; spec.max_block_frames];
         self.wet = vec![0.0; spec.max_block_frames];
         self.mix.set_ramp(rate, RAMP_MS);
@@ -326,7 +326,7 @@ impl Node for Convolver {
     }
 
     fn reset(&mut self) {
-        self.engine.reset();
+        self.partitioned.reset();
         self.mix.snap();
         self.level.snap();
     }
@@ -369,7 +369,7 @@ impl Node for Convolver {
             };
         }
         let wet = &mut self.wet[..frames];
-        self.engine.process(dry, wet);
+        self.partitioned.process(dry, wet);
 
         let output = &mut output[..frames];
         if self.mix.is_ramping() || self.level.is_ramping() {
@@ -577,10 +577,10 @@ fn minimum_phase(x: &[f64]) -> Result<Vec<f64>, FftError> {
 // ---------------------------------------------------------------------------
 // Partitioned convolution
 
-/// The zero-latency convolution engine: a directly convolved head plus FFT
+/// The zero-latency partitioned convolution: a directly convolved head plus FFT
 /// stages (see the module documentation). Empty until built in `prepare`.
 #[derive(Default)]
-struct Engine {
+struct Partitioned {
     kernels: Option<&'static Kernels>,
     /// The head's taps, reversed (the last multiplies the newest input).
     head: Vec<f32>,
@@ -594,7 +594,7 @@ struct Engine {
     period: usize,
 }
 
-impl Engine {
+impl Partitioned {
     /// Splits `ir` into the head and stages, for calls of up to `max_frames`.
     fn new(ir: &[f32], max_frames: usize) -> Result<Self, FftError> {
         let head_len = ir.len().min(HEAD_FRAMES);
