@@ -302,7 +302,10 @@ impl Model {
         self.net.prewarm_frames()
     }
 
-    /// Samples of input the current output depends on (1 for an LSTM).
+    /// Samples of input the current output depends on (1 for an LSTM): the
+    /// receptive field of the size playing now (a slimmable model's; until a
+    /// [`Model::request_slimmable_size`] takes over, the old size's). What the
+    /// file plays by default: [`ModelSpec::receptive_field`].
     pub fn receptive_field(&self) -> usize {
         self.net.receptive_field()
     }
