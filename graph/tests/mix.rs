@@ -5,7 +5,8 @@
 
 use assert_no_alloc::{assert_no_alloc, violation_count, AllocDisabler};
 use nam_graph::graph::MAX_PORTS;
-use nam_graph::nodes::mix::{Mixer, RAMP_MS};
+use nam_graph::nodes::mix::Mixer;
+use nam_graph::param::RAMP_MS;
 use nam_graph::{GraphBuilder, Node, ProcessSpec, Sink, Source};
 
 #[global_allocator]

@@ -81,7 +81,7 @@ use realfft::{ComplexToReal, FftError, RealFftPlanner, RealToComplex};
 use super::resampler::kaiser_sinc;
 use super::wav::{self, WavChannel};
 use crate::node::{Node, NodeError, ParamSpec, ProcessSpec};
-use crate::param::{db_to_gain, Smoothed};
+use crate::param::{db_to_gain, Smoothed, RAMP_MS};
 
 /// Longest impulse response accepted, in seconds at the IR's own rate.
 pub const MAX_IR_SECONDS: f64 = 10.0;
@@ -105,9 +105,6 @@ const PARTITION_GROWTH: usize = 8;
 /// size, in units of the cost of one partition's complex multiply-add per
 /// sample (fitted to the benchmark).
 const FFT_COST_PER_OCTAVE: f64 = 1.0;
-
-/// Ramp time of `mix` and `level_db` changes.
-const RAMP_MS: f64 = 20.0;
 
 /// Largest input magnitude convolved; beyond is a fault and is clamped.
 const INPUT_LIMIT: f32 = 1.0e6;

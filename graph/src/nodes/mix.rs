@@ -14,10 +14,7 @@
 use super::gain::{amplitude, MUTE_DB};
 use crate::graph::MAX_PORTS;
 use crate::node::{Node, NodeError, ParamSpec, ProcessSpec};
-use crate::param::Smoothed;
-
-/// Ramp time of the mixer's gain changes.
-pub const RAMP_MS: f64 = 20.0;
+use crate::param::{Smoothed, RAMP_MS};
 
 const fn input_gain(name: &'static str) -> ParamSpec {
     ParamSpec {
