@@ -394,8 +394,6 @@ pub struct ParamRef {
 /// A built graph, ready for the audio thread.
 pub struct Graph {
     slots: Vec<Slot>,
-    /// Original node index → slot index.
-    slot_of: Vec<usize>,
     inputs: Vec<Vec<f32>>,
     outputs: Vec<Feed>,
     spec: ProcessSpec,
@@ -462,7 +460,6 @@ impl Graph {
         let (outputs, latency_frames) = feeds_for(&sources.outputs, &output_latency);
         Graph {
             slots,
-            slot_of,
             inputs: vec![vec![0.0; max]; builder.inputs],
             outputs,
             spec,
@@ -520,13 +517,6 @@ impl Graph {
     /// Names of the nodes, in processing order.
     pub fn node_names(&self) -> impl Iterator<Item = &str> {
         self.slots.iter().map(|s| s.name.as_str())
-    }
-
-    /// Sets a node parameter (see [`Node::set_param`]). Audio thread.
-    pub fn set_param(&mut self, node: NodeId, index: usize, value: f32) {
-        if let Some(&slot) = self.slot_of.get(node.0) {
-            self.slots[slot].node.set_param(index, value);
-        }
     }
 
     /// Finds parameter `param` of the node named `node`, for [`Graph::set`].

@@ -12,8 +12,8 @@ use crate::rig::Rig;
 /// Frames processed per internal step (host buffers of any size are split).
 const CHUNK_FRAMES: usize = 256;
 
-/// Length of the crossfades (rig swap, bypass), in seconds.
-const FADE_SECONDS: f64 = 0.02;
+/// Length of the crossfades (rig swap, bypass), in seconds: the graph's ramp time.
+const FADE_SECONDS: f64 = nam_graph::param::RAMP_MS / 1000.0;
 
 /// The largest latency the dry path can be delayed by to stay aligned with
 /// the wet path while bypassing (far above the resampler's 96 frames).

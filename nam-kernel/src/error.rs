@@ -1,5 +1,7 @@
-//! Load-time errors. Every error names the file (or the source given to the
-//! loader) and the problem; nothing in the loader panics on bad input.
+//! Load-time errors: a bad document ([`FormatError`], inside a [`LoadError`])
+//! or a validated one that cannot be built ([`BuildError`]). Every error names
+//! the file (or the source given to the loader) and the problem; nothing in
+//! the loader panics on bad input.
 
 use std::fmt;
 
@@ -107,7 +109,7 @@ pub enum FormatError {
     },
     /// The validated document could not be built into a runnable model.
     #[error(transparent)]
-    Build(#[from] crate::model::BuildError),
+    Build(#[from] BuildError),
     /// A dimension exceeds what a sane model needs; refused before allocating.
     #[error("`{field}` = {} is too large (at most {limit})", Number(*value))]
     TooLarge {
@@ -138,6 +140,34 @@ pub enum FormatError {
         /// The limit.
         limit: u64,
     },
+}
+
+/// Why a validated [`NamFile`](crate::NamFile) could not be turned into a runnable model.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The weights did not match the layout (a loader bug if it ever happens,
+    /// since counts are validated first).
+    #[error("the weights do not fit the model: {expected} needed, {found} present")]
+    WeightCount {
+        /// Weights consumed so far.
+        expected: usize,
+        /// Weights present.
+        found: usize,
+    },
+    /// The model's output is not a single channel.
+    #[error("the model outputs {0} channels; a playable model outputs 1")]
+    NotMono(usize),
+    /// The model would need more processing state than [`MAX_STATE_FLOATS`](crate::format::limits::MAX_STATE_FLOATS).
+    #[error("the model needs {floats} floats of state (at most {limit})")]
+    TooMuchState {
+        /// Floats the model needs.
+        floats: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// `max_block_frames` was zero.
+    #[error("max_block_frames must be at least 1")]
+    ZeroBlock,
 }
 
 /// Shows a number found in a file honestly: an integer as one (`1000000`),

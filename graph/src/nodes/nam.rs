@@ -6,7 +6,7 @@ use std::path::Path;
 use nam_kernel::{BuildOptions, Model, NamFile};
 
 use crate::node::{Node, NodeError, NodeWarning, ParamSpec, ProcessSpec};
-use crate::param::{db_to_gain, Smoothed};
+use crate::param::{db_to_gain, Smoothed, RAMP_MS};
 
 /// How the node sets the model's output level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,9 +162,6 @@ const PARAMS: [ParamSpec; 7] = [
 /// beyond, and NaN or infinity, is treated as a fault and clamped or zeroed so
 /// the model's state can never become non-finite.
 const INPUT_LIMIT: f32 = 32.0;
-
-/// Ramp time of gain changes.
-const GAIN_RAMP_MS: f64 = 20.0;
 
 /// The largest gain, in dB either way, an output mode may derive from a
 /// model's metadata (`loudness`, `input_level_dbu`, `output_level_dbu`). Real
@@ -359,8 +356,8 @@ impl Node for NamNode {
             )));
         }
         self.scratch = vec![0.0; spec.max_block_frames];
-        self.input_gain.set_ramp(spec.sample_rate_hz, GAIN_RAMP_MS);
-        self.output_gain.set_ramp(spec.sample_rate_hz, GAIN_RAMP_MS);
+        self.input_gain.set_ramp(spec.sample_rate_hz, RAMP_MS);
+        self.output_gain.set_ramp(spec.sample_rate_hz, RAMP_MS);
         self.model.reset();
         Ok(())
     }

@@ -182,6 +182,23 @@ impl ModelSpec {
             ModelSpec::SlimmableContainer { .. } => "SlimmableContainer",
         }
     }
+
+    /// Samples of input the output depends on at the size that plays by
+    /// default (1 for an LSTM): what [`Model::receptive_field`](crate::Model::receptive_field)
+    /// reports after load. A `SlimmableContainer` plays its last submodel by
+    /// default; a slimmable WaveNet's sizes differ in channels only, so they
+    /// share its receptive field. Per size: [`slim::sizes`].
+    pub fn receptive_field(&self) -> usize {
+        match self {
+            ModelSpec::WaveNet { config, .. } => config.receptive_field(),
+            ModelSpec::Lstm { .. } => 1,
+            ModelSpec::ConvNet { config, .. } => config.receptive_field(),
+            ModelSpec::Linear { config, .. } => config.receptive_field,
+            ModelSpec::SlimmableContainer { submodels } => submodels
+                .last()
+                .map_or(1, |s| s.model.spec.receptive_field()),
+        }
+    }
 }
 
 impl NamFile {

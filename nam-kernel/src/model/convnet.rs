@@ -2,7 +2,7 @@
 
 use super::buffers::{History, Planar};
 use super::conv::{Conv, ConvSpec, WeightCursor};
-use super::BuildError;
+use crate::error::BuildError;
 use crate::format::{Activation, ConvNetConfig};
 use crate::kernels::Kernels;
 

@@ -2,7 +2,7 @@
 
 use super::buffers::History;
 use super::conv::{Conv, ConvSpec, WeightCursor};
-use super::BuildError;
+use crate::error::BuildError;
 use crate::format::LinearConfig;
 use crate::kernels::Kernels;
 

@@ -1,7 +1,7 @@
 //! Streaming LSTM, one sample at a time (the recurrence allows nothing else).
 
 use super::conv::WeightCursor;
-use super::BuildError;
+use crate::error::BuildError;
 use crate::format::LstmConfig;
 use crate::kernels::{Kernels, LstmWeights};
 

@@ -3,7 +3,8 @@
 
 use super::buffers::{History, Planar};
 use super::conv::{Conv, ConvSpec, Film, WeightCursor};
-use super::{BuildError, Engine};
+use super::Network;
+use crate::error::BuildError;
 use crate::format::{
     Activation, FilmPosition, Gating, LayerArrayConfig, LayerConfig, PostHeadConfig, WaveNetConfig,
 };
@@ -731,7 +732,7 @@ enum Condition {
     /// The input signal itself.
     Input,
     /// A nested model's output (`condition_size` channels).
-    Dsp { net: Box<Engine>, output: Planar },
+    Dsp { net: Box<Network>, output: Planar },
 }
 
 /// A runnable WaveNet.
@@ -750,7 +751,7 @@ impl WaveNet {
         config: &WaveNetConfig,
         weights: &[f32],
         max_frames: usize,
-        build_nested: impl Fn(&crate::format::NamFile) -> Result<Engine, BuildError>,
+        build_nested: impl Fn(&crate::format::NamFile) -> Result<Network, BuildError>,
     ) -> Result<Self, BuildError> {
         let mut cursor = WeightCursor::new(weights);
         let mut arrays = Vec::with_capacity(config.layer_arrays.len());

@@ -4,8 +4,6 @@
 use nam_kernel::format::{macs, slim, ModelSpec};
 use serde::Serialize;
 
-use super::receptive_field;
-
 /// One size a slimmable model plays at (`Model::set_slimmable_size`, the
 /// `size` setting of a `nam` node, the LV2 plugin's `model_size` control).
 #[derive(Clone, Debug, Serialize)]
@@ -37,7 +35,7 @@ pub fn sizes(spec: &ModelSpec) -> Vec<SizeInfo> {
             max_value: s.max_value,
             channels: channels(&s.spec),
             multiply_adds_per_sample: macs::per_sample(&s.spec),
-            receptive_field: receptive_field(&s.spec),
+            receptive_field: s.spec.receptive_field(),
             default: i + 1 == n,
         })
         .collect()
