@@ -48,8 +48,10 @@ else
 fi
 bundle=$lv2dir/nam-graph.lv2
 [ -f "$bundle/manifest.ttl" ] || die "no bundle installed at $bundle"
-cargo build --release --locked -p nam-graph --bin nam-graph || die "cargo build of nam-graph failed"
+cargo build --release --locked -p nam-graph --bin nam-graph -p nam-lv2 --bin nam-lv2-chain \
+  || die "cargo build of nam-graph and nam-lv2-chain failed"
 NG=$root/target/release/nam-graph
+RIG_CHAIN=$root/target/release/nam-lv2-chain   # the plugin's chain as chain.toml
 echo "bundle: $bundle"
 
 work=$root/target/lv2-test
@@ -67,7 +69,7 @@ P_INIR=urn:nam-graph:input_ir
 P_CAB=urn:nam-graph:cab_ir
 
 # ---------------------------------------------------------------------------------------
-# WAV and chain helpers (python3 standard library only)
+# WAV helpers (python3 standard library only)
 WAVPY=$work/wav.py
 cat >"$WAVPY" <<'PYEOF'
 """WAV helpers for scripts/test-lv2.sh (standard library only: no numpy on CI).
@@ -82,9 +84,6 @@ cat >"$WAVPY" <<'PYEOF'
   effect-frame SPEC FRAME          the first frame of the block after the one holding FRAME
                                    (where a patch:Set sent at FRAME takes effect: lv2patchhost's
                                    worker answers between two run() calls)
-  chain OUT.toml [--model P] [--input-ir P] [--cab P] [SYMBOL=VALUE ...]
-                                   the plugin's chain (input gain, input IR, gate, amp, tone stack,
-                                   cab, output gain) for nam-graph run, controls given by port symbol
 """
 import array, math, struct, sys
 
@@ -256,40 +255,6 @@ def main():
             if pos > frame:
                 break
         print(pos)
-    elif cmd == "chain":
-        out = args.pop(0)
-        model = opt(args, "--model", None, str)
-        in_ir = opt(args, "--input-ir", None, str)
-        cab = opt(args, "--cab", None, str)
-        c = dict(input_gain_db=0.0, gate_threshold_db=-80.0, bass=5.0, middle=5.0, treble=5.0,
-                 output_mode=0.0, target_loudness_db=-18.0, input_level_dbu=12.0, output_level_dbu=12.0,
-                 input_ir_enabled=1.0, cab_enabled=1.0, output_gain_db=0.0, model_size=1.0)
-        for kv in args:
-            k, v = kv.split("=", 1)
-            if k not in c:
-                die(f"unknown control {k}")
-            c[k] = float(v)
-        q = lambda p: '"' + p.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        t = ["[chain]", "block_frames = 64", ""]
-        t += ["[[node]]", 'id = "input_gain"', 'kind = "gain"', f"gain_db = {c['input_gain_db']!r}", ""]
-        if in_ir:
-            t += ["[[node]]", 'id = "input_ir"', 'kind = "ir"', f"file = {q(in_ir)}",
-                  f"mix = {c['input_ir_enabled']!r}", ""]
-        t += ["[[node]]", 'id = "gate"', 'kind = "noise_gate"', f"threshold_db = {c['gate_threshold_db']!r}", ""]
-        if model:
-            mode = ["raw", "normalized", "calibrated"][int(round(c["output_mode"]))]
-            t += ["[[node]]", 'id = "amp"', 'kind = "nam"', f"model = {q(model)}", f'output_mode = "{mode}"',
-                  f"target_loudness_db = {c['target_loudness_db']!r}",
-                  f"interface_input_dbu = {c['input_level_dbu']!r}",
-                  f"interface_output_dbu = {c['output_level_dbu']!r}",
-                  f"size = {c['model_size']!r}", ""]
-        t += ["[[node]]", 'id = "eq"', 'kind = "tone_stack"', f"bass = {c['bass']!r}",
-              f"middle = {c['middle']!r}", f"treble = {c['treble']!r}", ""]
-        if cab:
-            t += ["[[node]]", 'id = "cab"', 'kind = "ir"', f"file = {q(cab)}", f"mix = {c['cab_enabled']!r}", ""]
-        t += ["[[node]]", 'id = "output_gain"', 'kind = "gain"', f"gain_db = {c['output_gain_db']!r}", ""]
-        with open(out, "w") as f:
-            f.write("\n".join(t))
     else:
         die(f"unknown command {cmd}\n{__doc__}")
 
@@ -350,14 +315,16 @@ ph() {
 }
 latency_of() { sed -n 's/^reported latency: \([0-9.]*\) frames$/\1/p' "$1" | head -1 | cut -d. -f1; }
 # nam-graph run on the chain the plugin should be playing: ng OUT.wav IN.wav CHAIN_ARGS...
+# (CHAIN_ARGS: --model P, --input-ir P, --cab P, SYMBOL=VALUE; the chain is the plugin's own
+# spec, printed by nam-lv2-chain)
 ng() {
   local out=$1 in=$2; shift 2
-  wav chain "$out.toml" "$@" || return 1
+  "$RIG_CHAIN" "$@" >"$out.toml" || fail "nam-lv2-chain $*" || return 1
   "$NG" run "$out.toml" "$in" -o "$out" --format f32 --quiet >"$out.ng.log" 2>&1 \
     || { cat "$out.ng.log"; fail "nam-graph run $out.toml $in"; }
 }
 rate_of() { soxi -r "$1"; }
-# chain arguments (wav.py chain) -> lv2patchhost -p/-c options, in the array PH_ARGS
+# chain arguments (as for ng) -> lv2patchhost -p/-c options, in the array PH_ARGS
 to_ph_args() {
   PH_ARGS=()
   while [ $# -gt 0 ]; do

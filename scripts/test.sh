@@ -66,7 +66,10 @@ exports=$(aarch64-linux-gnu-nm -D --defined-only "$mod_so" | awk '{print $3}' | 
 mod_fingerprint=$(ls -t "${CARGO_TARGET_DIR:-target}"/aarch64-unknown-linux-gnu/release/.fingerprint/nam-lv2-*/lib-nam_lv2.json | head -1)
 grep -q '"target-cpu=cortex-a35"' "$mod_fingerprint" \
   || die "$mod_so was not compiled with -C target-cpu=cortex-a35 (flags in $mod_fingerprint)"
-echo "$mod_bundle: aarch64, target-cpu=cortex-a35, needs at most $newest_glibc, exports only lv2_descriptor"
+# The plugin links the graph library without its command line (clap, indicatif).
+cli_deps=$(cargo tree -p nam-lv2 -e normal --prefix none --locked | grep -E '^(clap|indicatif) ' || true)
+[ -z "$cli_deps" ] || die "the plugin depends on the command line's crates: $cli_deps"
+echo "$mod_bundle: aarch64, target-cpu=cortex-a35, needs at most $newest_glibc, exports only lv2_descriptor, no command-line crates"
 passed=$((passed + 1))
 
 step "measurement harness (nam-kernel/examples/anchor.rs): dump on every table and block"

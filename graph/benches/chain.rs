@@ -6,24 +6,43 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use nam_graph::Chain;
+use nam_graph::nodes::nam::OutputMode;
+use nam_graph::{Chain, ChainSpec, Graph, NodeKind, NodeSpec, ReadFiles};
 
-fn chains() -> Vec<(&'static str, Chain)> {
+/// The chains timed, each as a function building its graph.
+type Builder = Box<dyn Fn() -> Graph>;
+
+fn chains() -> Vec<(&'static str, Builder)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let demo = Chain::load(root.join("examples/demo/chain.toml")).expect("demo chain");
-    let mut chains = vec![("demo", demo)];
+    let mut chains: Vec<(&'static str, Builder)> = vec![(
+        "demo",
+        Box::new(move || demo.build(48_000.0, 1).expect("demo chain")),
+    )];
     let standard = root.join("../shared/fixtures/wavenet_standard.nam");
     if standard.is_file() {
-        let text = format!(
-            "[[node]]\nkind = \"nam\"\nmodel = \"{}\"\n[[node]]\nkind = \"ir\"\nfile = \"{}\"\n",
-            standard.display(),
-            root.join("examples/demo/cab.wav").display()
-        );
-        let path = root.join("target/bench-standard-chain.toml");
-        match Chain::parse(&text, &path) {
-            Ok(chain) => chains.push(("standard+cab", chain)),
-            Err(e) => eprintln!("skipping the standard chain: {e}"),
-        }
+        let mut spec = ChainSpec::default();
+        spec.nodes.push(NodeSpec::new(
+            "amp",
+            NodeKind::Nam {
+                model: standard,
+                output_mode: OutputMode::Raw,
+            },
+        ));
+        spec.nodes.push(NodeSpec::new(
+            "cab",
+            NodeKind::Ir {
+                file: root.join("examples/demo/cab.wav"),
+                normalize: false,
+            },
+        ));
+        chains.push((
+            "standard+cab",
+            Box::new(move || {
+                spec.build(Path::new(""), 48_000.0, 1, &mut ReadFiles)
+                    .expect("standard chain")
+            }),
+        ));
     }
     chains
 }
@@ -36,12 +55,9 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10);
     group.warm_up_time(std::time::Duration::from_millis(500));
     group.measurement_time(std::time::Duration::from_secs(1));
-    for (name, chain) in chains() {
+    for (name, build) in chains() {
         for block in [64, 256] {
-            let mut graph = match chain.build(48_000.0, 1) {
-                Ok(graph) => graph,
-                Err(e) => panic!("{name}: {e}"),
-            };
+            let mut graph = build();
             let mut output = vec![0.0; block];
             let mut position = 0;
             group.throughput(Throughput::Elements(block as u64));

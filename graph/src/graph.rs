@@ -13,7 +13,7 @@
 
 use thiserror::Error;
 
-use crate::node::{Node, NodeError, ProcessSpec};
+use crate::node::{Node, NodeError, NodeWarning, ProcessSpec};
 
 /// The most ports one node may have (inputs or outputs).
 pub const MAX_PORTS: usize = 16;
@@ -99,6 +99,16 @@ pub enum GraphError {
     /// The spec is unusable (zero block size, bad sample rate).
     #[error("{0}")]
     Spec(String),
+}
+
+/// A node's warning (see [`Node::warnings`]), with the node's name.
+#[derive(Clone, Debug, PartialEq, Error)]
+#[error("node `{node}`: {warning}")]
+pub struct GraphWarning {
+    /// The node.
+    pub node: String,
+    /// What it works around.
+    pub warning: NodeWarning,
 }
 
 /// Collects nodes and connections.
@@ -384,12 +394,12 @@ pub struct ParamRef {
 /// A built graph, ready for the audio thread.
 pub struct Graph {
     slots: Vec<Slot>,
-    /// Original node index → slot index.
-    slot_of: Vec<usize>,
     inputs: Vec<Vec<f32>>,
     outputs: Vec<Feed>,
     spec: ProcessSpec,
     latency_frames: usize,
+    /// Slot of the node that first produced a non-finite sample.
+    first_non_finite: Option<usize>,
 }
 
 impl Graph {
@@ -450,11 +460,11 @@ impl Graph {
         let (outputs, latency_frames) = feeds_for(&sources.outputs, &output_latency);
         Graph {
             slots,
-            slot_of,
             inputs: vec![vec![0.0; max]; builder.inputs],
             outputs,
             spec,
             latency_frames,
+            first_non_finite: None,
         }
     }
 
@@ -478,16 +488,35 @@ impl Graph {
         self.outputs.len()
     }
 
+    /// Every node's warnings at its current settings. Off the audio thread.
+    pub fn warnings(&self) -> Vec<GraphWarning> {
+        self.slots
+            .iter()
+            .flat_map(|slot| {
+                slot.node
+                    .warnings()
+                    .into_iter()
+                    .map(|warning| GraphWarning {
+                        node: slot.name.clone(),
+                        warning,
+                    })
+            })
+            .collect()
+    }
+
+    /// The node that first produced a NaN or infinite sample since the graph
+    /// was built or last [`Graph::reset`] (the earliest in processing order
+    /// within the first block that had one), if any. The graph passes such
+    /// samples on; callers decide what to do (`nam-graph run` refuses to write
+    /// them, the plugin resets the chain).
+    pub fn first_non_finite(&self) -> Option<&str> {
+        self.first_non_finite
+            .map(|slot| self.slots[slot].name.as_str())
+    }
+
     /// Names of the nodes, in processing order.
     pub fn node_names(&self) -> impl Iterator<Item = &str> {
         self.slots.iter().map(|s| s.name.as_str())
-    }
-
-    /// Sets a node parameter (see [`Node::set_param`]). Audio thread.
-    pub fn set_param(&mut self, node: NodeId, index: usize, value: f32) {
-        if let Some(&slot) = self.slot_of.get(node.0) {
-            self.slots[slot].node.set_param(index, value);
-        }
     }
 
     /// Finds parameter `param` of the node named `node`, for [`Graph::set`].
@@ -517,8 +546,10 @@ impl Graph {
         }
     }
 
-    /// Clears every node's and delay line's state. Audio thread.
+    /// Clears every node's and delay line's state, and the record of
+    /// [`Graph::first_non_finite`]. Audio thread.
     pub fn reset(&mut self) {
+        self.first_non_finite = None;
         for slot in &mut self.slots {
             slot.node.reset();
             for feed in &mut slot.feeds {
@@ -586,6 +617,13 @@ impl Graph {
                 outs[port] = &mut buffer[..n];
             }
             slot.node.process(n, &ins[..inputs], &mut outs[..outputs]);
+            if self.first_non_finite.is_none()
+                && !outs[..outputs]
+                    .iter()
+                    .all(|out| out.iter().all(|x| x.is_finite()))
+            {
+                self.first_non_finite = Some(i);
+            }
         }
     }
 }

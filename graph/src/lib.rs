@@ -4,12 +4,16 @@
 //! `prepare`, and `process` is real-time safe.
 
 pub mod chain;
+pub mod files;
 pub mod graph;
 pub mod node;
 pub mod nodes;
 pub mod param;
+pub mod spec;
 
 pub use chain::{Chain, ChainError};
-pub use graph::{Graph, GraphBuilder, GraphError, NodeId, ParamRef, Sink, Source};
+pub use files::{FileCache, FileSource, ReadFiles};
+pub use graph::{Graph, GraphBuilder, GraphError, GraphWarning, NodeId, ParamRef, Sink, Source};
 pub use nam_kernel;
-pub use node::{Node, NodeError, ParamSpec, ProcessSpec};
+pub use node::{Node, NodeError, NodeWarning, ParamSpec, ProcessSpec};
+pub use spec::{BuildError, ChainSpec, NodeKind, NodeRef, NodeSpec, StereoMode};

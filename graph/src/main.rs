@@ -1,12 +1,14 @@
 //! `nam-graph`: run a `chain.toml` over a WAV file (offline reamping).
 
+mod output;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use nam_graph::{Chain, Graph};
+use nam_graph::{Chain, Graph, GraphWarning};
 
 /// Offline reamping through a chain of NAM models, impulse responses and
 /// effects described in a chain.toml file.
@@ -27,7 +29,9 @@ enum Command {
         /// The input WAV: 8/16/24/32-bit integer or 32-bit float, mono or
         /// stereo, any sample rate (the chain runs at the file's rate).
         input: PathBuf,
-        /// Where to write the output [default: INPUT stem + ".out.wav"].
+        /// Where to write the output [default: INPUT stem + ".out.wav"]. Never
+        /// the input file, under any name. A symbolic link is written
+        /// through: its target is replaced and the link kept.
         #[arg(short, long)]
         output: Option<PathBuf>,
         /// Output sample format [default: the input's].
@@ -110,6 +114,7 @@ fn check(chain_path: &Path, rate: u32, channels: usize) -> Result<(), String> {
     let graph = chain
         .build(f64::from(rate), channels)
         .map_err(|e| e.to_string())?;
+    print_warnings(&graph.warnings());
     println!(
         "{}: {} node(s) at {rate} Hz, {channels} channel(s), block {} frames, latency {} frames",
         chain_path.display(),
@@ -123,12 +128,30 @@ fn check(chain_path: &Path, rate: u32, channels: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Prints each warning once (a stereo chain has one node per channel, with
+/// the same warning).
+fn print_warnings(warnings: &[GraphWarning]) {
+    for (i, warning) in warnings.iter().enumerate() {
+        if !warnings[..i].iter().any(|w| w.warning == warning.warning) {
+            eprintln!("warning: {warning}");
+        }
+    }
+}
+
 /// The input file's samples, planar, as f32 in [-1, 1).
 fn read_wav(path: &Path) -> Result<(hound::WavSpec, Vec<Vec<f32>>), String> {
     let name = path.display();
     let mut reader = hound::WavReader::open(path)
         .map_err(|e| format!("{name}: not a readable WAV file ({e})"))?;
     let spec = reader.spec();
+    if reader.duration() == 0 {
+        let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
+        return Err(format!(
+            "{name}: the WAV header announces no audio (a data chunk of 0 bytes) in a file of \
+             {bytes} bytes; if it holds audio, its header was never completed (a recording \
+             that was cut off): repair the header, e.g. by re-saving it in an audio editor"
+        ));
+    }
     let channels = usize::from(spec.channels);
     if !(1..=2).contains(&channels) {
         return Err(format!(
@@ -180,19 +203,17 @@ fn run(
     format: Option<Format>,
     quiet: bool,
 ) -> Result<(), String> {
+    let output_path = output::destination(
+        &output.unwrap_or_else(|| default_output(input_path)),
+        input_path,
+    )?;
     let chain = Chain::load(chain_path).map_err(|e| e.to_string())?;
     let (spec, input) = read_wav(input_path)?;
     let channels = input.len();
     let mut graph = chain
         .build(f64::from(spec.sample_rate), channels)
         .map_err(|e| e.to_string())?;
-    let output_path = output.unwrap_or_else(|| default_output(input_path));
-    if output_path == input_path {
-        return Err(format!(
-            "{}: the output would overwrite the input",
-            output_path.display()
-        ));
-    }
+    print_warnings(&graph.warnings());
     let out_spec = match format {
         Some(f) => f.spec(spec.channels, spec.sample_rate),
         None => spec,
@@ -202,7 +223,8 @@ fn run(
     let started = Instant::now();
     let rendered = render(&mut graph, &input, quiet);
     let seconds = started.elapsed().as_secs_f64();
-    let clipped = write_wav(&output_path, out_spec, &rendered)?;
+    check_finite(&graph, &rendered)?;
+    let clipped = output::write_wav(&output_path, out_spec, &rendered)?;
 
     let audio_seconds = frames as f64 / f64::from(spec.sample_rate);
     if clipped > 0 {
@@ -265,47 +287,21 @@ fn render(graph: &mut Graph, input: &[Vec<f32>], quiet: bool) -> Vec<Vec<f32>> {
     progress.finish_and_clear();
     for channel in &mut output {
         channel.drain(..latency);
-        for x in channel.iter_mut() {
-            if !x.is_finite() {
-                *x = 0.0;
-            }
-        }
     }
     output
 }
 
-/// Writes through a temporary file renamed into place, so a failure never
-/// leaves a truncated file that looks valid. Returns the number of clipped samples.
-fn write_wav(path: &Path, spec: hound::WavSpec, planar: &[Vec<f32>]) -> Result<usize, String> {
-    let name = path.display();
-    let temporary = path.with_extension(format!("partial-{}.wav", std::process::id()));
-    let result = (|| -> Result<usize, String> {
-        let mut writer =
-            hound::WavWriter::create(&temporary, spec).map_err(|e| format!("{name}: {e}"))?;
-        let frames = planar.first().map_or(0, Vec::len);
-        let mut clipped = 0;
-        for t in 0..frames {
-            for channel in planar {
-                let x = channel[t];
-                match spec.sample_format {
-                    hound::SampleFormat::Float => writer.write_sample(x),
-                    hound::SampleFormat::Int => {
-                        let full_scale = (1_i64 << (spec.bits_per_sample - 1)) as f32;
-                        let scaled = (x * full_scale).round();
-                        let limited = scaled.clamp(-full_scale, full_scale - 1.0);
-                        clipped += usize::from(limited != scaled);
-                        writer.write_sample(limited as i32)
-                    }
-                }
-                .map_err(|e| format!("{name}: {e}"))?;
-            }
-        }
-        writer.finalize().map_err(|e| format!("{name}: {e}"))?;
-        std::fs::rename(&temporary, path).map_err(|e| format!("{name}: {e}"))?;
-        Ok(clipped)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
+/// Refuses output holding NaN or infinity, naming the node that made it.
+fn check_finite(graph: &Graph, output: &[Vec<f32>]) -> Result<(), String> {
+    let finite = output.iter().flatten().all(|x| x.is_finite());
+    match graph.first_non_finite() {
+        None if finite => Ok(()),
+        Some(node) => Err(format!(
+            "node `{node}` produced non-finite samples (NaN or infinity), e.g. a model whose \
+             weights overflow; nothing was written"
+        )),
+        None => Err(
+            "the chain produced non-finite samples (NaN or infinity); nothing was written".into(),
+        ),
     }
-    result
 }

@@ -70,6 +70,15 @@ pub enum NodeError {
     Invalid(String),
 }
 
+/// Something odd about a node that it works around: worth telling the user,
+/// not worth refusing the node for.
+#[derive(Clone, Debug, PartialEq, Error)]
+pub enum NodeWarning {
+    /// A model's metadata would give an absurd gain and is ignored.
+    #[error(transparent)]
+    Metadata(#[from] crate::nodes::nam::MetadataWarning),
+}
+
 /// One DSP unit of the graph. Ports are mono; a stereo node has two.
 pub trait Node: Send {
     /// Number of input ports.
@@ -95,6 +104,12 @@ pub trait Node: Send {
     /// [`Node::prepare`]).
     fn latency_frames(&self) -> usize {
         0
+    }
+
+    /// What the node works around at its current settings (e.g. metadata it
+    /// ignores). Off the audio thread: may allocate.
+    fn warnings(&self) -> Vec<NodeWarning> {
+        Vec::new()
     }
 
     /// The parameters, indexed as in [`Node::set_param`].

@@ -1,6 +1,10 @@
 //! Parameter smoothing: a linear ramp towards the target that lands exactly on
 //! it, so parameter changes never zipper.
 
+/// The one ramp and crossfade time: every node's parameter smoothing, and the
+/// LV2 plugin's crossfades (chain swap, bypass).
+pub const RAMP_MS: f64 = 20.0;
+
 /// A value that ramps linearly to its target over a fixed time.
 #[derive(Clone, Debug)]
 pub struct Smoothed {

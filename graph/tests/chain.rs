@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use nam_graph::nodes::nam::{NamNode, NamSettings, OutputMode};
-use nam_graph::{Chain, Node, ProcessSpec};
+use nam_graph::{Chain, ChainSpec, FileCache, Node, NodeKind, NodeSpec, ProcessSpec, ReadFiles};
 
 fn fixtures() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures");
@@ -108,13 +108,21 @@ fn dual_mono_runs_each_channel_on_its_own_and_mixdown_shares_one() {
     assert!(diff <= 1e-6, "mixdown differs by {diff}");
 }
 
-fn model_with_levels() -> nam_graph::nam_kernel::NamFile {
+fn model_with(
+    loudness: f64,
+    input_level_dbu: f64,
+    output_level_dbu: f64,
+) -> nam_graph::nam_kernel::NamFile {
     let text = std::fs::read_to_string(fixtures().join("wavenet_nano.nam")).unwrap();
     let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    json["metadata"]["loudness"] = (-20.0).into();
-    json["metadata"]["input_level_dbu"] = 10.0.into();
-    json["metadata"]["output_level_dbu"] = 16.0.into();
+    json["metadata"]["loudness"] = loudness.into();
+    json["metadata"]["input_level_dbu"] = input_level_dbu.into();
+    json["metadata"]["output_level_dbu"] = output_level_dbu.into();
     nam_graph::nam_kernel::NamFile::from_json_value(&json, "levels.nam").unwrap()
+}
+
+fn model_with_levels() -> nam_graph::nam_kernel::NamFile {
+    model_with(-20.0, 10.0, 16.0)
 }
 
 #[test]
@@ -134,6 +142,74 @@ fn output_modes_set_the_gains_the_nam_plugin_would() {
     assert_eq!(gains(OutputMode::Raw), (0.0, 0.0));
     assert_eq!(gains(OutputMode::Normalized), (0.0, 2.0)); // -18 - (-20)
     assert_eq!(gains(OutputMode::Calibrated), (2.0, -2.0)); // 12 - 10, 16 - 18
+}
+
+#[test]
+fn metadata_that_would_give_an_absurd_gain_is_ignored_with_a_warning() {
+    let node = |file: &nam_graph::nam_kernel::NamFile, mode: OutputMode| {
+        let settings = NamSettings {
+            output_mode: mode,
+            ..NamSettings::default()
+        };
+        NamNode::from_file(file, "levels.nam", settings).unwrap()
+    };
+    let sane = model_with_levels();
+    assert!(node(&sane, OutputMode::Normalized).warnings().is_empty());
+
+    // loudness -300 dB would need +282 dB; ±1e308 overflows f32.
+    for loudness in [-300.0, 1e308, -1e308] {
+        let file = model_with(loudness, 10.0, 16.0);
+        let normalized = node(&file, OutputMode::Normalized);
+        assert_eq!(normalized.total_output_gain_db(), 0.0, "{loudness}: raw");
+        let warnings = normalized.metadata_warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(
+            (warnings[0].field, warnings[0].mode, warnings[0].value),
+            ("loudness", OutputMode::Normalized, loudness)
+        );
+        let text = warnings[0].to_string();
+        assert!(
+            text.contains("levels.nam") && text.contains("ignored"),
+            "{text}"
+        );
+        // Reported whatever the mode, since the mode may change while running.
+        assert_eq!(node(&file, OutputMode::Raw).warnings().len(), 1);
+    }
+
+    let file = model_with(-20.0, -500.0, 1e9);
+    let calibrated = node(&file, OutputMode::Calibrated);
+    assert_eq!(
+        (
+            calibrated.total_input_gain_db(),
+            calibrated.total_output_gain_db()
+        ),
+        (0.0, 0.0)
+    );
+    let fields: Vec<&str> = calibrated
+        .metadata_warnings()
+        .iter()
+        .map(|w| w.field)
+        .collect();
+    assert_eq!(fields, ["input_level_dbu", "output_level_dbu"]);
+    assert!(calibrated.metadata_warnings()[0].gain_db > 500.0);
+
+    // The chain's graph reports them by node.
+    let dir = std::env::temp_dir().join(format!("nam-graph-loud-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("loud.nam");
+    model_with(-300.0, 10.0, 16.0).save(&model).unwrap();
+    let chain = chain(
+        "loud",
+        &format!("[[node]]\nid = \"amp\"\nkind = \"nam\"\nmodel = \"{}\"\noutput_mode = \"normalized\"\n", model.display()),
+    )
+    .unwrap();
+    let warnings = chain.build(48_000.0, 1).unwrap().warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].to_string().starts_with("node `amp`: "),
+        "{}",
+        warnings[0]
+    );
 }
 
 #[test]
@@ -285,4 +361,127 @@ fn snapped_parameters_jump_to_their_values_without_a_ramp() {
     snapped.process(&[&input], &mut [&mut a]);
     fresh.process(&[&input], &mut [&mut b]);
     assert_eq!(a, b, "snapped at once, as if built with the values");
+}
+
+/// Every `.toml` under `examples/`.
+fn example_chains() -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut folders = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                found.push(path);
+            }
+        }
+    }
+    assert!(found.len() >= 2, "examples: {found:?}");
+    found
+}
+
+#[test]
+fn every_example_is_a_chain_spec_that_survives_toml_and_builds() {
+    for path in example_chains() {
+        let chain = Chain::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let direct: ChainSpec = toml::from_str(&text).unwrap();
+        assert_eq!(&direct, chain.spec(), "{}", path.display());
+        let written = toml::to_string(chain.spec()).unwrap();
+        let back: ChainSpec = toml::from_str(&written).unwrap();
+        assert_eq!(&back, chain.spec(), "{}:\n{written}", path.display());
+        chain.build(48_000.0, 2).unwrap();
+    }
+}
+
+/// A chain of a model and an IR, by absolute paths.
+fn amp_and_cab(model: &Path, cab: &Path) -> ChainSpec {
+    let mut spec = ChainSpec::default();
+    spec.nodes.push(NodeSpec::new(
+        "amp",
+        NodeKind::Nam {
+            model: model.to_owned(),
+            output_mode: OutputMode::Raw,
+        },
+    ));
+    spec.nodes.push(NodeSpec::new(
+        "cab",
+        NodeKind::Ir {
+            file: cab.to_owned(),
+            normalize: false,
+        },
+    ));
+    spec
+}
+
+fn render(graph: &mut nam_graph::Graph, input: &[f32]) -> Vec<f32> {
+    let mut out = vec![0.0; input.len()];
+    graph.process(&[input], &mut [&mut out]);
+    out
+}
+
+#[test]
+fn a_file_cache_reads_only_the_files_that_changed() {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo");
+    let dir = std::env::temp_dir().join(format!("nam-graph-cache-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("amp.nam");
+    std::fs::copy(demo.join("drive.nam"), &model).unwrap();
+    let cab = demo.join("cab.wav");
+    let other_cab = dir.join("other-cab.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut writer = hound::WavWriter::create(&other_cab, spec).unwrap();
+    for i in 0..500 {
+        writer.write_sample(0.3 * 0.99f32.powi(i)).unwrap();
+    }
+    writer.finalize().unwrap();
+    let input: Vec<f32> = (0..4800).map(|i| 0.3 * (i as f32 * 0.02).sin()).collect();
+
+    let mut cache = FileCache::default();
+    let build = |cache: &mut FileCache, spec: &ChainSpec| {
+        cache.build(|files| spec.build(Path::new(""), 48_000.0, 1, files))
+    };
+    // Stereo reads each file once for both lanes.
+    let first = amp_and_cab(&model, &cab);
+    cache
+        .build(|files| first.build(Path::new(""), 48_000.0, 2, files))
+        .unwrap();
+    assert_eq!(cache.reads(), 2);
+
+    // The cab changes: only it is read; the model is served even though its
+    // file is gone.
+    std::fs::remove_file(&model).unwrap();
+    let second = amp_and_cab(&model, &other_cab);
+    let mut graph = build(&mut cache, &second).unwrap();
+    assert_eq!(cache.reads(), 3);
+    assert_eq!(cache.len(), 2, "the first cab is no longer kept");
+    let fresh = amp_and_cab(&demo.join("drive.nam"), &other_cab);
+    let mut expected = fresh
+        .build(Path::new(""), 48_000.0, 1, &mut ReadFiles)
+        .unwrap();
+    assert_eq!(render(&mut graph, &input), render(&mut expected, &input));
+
+    // A failed build keeps what the playing chain uses.
+    let broken = amp_and_cab(&model, &dir.join("missing.wav"));
+    let error = build(&mut cache, &broken).err().expect("missing IR");
+    assert_eq!(error.node.as_ref().map(|n| n.id.as_str()), Some("cab"));
+    assert_eq!(
+        error.file.as_deref(),
+        Some(dir.join("missing.wav").as_path())
+    );
+    assert_eq!(error.key.as_deref(), Some("file"));
+    assert!(error.to_string().contains("missing.wav"), "{error}");
+    build(&mut cache, &second).unwrap();
+    assert_eq!(cache.reads(), 3);
+
+    // A file changed on disk is read again.
+    std::fs::copy(demo.join("cab.wav"), &other_cab).unwrap();
+    build(&mut cache, &second).unwrap();
+    assert_eq!(cache.reads(), 4);
 }

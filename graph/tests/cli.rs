@@ -315,3 +315,210 @@ fn a_48k_model_plays_in_a_44k_file_through_the_resampler() {
         "level at 44.1 kHz differs by {difference_db} dB"
     );
 }
+
+/// A mono float WAV of a quiet tone in `dir`.
+fn tone_wav(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    write_wav(&path, spec, &[tone(4800, 0.0)]);
+    path
+}
+
+/// A chain of one `nam` node `amp` playing `model` (a fixture edited by `edit`).
+fn model_chain(dir: &Path, edit: impl FnOnce(&mut serde_json::Value), extra: &str) -> PathBuf {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures");
+    let text = std::fs::read_to_string(fixtures.join("linear.nam")).expect("fixture linear.nam");
+    let mut model: serde_json::Value = serde_json::from_str(&text).unwrap();
+    edit(&mut model);
+    std::fs::write(dir.join("model.nam"), model.to_string()).unwrap();
+    let chain = dir.join("chain.toml");
+    std::fs::write(
+        &chain,
+        format!("[[node]]\nid = \"amp\"\nkind = \"nam\"\nmodel = \"model.nam\"\n{extra}"),
+    )
+    .unwrap();
+    chain
+}
+
+#[test]
+fn the_output_is_never_the_input_under_another_name() {
+    let dir = temp_dir("same-file");
+    let chain = demo().join("chain.toml");
+    let input = tone_wav(&dir, "in.wav");
+    let original = std::fs::read(&input).unwrap();
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    let dotted = dir.join("sub/../in.wav");
+    let absolute = std::fs::canonicalize(&input).unwrap();
+    let link = dir.join("link.wav");
+    std::os::unix::fs::symlink(&input, &link).unwrap();
+    let hard = dir.join("hard.wav");
+    std::fs::hard_link(&input, &hard).unwrap();
+    for output in [&dotted, &absolute, &link, &hard] {
+        let (ok, _, err) = run(&[
+            "run",
+            chain.to_str().unwrap(),
+            input.to_str().unwrap(),
+            "-o",
+            output.to_str().unwrap(),
+        ]);
+        assert!(!ok, "{} overwrote the input", output.display());
+        assert!(err.contains("this is the input file"), "{err}");
+        assert_eq!(std::fs::read(&input).unwrap(), original, "input untouched");
+    }
+}
+
+#[test]
+fn a_symbolic_link_as_output_is_written_through_and_kept() {
+    let dir = temp_dir("symlink");
+    let chain = demo().join("chain.toml");
+    let input = tone_wav(&dir, "in.wav");
+    let target = dir.join("target.wav");
+    std::fs::write(&target, "old").unwrap();
+    let link = dir.join("link.wav");
+    std::os::unix::fs::symlink("target.wav", &link).unwrap();
+    let (ok, _, err) = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        input.to_str().unwrap(),
+        "-o",
+        link.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        read_wav(&target).1[0].len(),
+        4800,
+        "the target holds the output"
+    );
+
+    let dangling = dir.join("dangling.wav");
+    std::os::unix::fs::symlink("nowhere/x.wav", &dangling).unwrap();
+    let (ok, _, err) = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        input.to_str().unwrap(),
+        "-o",
+        dangling.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("symbolic link"), "{err}");
+    assert!(std::fs::symlink_metadata(&dangling)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}
+
+#[test]
+fn temporaries_of_killed_runs_are_removed() {
+    let dir = temp_dir("partial");
+    let chain = demo().join("chain.toml");
+    let input = tone_wav(&dir, "in.wav");
+    // What a run killed while writing leaves (no process has this id: Linux
+    // ids stop at 2^22).
+    let stale = dir.join(".out.wav.partial-999999999");
+    std::fs::write(&stale, "").unwrap();
+    let output = dir.join("out.wav");
+    let (ok, _, err) = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        input.to_str().unwrap(),
+        "-o",
+        output.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(!stale.exists(), "the stale temporary is removed");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn non_finite_output_fails_naming_the_node() {
+    let dir = temp_dir("non-finite");
+    let input = tone_wav(&dir, "in.wav");
+    let output = dir.join("out.wav");
+    // Weights of 1e38 are finite, their sums are not.
+    let chain = model_chain(
+        &dir,
+        |m| {
+            for w in m["weights"].as_array_mut().unwrap() {
+                *w = serde_json::json!(1e38);
+            }
+        },
+        "",
+    );
+    let (ok, _, err) = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        input.to_str().unwrap(),
+        "-o",
+        output.to_str().unwrap(),
+    ]);
+    assert!(!ok, "non-finite output was written");
+    assert!(
+        err.contains("node `amp`") && err.contains("non-finite"),
+        "{err}"
+    );
+    assert!(!output.exists());
+}
+
+#[test]
+fn absurd_metadata_gains_are_ignored_with_a_warning() {
+    let dir = temp_dir("loudness");
+    let input = tone_wav(&dir, "in.wav");
+    let output = dir.join("out.wav");
+    for loudness in [-300.0, 1e308] {
+        let chain = model_chain(
+            &dir,
+            |m| m["metadata"]["loudness"] = serde_json::json!(loudness),
+            "output_mode = \"normalized\"\n",
+        );
+        let (ok, _, err) = run(&[
+            "run",
+            chain.to_str().unwrap(),
+            input.to_str().unwrap(),
+            "-o",
+            output.to_str().unwrap(),
+        ]);
+        assert!(ok, "{err}");
+        assert!(
+            err.contains("warning: node `amp`") && err.contains("`loudness`"),
+            "{err}"
+        );
+        let peak = read_wav(&output).1[0]
+            .iter()
+            .fold(0.0f32, |m, x| m.max(x.abs()));
+        assert!(peak < 10.0, "played raw, not amplified: peak {peak}");
+    }
+}
+
+#[test]
+fn a_wav_header_announcing_no_audio_is_an_error() {
+    let dir = temp_dir("zero-data");
+    let input = tone_wav(&dir, "in.wav");
+    let mut bytes = std::fs::read(&input).unwrap();
+    let data = bytes.windows(4).position(|w| w == b"data").unwrap();
+    bytes[data + 4..data + 8].copy_from_slice(&0u32.to_le_bytes());
+    std::fs::write(&input, bytes).unwrap();
+    let output = dir.join("out.wav");
+    let (ok, _, err) = run(&[
+        "run",
+        demo().join("chain.toml").to_str().unwrap(),
+        input.to_str().unwrap(),
+        "-o",
+        output.to_str().unwrap(),
+    ]);
+    assert!(!ok, "a 0-frame output was written");
+    assert!(err.contains("in.wav") && err.contains("0 bytes"), "{err}");
+    assert!(!output.exists());
+}

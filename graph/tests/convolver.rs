@@ -471,6 +471,22 @@ fn bad_files_give_audio_errors_naming_the_file() {
     let huge = TempWav::path("huge-header");
     std::fs::write(&huge.0, &header).unwrap();
     assert!(load_error(&huge.0).contains("room for at most 108"));
+
+    // A file above the size limit is refused from its size, before reading:
+    // a valid header announcing a short IR, then a huge (sparse) tail.
+    let huge = TempWav::write("huge", 1, 16, hound::SampleFormat::Int, &[1000_i16; 64]);
+    let limit = nam_graph::nodes::wav::MAX_FILE_BYTES;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&huge.0)
+        .unwrap()
+        .set_len(limit + 1)
+        .unwrap();
+    let message = load_error(&huge.0);
+    assert!(
+        message.contains(&(limit + 1).to_string()) && message.contains(&limit.to_string()),
+        "{message}"
+    );
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! `process` call here runs under `assert_no_alloc`).
 
 use assert_no_alloc::{assert_no_alloc, violation_count, AllocDisabler};
-use nam_graph::nodes::gain::{param, Gain, MUTE_DB, RAMP_MS};
+use nam_graph::nodes::gain::{param, Gain, MUTE_DB};
+use nam_graph::param::RAMP_MS;
 use nam_graph::{Node, ProcessSpec};
 
 #[global_allocator]

@@ -315,3 +315,27 @@ fn invalid_graphs_are_refused_with_clear_errors() {
     b.connect(Source::Node(broken, 0), Sink::Output(0));
     assert_eq!(build_error(b), "node `broken`: cannot prepare");
 }
+
+#[test]
+fn the_node_that_first_made_a_non_finite_sample_is_named() {
+    // in → loud (×1e30) → louder (×1e30: overflows to infinity) → last (×0.5).
+    let mut b = GraphBuilder::new(1, 1);
+    let loud = b.add("loud", Box::new(Scale(1e30, 1))).unwrap();
+    let louder = b.add("louder", Box::new(Scale(1e30, 1))).unwrap();
+    let last = b.add("last", Box::new(Scale(0.5, 1))).unwrap();
+    b.connect(Source::Input(0), Sink::Node(loud, 0));
+    b.chain(loud, louder).unwrap();
+    b.chain(louder, last).unwrap();
+    b.connect(Source::Node(last, 0), Sink::Output(0));
+    let mut graph = b.build(SPEC).unwrap();
+
+    let mut output = vec![0.0; 200];
+    graph.process(&[&[1e-30; 200]], &mut [&mut output]);
+    assert_eq!(graph.first_non_finite(), None, "all finite so far");
+    let mut input = vec![1e-30; 200];
+    input[150] = 1.0;
+    graph.process(&[&input], &mut [&mut output]);
+    assert_eq!(graph.first_non_finite(), Some("louder"));
+    graph.reset();
+    assert_eq!(graph.first_non_finite(), None, "reset forgets it");
+}

@@ -1,11 +1,12 @@
-//! The mixer and the splitter: the mix equals `Σ gainᵢ · inᵢ` computed here in
-//! f64, gain changes ramp without jumps, the minimum mutes exactly, the
-//! splitter copies exactly, both work inside a graph, and nothing allocates
+//! The mixer: the mix equals `Σ gainᵢ · inᵢ` computed here in f64, gain
+//! changes ramp without jumps, the minimum mutes exactly, it works inside a
+//! graph fed by a fan-out, and nothing allocates
 //! (every `process` call here runs under `assert_no_alloc`).
 
 use assert_no_alloc::{assert_no_alloc, violation_count, AllocDisabler};
 use nam_graph::graph::MAX_PORTS;
-use nam_graph::nodes::mix::{Mixer, Splitter, RAMP_MS};
+use nam_graph::nodes::mix::Mixer;
+use nam_graph::param::RAMP_MS;
 use nam_graph::{GraphBuilder, Node, ProcessSpec, Sink, Source};
 
 #[global_allocator]
@@ -126,33 +127,17 @@ fn parameters_name_their_input_and_stay_in_range() {
 }
 
 #[test]
-fn the_splitter_copies_its_input_to_every_output() {
-    let input = vec![noise(1000, 5)];
-    for outputs in [1, 2, 5, MAX_PORTS] {
-        let mut node = Splitter::new(outputs).unwrap();
-        node.prepare(&SPEC).unwrap();
-        assert_eq!((node.inputs(), node.outputs()), (1, outputs));
-        for call in [1, 17, 256] {
-            let out = run(&mut node, &input, outputs, call);
-            assert!(out.iter().all(|y| *y == input[0]), "{outputs} outputs");
-        }
-    }
-    assert!(Splitter::new(0).is_err());
-    assert!(Splitter::new(MAX_PORTS + 1).is_err());
-}
-
-#[test]
-fn a_split_and_a_mix_rebuild_the_input_in_a_graph() {
-    // in → splitter → (3 branches) → mixer at −9.54 dB each (1/3) → out.
+fn a_fan_out_and_a_mix_rebuild_the_input_in_a_graph() {
+    // in → (3 branches) → mixer at −9.54 dB each (1/3) → out.
     let mut b = GraphBuilder::new(1, 1);
-    let split = b.add("split", Box::new(Splitter::new(3).unwrap())).unwrap();
     let mut mix = Mixer::new(3).unwrap();
     for index in 0..3 {
         mix.set_param(index, (20.0 * (1.0_f64 / 3.0).log10()) as f32);
     }
     let mix = b.add("mix", Box::new(mix)).unwrap();
-    b.connect(Source::Input(0), Sink::Node(split, 0));
-    b.chain(split, mix).unwrap();
+    for port in 0..3 {
+        b.connect(Source::Input(0), Sink::Node(mix, port));
+    }
     b.connect(Source::Node(mix, 0), Sink::Output(0));
     let mut graph = b.build(SPEC).unwrap();
     let input = noise(2000, 9);

@@ -14,7 +14,7 @@ use std::f64::consts::PI;
 
 use assert_no_alloc::{assert_no_alloc, violation_count, AllocDisabler};
 use nam_graph::nodes::gain::Gain;
-use nam_graph::nodes::mix::{Mixer, Splitter};
+use nam_graph::nodes::mix::Mixer;
 use nam_graph::nodes::resampler::{needs_resampling, ResampledNode, Resampler};
 use nam_graph::{GraphBuilder, Node, NodeError, ParamSpec, ProcessSpec, Sink, Source};
 use realfft::RealFftPlanner;
@@ -391,12 +391,11 @@ fn the_impulse_peak_and_a_tones_phase_show_the_reported_latency() {
 
 #[test]
 fn a_dry_branch_mixed_with_a_resampled_one_stays_in_phase() {
-    // in → splitter → (dry, resampled identity) → mixer at 0.5 each → out: the
+    // in → (dry, resampled identity) → mixer at 0.5 each → out: the
     // graph delays the dry branch by the reported latency, and because the
     // latency is exact, the two halves add up to the input, delayed.
     for (graph_rate, inner_rate) in [(44_100.0, 48_000.0), (48_000.0, 44_100.0)] {
         let mut b = GraphBuilder::new(1, 1);
-        let split = b.add("split", Box::new(Splitter::new(2).unwrap())).unwrap();
         let wet = ResampledNode::new(identity(), inner_rate).unwrap();
         let wet = b.add("wet", Box::new(wet)).unwrap();
         let mut mixer = Mixer::new(2).unwrap();
@@ -404,9 +403,8 @@ fn a_dry_branch_mixed_with_a_resampled_one_stays_in_phase() {
             mixer.set_param(index, (20.0 * 0.5_f64.log10()) as f32);
         }
         let mix = b.add("mix", Box::new(mixer)).unwrap();
-        b.connect(Source::Input(0), Sink::Node(split, 0));
-        b.connect(Source::Node(split, 0), Sink::Node(mix, 0));
-        b.connect(Source::Node(split, 1), Sink::Node(wet, 0));
+        b.connect(Source::Input(0), Sink::Node(mix, 0));
+        b.connect(Source::Input(0), Sink::Node(wet, 0));
         b.connect(Source::Node(wet, 0), Sink::Node(mix, 1));
         b.connect(Source::Node(mix, 0), Sink::Output(0));
         let mut graph = b

@@ -112,6 +112,11 @@ impl Control {
         }
     }
 
+    /// The control whose port symbol is `symbol`.
+    pub fn from_symbol(symbol: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.spec().symbol == symbol)
+    }
+
     /// Position in [`Control::ALL`].
     pub fn index(self) -> usize {
         self as usize

@@ -3,10 +3,28 @@
 //! Cortex-A35. The guard sets the CPU's flush-to-zero (and, on x86,
 //! denormals-are-zero) mode for one `run()` and restores the host's mode.
 
+use std::marker::PhantomData;
+
 /// Sets flush-to-zero while alive; restores the previous mode on drop.
+///
+/// The mode is per thread, so the guard must be dropped on the thread that
+/// made it: it is neither `Send` nor `Sync`.
+///
+/// ```compile_fail
+/// fn send<T: Send>() {}
+/// send::<nam_lv2::denormals::DenormalGuard>();
+/// ```
+///
+/// ```
+/// // The same check compiles for a type that is Send.
+/// fn send<T: Send>() {}
+/// send::<nam_lv2::engine::Engine>();
+/// ```
 pub struct DenormalGuard {
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     previous: u64,
+    /// A raw pointer makes the guard `!Send` and `!Sync`.
+    not_send: PhantomData<*const ()>,
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -22,10 +40,15 @@ impl DenormalGuard {
         {
             let previous = read_mode();
             write_mode(previous | FLUSH_BITS);
-            Self { previous }
+            Self {
+                previous,
+                not_send: PhantomData,
+            }
         }
         #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-        Self {}
+        Self {
+            not_send: PhantomData,
+        }
     }
 }
 

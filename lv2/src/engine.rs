@@ -12,8 +12,8 @@ use crate::rig::Rig;
 /// Frames processed per internal step (host buffers of any size are split).
 const CHUNK_FRAMES: usize = 256;
 
-/// Length of the crossfades (rig swap, bypass), in seconds.
-const FADE_SECONDS: f64 = 0.02;
+/// Length of the crossfades (rig swap, bypass), in seconds: the graph's ramp time.
+const FADE_SECONDS: f64 = nam_graph::param::RAMP_MS / 1000.0;
 
 /// The largest latency the dry path can be delayed by to stay aligned with
 /// the wet path while bypassing (far above the resampler's 96 frames).
@@ -338,10 +338,11 @@ impl DelayLine {
 mod tests {
     use super::*;
     use crate::rig::RigFiles;
+    use nam_graph::ReadFiles;
 
     fn engine(rate: f64) -> Engine {
         let controls = Controls::default();
-        let rig = Rig::build(&RigFiles::default(), &controls, rate, 1).unwrap();
+        let rig = Rig::build(&RigFiles::default(), &controls, rate, 1, &mut ReadFiles).unwrap();
         Engine::new(Box::new(rig), controls, 1, rate)
     }
 

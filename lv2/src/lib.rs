@@ -7,10 +7,12 @@
 //!
 //! Where the `lv2` crates lack an extension or misbehave, this crate adds its
 //! own on `lv2-sys`: [`log`], [`worker`], [`state`], `atom:Path` in [`patch`].
+//! Files are read and chains built on one thread per instance ([`loader`]).
 
 pub mod controls;
 pub mod denormals;
 pub mod engine;
+pub mod loader;
 pub mod log;
 pub mod patch;
 pub mod plugin;

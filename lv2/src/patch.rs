@@ -186,19 +186,41 @@ pub struct NotifyPort;
 
 impl PortType for NotifyPort {
     type InputPortType = ();
-    type OutputPortType = NotifyWriter;
+    type OutputPortType = NotifyBuffer;
 
     unsafe fn input_from_raw(_pointer: NonNull<c_void>, _sample_count: u32) {}
 
-    unsafe fn output_from_raw(pointer: NonNull<c_void>, _sample_count: u32) -> NotifyWriter {
+    unsafe fn output_from_raw(pointer: NonNull<c_void>, _sample_count: u32) -> NotifyBuffer {
         // SAFETY: the host connects an LV2_Atom whose `size` is the capacity
-        // of the body that follows the 8-byte header (LV2 atom port rules).
+        // of the body that follows the 8-byte header (LV2 atom port rules),
+        // valid during the run() call that builds this handle.
         let capacity = unsafe { (*pointer.cast::<sys::LV2_Atom>().as_ptr()).size } as usize;
-        // SAFETY: the buffer holds the header plus `capacity` bytes, is ours
-        // for the duration of run(), and nothing else aliases it.
-        let buffer = unsafe {
-            std::slice::from_raw_parts_mut(pointer.cast::<u8>().as_ptr(), ATOM_HEADER + capacity)
-        };
+        NotifyBuffer {
+            pointer: pointer.cast(),
+            len: ATOM_HEADER + capacity,
+        }
+    }
+}
+
+/// The notify port's buffer as the host connected it: valid only during the
+/// `run()` call whose ports hold this handle. Write it with
+/// [`NotifyBuffer::writer`].
+pub struct NotifyBuffer {
+    pointer: NonNull<u8>,
+    len: usize,
+}
+
+impl NotifyBuffer {
+    /// A writer borrowing the buffer for as long as it borrows this handle.
+    ///
+    /// # Safety
+    /// Only during the `run()` call whose ports hold this handle (the host's
+    /// buffer is valid and ours alone only then).
+    pub unsafe fn writer(&mut self) -> NotifyWriter<'_> {
+        // SAFETY: the caller's contract: the host's buffer of `len` bytes is
+        // valid and unaliased now, and the `&mut self` borrow keeps a second
+        // writer from aliasing this one.
+        let buffer = unsafe { std::slice::from_raw_parts_mut(self.pointer.as_ptr(), self.len) };
         NotifyWriter { buffer, used: 0 }
     }
 }
@@ -212,12 +234,12 @@ fn padded(size: usize) -> usize {
 
 /// Writes the notify port's `atom:Sequence`, event by event, never past its
 /// capacity and never leaving a partial event.
-pub struct NotifyWriter {
-    buffer: &'static mut [u8],
+pub struct NotifyWriter<'a> {
+    buffer: &'a mut [u8],
     used: usize,
 }
 
-impl NotifyWriter {
+impl NotifyWriter<'_> {
     fn put_u32(&mut self, at: usize, value: u32) {
         self.buffer[at..at + 4].copy_from_slice(&value.to_ne_bytes());
     }

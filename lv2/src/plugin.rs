@@ -5,11 +5,13 @@
 //! only by the right channel's two audio ports, which come last.
 
 use std::any::Any;
+use std::sync::Arc;
 
 use lv2_atom::prelude::*;
 use lv2_core::prelude::*;
 use lv2_sys as sys;
 use lv2_urid::LV2Map;
+use nam_graph::ReadFiles;
 use urid::{Uri, UriBound};
 
 use crate::controls::{Control, Controls};
@@ -19,7 +21,7 @@ use crate::log::{Level, LogFeature, Logger};
 use crate::patch::{decode, Incoming, NotifyPort, Urids};
 use crate::rig::{FileSlot, Rig, RigFiles};
 use crate::shared::Shared;
-use crate::state::{StateDescriptor, StateHost};
+use crate::state::{self, StateDescriptor, StateHost};
 use crate::worker::{Job, JobEncoder, Reply, ReplyHandler, ScheduleFeature, WorkerDescriptor};
 
 /// The plugin's ports, in port index order (see `ttl/`).
@@ -89,14 +91,14 @@ pub struct AudioFeatures {
 struct EngineCell(Engine);
 
 // SAFETY: LV2 never calls run/work_response/activate/restore concurrently
-// for one instance; `save` (which may be concurrent) reads only `Shared`.
+// for one instance; `save` (which may be concurrent) reads only `Shared`,
+// found through `state::register`, never through the plugin.
 unsafe impl Sync for EngineCell {}
 
 /// The NAM amp plugin; `STEREO` selects the stereo variant.
-#[repr(C)]
 pub struct NamPlugin<const STEREO: bool> {
-    /// First field, so state `save` can reach it through the instance pointer.
-    shared: Box<Shared>,
+    /// Also held by the state registry once activated, for `save()`.
+    shared: Arc<Shared>,
     engine: EngineCell,
     urids: Urids,
     jobs: JobEncoder,
@@ -104,6 +106,12 @@ pub struct NamPlugin<const STEREO: bool> {
     pending_echo: u8,
     /// `run()` panicked once (a bug): outputs silence from then on.
     failed: bool,
+}
+
+impl<const STEREO: bool> Drop for NamPlugin<STEREO> {
+    fn drop(&mut self) {
+        state::unregister(self as *const Self as usize);
+    }
 }
 
 /// The mono plugin.
@@ -150,7 +158,7 @@ where
             );
         }
         let file_keys = urids.files.map(|u| u.get());
-        let shared = Box::new(Shared::new(
+        let shared = Arc::new(Shared::new(
             rate,
             Self::CHANNELS,
             logger,
@@ -158,7 +166,9 @@ where
             urids.path.get(),
         ));
         let controls = Controls::default();
-        let rig = match Rig::build(&RigFiles::default(), &controls, rate, Self::CHANNELS) {
+        // No files yet: nothing is read.
+        let no_files = RigFiles::default();
+        let rig = match Rig::build(&no_files, &controls, rate, Self::CHANNELS, &mut ReadFiles) {
             Ok(rig) => Box::new(rig),
             Err(error) => {
                 shared
@@ -228,6 +238,9 @@ where
         let Some(notify) = &mut ports.notify else {
             return;
         };
+        // SAFETY: `ports` are the ones lv2-core built for this run() call,
+        // and the handle never leaves them; the writer dies with this call.
+        let mut notify = unsafe { notify.writer() };
         if !notify.begin(&self.urids) {
             return;
         }
@@ -290,6 +303,9 @@ where
     }
 
     fn activate(&mut self, _features: &mut InitFeatures<'static>) {
+        // The plugin's address is the instance handle: lv2-core's
+        // PluginInstance is repr(C) with the plugin first.
+        state::register(self as *const Self as usize, &self.shared);
         self.engine.0.reset();
         self.pending_echo = ALL_SLOTS;
     }
@@ -344,13 +360,7 @@ impl<const STEREO: bool> StateHost for NamPlugin<STEREO>
 where
     Self: UriBound,
 {
-    unsafe fn shared_of<'a>(this: *const Self) -> &'a Shared {
-        // SAFETY: `this` points to a live plugin (caller's contract); only the
-        // `shared` field is borrowed, which is never replaced after `new`.
-        unsafe { &*std::ptr::addr_of!((*this).shared) }
-    }
-
-    fn shared(&self) -> &Shared {
+    fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
 

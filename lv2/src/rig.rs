@@ -4,13 +4,15 @@
 //! input_gain → [input_ir] → gate → [amp] → eq → [cab] → output_gain
 //! ```
 //!
-//! Bracketed nodes exist only when their file is set. The chain is written as
-//! `chain.toml` text ([`chain_toml`]) and built by `nam_graph::Chain`, so
-//! `nam-graph run` on that text reproduces the plugin's output exactly.
+//! Bracketed nodes exist only when their file is set. The chain is a
+//! [`ChainSpec`] value ([`chain_spec`]), built by `nam-graph`; written as
+//! `chain.toml`, `nam-graph run` on it reproduces the plugin's output exactly.
 
 use std::path::{Path, PathBuf};
 
-use nam_graph::{Chain, Graph, ParamRef};
+use nam_graph::nodes::nam::OutputMode;
+use nam_graph::spec::ChainSettings;
+use nam_graph::{BuildError, ChainSpec, FileSource, Graph, NodeKind, NodeSpec, ParamRef};
 
 use crate::controls::{Control, Controls, CONTROL_COUNT};
 
@@ -52,6 +54,20 @@ impl FileSlot {
         }
     }
 
+    /// The id of the rig's node that plays the file.
+    pub const fn node_id(self) -> &'static str {
+        match self {
+            FileSlot::Model => "amp",
+            FileSlot::InputIr => "input_ir",
+            FileSlot::CabIr => "cab",
+        }
+    }
+
+    /// The slot whose file the node `id` plays, if any.
+    pub fn of_node(id: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|slot| slot.node_id() == id)
+    }
+
     /// What the file is, for messages.
     pub const fn label(self) -> &'static str {
         match self {
@@ -78,65 +94,61 @@ impl RigFiles {
     }
 }
 
-/// Writes the rig for `files` and `controls` as `chain.toml` text.
-///
-/// Fails when a path is not valid UTF-8 (TOML strings must be).
-pub fn chain_toml(files: &RigFiles, controls: &Controls) -> Result<String, String> {
-    let quoted = |slot: FileSlot| -> Result<Option<String>, String> {
-        files
-            .get(slot)
-            .map(|p| {
-                p.to_str()
-                    .map(|s| toml::Value::String(s.to_owned()).to_string())
-                    .ok_or_else(|| format!("{}: the path is not valid UTF-8", p.display()))
-            })
-            .transpose()
+/// The rig for `files` and `controls` as a chain spec: what [`Rig::build`]
+/// builds, and what `nam-graph run` plays identically once written as
+/// `chain.toml` (`toml::to_string`).
+pub fn chain_spec(files: &RigFiles, controls: &Controls) -> ChainSpec {
+    // Each node starts with the controls that target it (see
+    // `Control::target`); the output mode is the `nam` node's word.
+    let node = |id: &str, kind: NodeKind| {
+        let params = Control::ALL
+            .into_iter()
+            .filter(|c| *c != Control::OutputMode && c.target().0 == id)
+            .map(|c| (c.target().1.to_owned(), controls.get(c)))
+            .collect();
+        NodeSpec {
+            params,
+            ..NodeSpec::new(id, kind)
+        }
     };
-    let value = |c: Control| controls.get(c);
-    let mut text = format!(
-        "[chain]\nblock_frames = {BLOCK_FRAMES}\n\n\
-         [[node]]\nid = \"input_gain\"\nkind = \"gain\"\ngain_db = {:?}\n\n",
-        value(Control::InputGainDb)
-    );
-    if let Some(path) = quoted(FileSlot::InputIr)? {
-        text += &format!(
-            "[[node]]\nid = \"input_ir\"\nkind = \"ir\"\nfile = {path}\nmix = {:?}\n\n",
-            value(Control::InputIrEnabled)
-        );
+    let ir = |slot: FileSlot| {
+        files.get(slot).map(|path| {
+            let kind = NodeKind::Ir {
+                file: path.to_owned(),
+                normalize: false,
+            };
+            node(slot.node_id(), kind)
+        })
+    };
+    let amp = files.get(FileSlot::Model).map(|path| {
+        let mode = match controls.get(Control::OutputMode) as u8 {
+            1 => OutputMode::Normalized,
+            2 => OutputMode::Calibrated,
+            _ => OutputMode::Raw,
+        };
+        let kind = NodeKind::Nam {
+            model: path.to_owned(),
+            output_mode: mode,
+        };
+        node(FileSlot::Model.node_id(), kind)
+    });
+    let nodes = [
+        Some(node("input_gain", NodeKind::Gain)),
+        ir(FileSlot::InputIr),
+        Some(node("gate", NodeKind::NoiseGate)),
+        amp,
+        Some(node("eq", NodeKind::ToneStack)),
+        ir(FileSlot::CabIr),
+        Some(node("output_gain", NodeKind::Gain)),
+    ];
+    ChainSpec {
+        chain: ChainSettings {
+            block_frames: BLOCK_FRAMES,
+            ..ChainSettings::default()
+        },
+        nodes: nodes.into_iter().flatten().collect(),
+        output: None,
     }
-    text += &format!(
-        "[[node]]\nid = \"gate\"\nkind = \"noise_gate\"\nthreshold_db = {:?}\n\n",
-        value(Control::GateThresholdDb)
-    );
-    if let Some(path) = quoted(FileSlot::Model)? {
-        let mode = ["raw", "normalized", "calibrated"][value(Control::OutputMode) as usize];
-        text += &format!(
-            "[[node]]\nid = \"amp\"\nkind = \"nam\"\nmodel = {path}\noutput_mode = \"{mode}\"\n\
-             target_loudness_db = {:?}\ninterface_input_dbu = {:?}\ninterface_output_dbu = {:?}\n\
-             size = {:?}\n\n",
-            value(Control::TargetLoudnessDb),
-            value(Control::InputLevelDbu),
-            value(Control::OutputLevelDbu),
-            value(Control::ModelSize),
-        );
-    }
-    text += &format!(
-        "[[node]]\nid = \"eq\"\nkind = \"tone_stack\"\nbass = {:?}\nmiddle = {:?}\ntreble = {:?}\n\n",
-        value(Control::Bass),
-        value(Control::Middle),
-        value(Control::Treble)
-    );
-    if let Some(path) = quoted(FileSlot::CabIr)? {
-        text += &format!(
-            "[[node]]\nid = \"cab\"\nkind = \"ir\"\nfile = {path}\nmix = {:?}\n\n",
-            value(Control::CabEnabled)
-        );
-    }
-    text += &format!(
-        "[[node]]\nid = \"output_gain\"\nkind = \"gain\"\ngain_db = {:?}\n",
-        value(Control::OutputGainDb)
-    );
-    Ok(text)
 }
 
 /// A built chain plus what the audio thread needs to drive it.
@@ -150,19 +162,18 @@ pub struct Rig {
 
 impl Rig {
     /// Builds the rig for `files` at `sample_rate_hz` with `channels` (1 or 2,
-    /// dual mono). Reads the files, allocates everything: never call on the
-    /// audio thread. The error names the file and the problem.
+    /// dual mono), taking the files' contents from `source`. Allocates
+    /// everything: never call on the audio thread. The error names the node
+    /// and the file at fault.
     pub fn build(
         files: &RigFiles,
         controls: &Controls,
         sample_rate_hz: f64,
         channels: usize,
-    ) -> Result<Self, String> {
-        let text = chain_toml(files, controls)?;
-        let chain = Chain::parse(&text, Path::new("plugin chain")).map_err(|e| e.message)?;
-        let graph = chain
-            .build(sample_rate_hz, channels)
-            .map_err(|e| e.message)?;
+        source: &mut dyn FileSource,
+    ) -> Result<Self, BuildError> {
+        let spec = chain_spec(files, controls);
+        let graph = spec.build(Path::new(""), sample_rate_hz, channels, source)?;
         let params = Control::ALL.map(|control| {
             let (node, param) = control.target();
             let lane = |l: usize| {
@@ -179,6 +190,11 @@ impl Rig {
             params,
             files: files.clone(),
         })
+    }
+
+    /// The chain's graph (for its warnings and finite-output record).
+    pub fn graph(&self) -> &Graph {
+        &self.graph
     }
 
     /// The files this rig was built from.

@@ -9,6 +9,7 @@
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::marker::PhantomData;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use lv2_core::plugin::Plugin;
 use lv2_sys as sys;
@@ -23,19 +24,55 @@ extern "C" {
 
 /// A plugin whose files are saved and restored with the host's session.
 pub trait StateHost: Plugin {
-    /// The shared state of the instance at `this`, without borrowing the
-    /// plugin (save may run concurrently with `run()`).
-    ///
-    /// # Safety
-    /// `this` must point to a live instance.
-    unsafe fn shared_of<'a>(this: *const Self) -> &'a Shared;
-
     /// The shared state, borrowed from the plugin.
-    fn shared(&self) -> &Shared;
+    fn shared(&self) -> &Arc<Shared>;
 
     /// Plays `rig` from now on (instantiation context: not concurrent with
     /// `run()`), and tells a UI about the files.
     fn restored(&mut self, rig: Box<Rig>);
+}
+
+/// The shared state of every activated instance, by instance address.
+///
+/// `save()` may run while the host runs `run()` on another thread, and
+/// lv2-core's `run` wrapper holds a `&mut` to the whole instance meanwhile:
+/// reading any field of the plugin then would alias that `&mut`. So `save()`
+/// finds the instance's `Shared` here, outside the instance's memory.
+static ACTIVATED: Mutex<Vec<(usize, Arc<Shared>)>> = Mutex::new(Vec::new());
+
+fn activated() -> MutexGuard<'static, Vec<(usize, Arc<Shared>)>> {
+    // Pushes and removals leave the list consistent even after a panic.
+    ACTIVATED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Records `shared` as the state of the plugin at address `instance` (the
+/// instance handle). Call from `activate()`, before the host may call
+/// `run()`; again is harmless.
+pub fn register(instance: usize, shared: &Arc<Shared>) {
+    let mut list = activated();
+    if !list.iter().any(|(address, _)| *address == instance) {
+        list.push((instance, Arc::clone(shared)));
+    }
+}
+
+/// Forgets the plugin at address `instance`; call when it is dropped (at
+/// cleanup), so that a later instance at the same address starts unknown.
+pub fn unregister(instance: usize) {
+    let removed = {
+        let mut list = activated();
+        let index = list.iter().position(|(address, _)| *address == instance);
+        index.map(|i| list.swap_remove(i))
+    };
+    // Dropped outside the lock: usually not the last reference anyway.
+    drop(removed);
+}
+
+/// The `Shared` registered for the plugin at address `instance`.
+fn registered(instance: usize) -> Option<Arc<Shared>> {
+    activated()
+        .iter()
+        .find(|(address, _)| *address == instance)
+        .map(|(_, shared)| Arc::clone(shared))
 }
 
 /// The `state:interface` extension for plugin type `P`.
@@ -129,9 +166,17 @@ impl<P: StateHost> StateDescriptor<P> {
         if instance.is_null() {
             return sys::LV2_State_Status_LV2_STATE_ERR_UNKNOWN;
         }
-        // SAFETY: lv2-core's PluginInstance is repr(C) with the plugin first,
-        // so the handle points at the plugin; only its Shared is read.
-        let shared = unsafe { P::shared_of(instance as *const P) };
+        let shared = match registered(instance as usize) {
+            Some(shared) => shared,
+            // SAFETY: not registered, so never activated (`activate()`
+            // registers; the entry goes only when the plugin is dropped). The
+            // host calls `run()` only after `activate()`, which it never calls
+            // concurrently with `save()`, and worker replies only follow
+            // `run()`: nothing borrows the plugin now, so a shared borrow is
+            // sound. lv2-core's PluginInstance is repr(C) with the plugin
+            // first, so the handle points at the plugin.
+            None => Arc::clone(unsafe { &*(instance as *const P) }.shared()),
+        };
         // SAFETY: the host's feature array for this call.
         let paths = unsafe { PathFeatures::find(features) };
         let files = shared.files();
@@ -189,8 +234,10 @@ impl<P: StateHost> StateDescriptor<P> {
         if instance.is_null() {
             return sys::LV2_State_Status_LV2_STATE_ERR_UNKNOWN;
         }
-        // SAFETY: restore is in the instantiation class: nothing else touches
-        // the plugin meanwhile; the handle points at the plugin (repr(C)).
+        // SAFETY: restore is in the instantiation class: the host calls
+        // nothing else on the instance meanwhile (not run(), not save()); the
+        // handle points at the plugin (lv2-core's PluginInstance is repr(C)
+        // with the plugin first).
         let plugin = unsafe { &mut *(instance as *mut P) };
         let shared = plugin.shared();
         // SAFETY: the host's feature array for this call.
@@ -229,16 +276,49 @@ impl<P: StateHost> StateDescriptor<P> {
                 ),
             }
         }
-        match shared.build_tolerant(files) {
-            Ok(rig) => {
+        // Built on the loading thread, like every load (its stack is big
+        // enough for any model).
+        match shared
+            .loader
+            .run(shared, move |shared| shared.build_tolerant(files))
+        {
+            Some(Ok(rig)) => {
                 plugin.restored(rig);
                 sys::LV2_State_Status_LV2_STATE_SUCCESS
             }
-            Err(error) => {
+            Some(Err(error)) => {
                 let message = format!("state not restored: {error}");
                 plugin.shared().logger.log(Level::Error, &message);
                 sys::LV2_State_Status_LV2_STATE_ERR_UNKNOWN
             }
+            None => {
+                let message = "state not restored: internal error while loading (a bug)";
+                plugin.shared().logger.log(Level::Error, message);
+                sys::LV2_State_Status_LV2_STATE_ERR_UNKNOWN
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::Logger;
+
+    #[test]
+    fn save_finds_an_activated_instance_until_it_is_dropped() {
+        let shared = Arc::new(Shared::new(48_000.0, 1, Logger::stderr(), [1, 2, 3], 4));
+        // An address no real instance has (odd, so never a plugin's).
+        let instance = 0x5ead_0001;
+        assert!(registered(instance).is_none());
+        register(instance, &shared);
+        register(instance, &shared);
+        let found = registered(instance).expect("registered");
+        assert!(Arc::ptr_eq(&found, &shared));
+        drop(found);
+        assert_eq!(Arc::strong_count(&shared), 2, "registered once");
+        unregister(instance);
+        assert!(registered(instance).is_none());
+        assert_eq!(Arc::strong_count(&shared), 1);
     }
 }

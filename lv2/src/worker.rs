@@ -7,6 +7,10 @@
 //! Jobs travel as bytes through the host's ring buffer: a small header plus,
 //! for loads, the path. Built rigs come back as a pointer to a `Box<Rig>`;
 //! retired rigs go to the worker the same way to be dropped there.
+//!
+//! The host's worker thread runs no job itself: it hands each to the
+//! instance's [`crate::loader::Loader`] (one long-lived thread with a big
+//! stack) and waits for the outcome.
 
 use std::ffi::c_void;
 use std::marker::PhantomData;
@@ -181,26 +185,52 @@ impl Reply {
     }
 }
 
-/// Runs one job on the worker thread; returns the reply to deliver, if any.
-fn run_job(shared: &Shared, job: Job) -> Option<Reply> {
-    let (slot, path) = match job {
-        Job::Free(rig) => {
-            if !rig.is_null() {
-                // SAFETY: the audio thread sends each retired Box<Rig> once,
-                // as Box::into_raw, and never touches it again.
-                drop(unsafe { Box::from_raw(rig) });
-            }
+/// A job as the loading thread runs it: owned, so it can travel.
+enum Task {
+    /// Build a rig with this file in `slot` (an empty path clears it).
+    Load { slot: FileSlot, path: String },
+    /// Load the N-th model of the current model's folder.
+    Program(u8),
+    /// Drop a rig the audio thread no longer uses.
+    Free(Box<Rig>),
+}
+
+impl Task {
+    /// The task for `job`; `None` for nothing to do (a null rig to free).
+    ///
+    /// # Safety
+    /// A `Job::Free` pointer must be null or come from `Box::into_raw`, given
+    /// up by its owner, and be turned into a task only once.
+    unsafe fn from_job(job: Job) -> Option<Self> {
+        Some(match job {
+            Job::Load { slot, path } => Task::Load {
+                slot,
+                path: path.to_owned(),
+            },
+            Job::Program(program) => Task::Program(program),
+            Job::Free(rig) if rig.is_null() => return None,
+            // SAFETY: the caller's contract.
+            Job::Free(rig) => Task::Free(unsafe { Box::from_raw(rig) }),
+        })
+    }
+}
+
+/// Runs one task; returns the reply to deliver, if any.
+fn run_task(shared: &Shared, task: Task) -> Option<Reply> {
+    let (slot, path) = match task {
+        Task::Free(rig) => {
+            drop(rig);
             return None;
         }
-        Job::Load { slot, path } if !path.is_empty() && !Path::new(path).is_absolute() => {
+        Task::Load { slot, path } if !path.is_empty() && !Path::new(&path).is_absolute() => {
             shared.logger.log(
                 Level::Error,
                 &format!("{} refused: `{path}` is not an absolute path", slot.label()),
             );
             return Some(Reply::Failed(slot));
         }
-        Job::Load { slot, path } => (slot, (!path.is_empty()).then(|| PathBuf::from(path))),
-        Job::Program(program) => match shared.program_model(program) {
+        Task::Load { slot, path } => (slot, (!path.is_empty()).then(|| PathBuf::from(path))),
+        Task::Program(program) => match shared.program_model(program) {
             Ok(path) => (FileSlot::Model, Some(path)),
             Err(message) => {
                 shared.logger.log(Level::Warning, &message);
@@ -211,39 +241,6 @@ fn run_job(shared: &Shared, job: Job) -> Option<Reply> {
     Some(match shared.load(slot, path) {
         Ok(rig) => Reply::Ready(rig),
         Err(_) => Reply::Failed(slot),
-    })
-}
-
-/// Stack for loading: parsing a model and building its chain nest deeper
-/// than some hosts' worker threads allow (mod-host gives its worker about
-/// 16 KiB of stack), so jobs run on a thread of our own.
-const JOB_STACK_BYTES: usize = 8 << 20;
-
-/// A job handed to the loading thread.
-#[derive(Clone, Copy)]
-struct SendJob<'a>(Job<'a>);
-
-// SAFETY: the only non-Send part is `Job::Free`'s pointer to a Box<Rig> that
-// the audio thread gave up; it is used by one thread only (the job is run
-// once: on the loading thread, or here if that thread could not start).
-unsafe impl Send for SendJob<'_> {}
-
-/// Runs a job on a thread with [`JOB_STACK_BYTES`] of stack (on this one if
-/// no thread can be made), catching panics. `None` if the job panicked.
-fn run_with_stack(shared: &Shared, job: Job) -> Option<Option<Reply>> {
-    let guarded = move |job: SendJob| {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_job(shared, job.0))).ok()
-    };
-    let job = SendJob(job);
-    std::thread::scope(|scope| {
-        let spawned = std::thread::Builder::new()
-            .name("nam-graph loader".into())
-            .stack_size(JOB_STACK_BYTES)
-            .spawn_scoped(scope, move || guarded(job));
-        match spawned {
-            Ok(handle) => handle.join().ok().flatten(),
-            Err(_) => guarded(job),
-        }
     })
 }
 
@@ -280,10 +277,19 @@ impl<P: ReplyHandler> WorkerDescriptor<P> {
         let Some((shared, job)) = decode_job(bytes) else {
             return sys::LV2_Worker_Status_LV2_WORKER_ERR_UNKNOWN;
         };
-        // SAFETY: `shared` is the instance's boxed Shared, alive until cleanup,
-        // which the host never runs concurrently with work().
+        // SAFETY: `shared` points into the instance's `Arc<Shared>`, which the
+        // plugin holds until cleanup, which the host never runs concurrently
+        // with work(); Shared is Sync, and only shared borrows are made of it.
         let shared = unsafe { &*shared };
-        let reply = match run_with_stack(shared, job) {
+        // SAFETY: the audio thread sends each retired Box<Rig> once, as
+        // Box::into_raw, and never touches it again.
+        let Some(task) = (unsafe { Task::from_job(job) }) else {
+            return sys::LV2_Worker_Status_LV2_WORKER_SUCCESS;
+        };
+        let reply = match shared
+            .loader
+            .run(shared, move |shared| run_task(shared, task))
+        {
             Some(reply) => reply,
             None => {
                 shared.logger.log(
@@ -323,7 +329,10 @@ impl<P: ReplyHandler> WorkerDescriptor<P> {
             return sys::LV2_Worker_Status_LV2_WORKER_ERR_UNKNOWN;
         };
         // SAFETY: the handle is the PluginInstance lv2-core created; the host
-        // calls work_response in the audio context, never concurrently with run().
+        // calls work_response in the audio context, never concurrently with
+        // run(). save() may run meanwhile, but replies follow run(), hence
+        // activate(), after which save() reads only the registered Shared
+        // (`state::register`), never the instance.
         let instance = unsafe { &mut *(instance as *mut PluginInstance<P>) };
         let (plugin, features) = instance.audio_class_handle();
         plugin.on_reply(reply, features);

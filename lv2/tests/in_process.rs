@@ -210,6 +210,48 @@ fn patch_set_loads_model_and_cab_through_the_worker() {
     }
 }
 
+/// Changing the cabinet IR rebuilds the chain without reading the model
+/// again: it plays even after the model's file was deleted.
+#[test]
+fn changing_the_cab_reuses_the_loaded_model() {
+    let rate = 48_000.0;
+    let dir = scratch("reuse-model");
+    let model = dir.join("amp.nam");
+    std::fs::copy(drive(), &model).unwrap();
+    let other_cab = dir.join("other-cab.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 44_100,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut writer = hound::WavWriter::create(&other_cab, spec).unwrap();
+    for i in 0..400 {
+        writer.write_sample(0.4 * 0.98f32.powi(i)).unwrap();
+    }
+    writer.finalize().unwrap();
+
+    let input = di(0.3, 1.0);
+    let mut host = restored(Kind::Mono, rate, &[(MODEL, &model), (CAB_IR, &cab())]);
+    let mut at = 0;
+    let mut output = host.run_mono(&input[..4096], 256);
+    at += 4096;
+    std::fs::remove_file(&model).unwrap();
+    host.set_file(CAB_IR, path_str(&other_cab));
+    output.extend(run_until_responses(&mut host, &input, &mut at, 256, 1));
+    let swap = *host.responses_at.last().unwrap();
+    output.extend(host.run_mono(&input[at..], 256));
+    assert_eq!(host.echoed(CAB_IR), Some(path_str(&other_cab)));
+    assert_eq!(host.echoed(MODEL), Some(path_str(&model)));
+    assert_eq!(host.alloc_violations, 0);
+
+    let wanted = files(Some(&drive()), None, Some(&other_cab));
+    let expected = reference(&wanted, rate, &[&input[swap..]], 256);
+    let from = fade_frames(rate);
+    let diff = max_diff(&output[swap + from..], &expected[0][from..]);
+    assert!(diff < 1e-5, "{diff} from the model with the new cab");
+}
+
 // ------------------------------------------------------------------ 3
 
 #[test]
@@ -377,6 +419,13 @@ fn bad_files_keep_the_previous_sound_and_an_empty_path_clears() {
     let missing_ir = dir.join("missing.wav");
     let bad_ir = dir.join("bad.wav");
     std::fs::write(&bad_ir, b"RIFF0000WAVEjunk").unwrap();
+    // Valid, finite weights whose sums overflow: NaN/Inf from the first sample.
+    let mut overflowing: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for w in overflowing["weights"].as_array_mut().unwrap() {
+        *w = serde_json::json!(1e38);
+    }
+    let non_finite = dir.join("overflowing.nam");
+    std::fs::write(&non_finite, overflowing.to_string()).unwrap();
 
     let input = di(0.5, 1.2);
     let slots = [(MODEL, drive().as_path().to_owned()), (CAB_IR, cab())];
@@ -384,9 +433,10 @@ fn bad_files_keep_the_previous_sound_and_an_empty_path_clears() {
     let mut host = restored(Kind::Mono, rate, &refs);
     let mut twin = restored(Kind::Mono, rate, &refs);
 
-    let bad: [(&str, &Path); 4] = [
+    let bad: [(&str, &Path); 5] = [
         (MODEL, &truncated),
         (MODEL, &not_json),
+        (MODEL, &non_finite),
         (CAB_IR, &missing_ir),
         (INPUT_IR, &bad_ir),
     ];
@@ -1341,10 +1391,7 @@ fn model_size_changes_apply_without_a_reload_or_allocation() {
     assert_eq!(host.alloc_violations, 0, "switching allocated");
 
     // The same chain with the size parameter set at the same frame.
-    let text =
-        nam_lv2::rig::chain_toml(&files(Some(&model), None, None), &Controls::default()).unwrap();
-    let mut graph = nam_graph::Chain::parse(&text, Path::new("size chain"))
-        .unwrap()
+    let mut graph = reference_chain(&files(Some(&model), None, None), &Controls::default())
         .build(rate, 1)
         .unwrap();
     let size = graph.find_param("amp", "size").expect("size parameter");

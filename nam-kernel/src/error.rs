@@ -1,5 +1,7 @@
-//! Load-time errors. Every error names the file (or the source given to the
-//! loader) and the problem; nothing in the loader panics on bad input.
+//! Load-time errors: a bad document ([`FormatError`], inside a [`LoadError`])
+//! or a validated one that cannot be built ([`BuildError`]). Every error names
+//! the file (or the source given to the loader) and the problem; nothing in
+//! the loader panics on bad input.
 
 use std::fmt;
 
@@ -107,17 +109,80 @@ pub enum FormatError {
     },
     /// The validated document could not be built into a runnable model.
     #[error(transparent)]
-    Build(#[from] crate::model::BuildError),
+    Build(#[from] BuildError),
     /// A dimension exceeds what a sane model needs; refused before allocating.
-    #[error("`{field}` = {value} is too large (at most {limit})")]
+    #[error("`{field}` = {} is too large (at most {limit})", Number(*value))]
     TooLarge {
         /// JSON path (or description) of the dimension.
         field: String,
-        /// The value found.
-        value: u128,
+        /// The value found (a float: the file may hold `1e300`).
+        value: f64,
         /// The limit.
         limit: u128,
     },
+    /// The file is larger than [`MAX_FILE_BYTES`](crate::format::limits::MAX_FILE_BYTES);
+    /// refused before reading it.
+    #[error("the file is {bytes} bytes, more than the {limit}-byte limit for a .nam file")]
+    FileTooLarge {
+        /// The file's size.
+        bytes: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The model needs more multiply-adds per sample than
+    /// [`MAX_MACS_PER_SAMPLE`](crate::format::limits::MAX_MACS_PER_SAMPLE).
+    #[error("`{field}`: the model needs {macs} multiply-adds per sample, more than the limit of {limit}")]
+    TooMuchCompute {
+        /// JSON path of the document (empty for the whole file: shown as `config`).
+        field: String,
+        /// Multiply-adds per sample (see [`crate::format::macs`]).
+        macs: u64,
+        /// The limit.
+        limit: u64,
+    },
+}
+
+/// Why a validated [`NamFile`](crate::NamFile) could not be turned into a runnable model.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The weights did not match the layout (a loader bug if it ever happens,
+    /// since counts are validated first).
+    #[error("the weights do not fit the model: {expected} needed, {found} present")]
+    WeightCount {
+        /// Weights consumed so far.
+        expected: usize,
+        /// Weights present.
+        found: usize,
+    },
+    /// The model's output is not a single channel.
+    #[error("the model outputs {0} channels; a playable model outputs 1")]
+    NotMono(usize),
+    /// The model would need more processing state than [`MAX_STATE_FLOATS`](crate::format::limits::MAX_STATE_FLOATS).
+    #[error("the model needs {floats} floats of state (at most {limit})")]
+    TooMuchState {
+        /// Floats the model needs.
+        floats: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// `max_block_frames` was zero.
+    #[error("max_block_frames must be at least 1")]
+    ZeroBlock,
+}
+
+/// Shows a number found in a file honestly: an integer as one (`1000000`),
+/// anything else, or anything huge, in scientific notation (`1e300`).
+struct Number(f64);
+
+impl fmt::Display for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let x = self.0;
+        if x.fract() == 0.0 && x.abs() < 1e16 {
+            write!(f, "{x:.0}")
+        } else {
+            write!(f, "{x:e}")
+        }
+    }
 }
 
 /// A location inside the JSON document, used to build field paths in errors.

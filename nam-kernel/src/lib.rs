@@ -37,6 +37,6 @@ pub mod format;
 pub mod kernels;
 mod model;
 
-pub use error::{FormatError, LoadError};
+pub use error::{BuildError, FormatError, LoadError};
 pub use format::NamFile;
-pub use model::{BuildError, BuildOptions, Model, DEFAULT_MAX_BLOCK_FRAMES};
+pub use model::{BuildOptions, Model, DEFAULT_MAX_BLOCK_FRAMES};

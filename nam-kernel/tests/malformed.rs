@@ -536,49 +536,57 @@ fn unknown_activations_are_named() {
 #[test]
 fn weight_count_mismatches_give_both_counts() {
     for case in common::cases() {
-        if case.name == "slimmable_container" {
-            continue;
-        }
-        let mut doc = fixture_json(&case.name);
-        let n = weights_mut(&mut doc).len();
-        for found in [n - 1, n + 1, 0] {
-            let mut doc = doc.clone();
-            weights_mut(&mut doc).resize(found, json!(0.25));
-            let (kind, message) = load_err(&doc, &case.name);
-            assert!(
-                matches!(&kind, FormatError::WeightCountMismatch { field, expected, found: f }
-                    if field == "weights" && *expected == n && *f == found),
-                "{}: {kind:?}",
-                case.name
-            );
-            assert_contains(
-                &message,
-                &[
-                    &format!("needs {n} weights"),
-                    &format!("has {found}"),
-                    "`weights`",
-                ],
-            );
+        let doc = fixture_json(&case.name);
+        if doc["architecture"] == "SlimmableContainer" {
+            container_weight_count_mismatches(&doc, &case.name);
+        } else {
+            top_level_weight_count_mismatches(&doc, &case.name);
         }
     }
+}
 
-    // Inside a container: the path leads to the submodel's weights.
-    let mut doc = fixture_json("slimmable_container");
-    let weights = doc["config"]["submodels"][1]["model"]["weights"]
-        .as_array_mut()
-        .unwrap();
-    let n = weights.len();
-    weights.pop();
-    let (kind, message) = load_err(&doc, "container.nam");
-    assert!(
-        matches!(&kind, FormatError::WeightCountMismatch { field, expected, found }
-            if field == "config.submodels[1].model.weights" && *expected == n && *found == n - 1),
-        "{kind:?}"
-    );
-    assert_contains(
-        &message,
-        &["container.nam", &n.to_string(), &(n - 1).to_string()],
-    );
+/// One weight too few, one too many, none: each names both counts.
+fn top_level_weight_count_mismatches(doc: &Value, name: &str) {
+    let n = doc["weights"].as_array().map_or(0, Vec::len);
+    assert!(n > 0, "{name}: a {} without weights", doc["architecture"]);
+    for found in [n - 1, n + 1, 0] {
+        let mut doc = doc.clone();
+        weights_mut(&mut doc).resize(found, json!(0.25));
+        let (kind, message) = load_err(&doc, name);
+        assert!(
+            matches!(&kind, FormatError::WeightCountMismatch { field, expected, found: f }
+                if field == "weights" && *expected == n && *f == found),
+            "{name}: {kind:?}"
+        );
+        assert_contains(
+            &message,
+            &[
+                &format!("needs {n} weights"),
+                &format!("has {found}"),
+                "`weights`",
+            ],
+        );
+    }
+}
+
+/// Inside a container: the path leads to the submodel's weights.
+fn container_weight_count_mismatches(doc: &Value, name: &str) {
+    let submodels = doc["config"]["submodels"].as_array().map_or(0, Vec::len);
+    assert!(submodels > 0, "{name}: a container without submodels");
+    for index in 0..submodels {
+        let mut doc = doc.clone();
+        let weights = weights_mut(&mut doc["config"]["submodels"][index]["model"]);
+        let n = weights.len();
+        weights.push(json!(0.25));
+        let (kind, message) = load_err(&doc, name);
+        let path = format!("config.submodels[{index}].model.weights");
+        assert!(
+            matches!(&kind, FormatError::WeightCountMismatch { field, expected, found }
+                if *field == path && *expected == n && *found == n + 1),
+            "{name}: {kind:?}"
+        );
+        assert_contains(&message, &[name, &n.to_string(), &(n + 1).to_string()]);
+    }
 }
 
 #[test]
@@ -693,78 +701,78 @@ fn a_model_that_cannot_be_built_is_a_build_error_naming_the_file() {
 #[test]
 fn absurd_dimensions_are_refused_before_allocating() {
     type Edit = fn(&mut Value);
-    let cases: [(&str, Edit, &str, u128); 12] = [
+    let cases: [(&str, Edit, &str, f64); 12] = [
         (
             "wavenet_nano",
             |d| d["config"]["layers"][0]["channels"] = json!(1_000_000_000),
             "config.layers[0].channels",
-            1_000_000_000,
+            1_000_000_000.0,
         ),
         (
             "wavenet_nano",
             |d| d["config"]["layers"][0]["channels"] = json!(1e9),
             "config.layers[0].channels",
-            1_000_000_000,
+            1_000_000_000.0,
         ),
         (
             "wavenet_nano",
             |d| d["config"]["layers"][1]["dilations"][2] = json!(1e12),
             "config.layers[1].dilations[2]",
-            1_000_000_000_000,
+            1_000_000_000_000.0,
         ),
         (
             "wavenet_nano",
             |d| d["config"]["layers"][0]["kernel_sizes"][0] = json!(u64::MAX),
             "config.layers[0].kernel_sizes[0]",
-            u64::MAX as u128,
+            u64::MAX as f64,
         ),
         (
             "wavenet_nano",
             |d| d["config"]["layers"][0]["bottleneck"] = json!(1e20),
             "config.layers[0].bottleneck",
-            100_000_000_000_000_000_000,
+            100_000_000_000_000_000_000.0,
         ),
         (
             "wavenet_feather_legacy_format",
             |d| d["config"]["layers"][0]["head_size"] = json!(1e9),
             "config.layers[0].head_size",
-            1_000_000_000,
+            1_000_000_000.0,
         ),
         (
             "wavenet_feather_legacy_format",
             |d| d["config"]["layers"][0]["kernel_size"] = json!(1e15),
             "config.layers[0].kernel_size",
-            1_000_000_000_000_000,
+            1_000_000_000_000_000.0,
         ),
         (
             "lstm_1x16",
             |d| d["config"]["hidden_size"] = json!(1e9),
             "config.hidden_size",
-            1_000_000_000,
+            1_000_000_000.0,
         ),
         (
             "lstm_2x8",
             |d| d["config"]["num_layers"] = json!(100_000),
             "config.num_layers",
-            100_000,
+            100_000.0,
         ),
         (
             "convnet",
             |d| d["config"]["channels"] = json!(1e9),
             "config.channels",
-            1_000_000_000,
+            1_000_000_000.0,
         ),
         (
             "convnet",
             |d| d["config"]["dilations"][0] = json!(1e12),
             "config.dilations[0]",
-            1_000_000_000_000,
+            1_000_000_000_000.0,
         ),
         (
             "linear",
             |d| d["config"]["receptive_field"] = json!(1e12),
             "config.receptive_field",
-            1_000_000_000_000,
+            1_000_000_000_000.0,
         ),
     ];
     // Canary: the allocation probe sees a large allocation on this thread.
@@ -776,7 +784,7 @@ fn absurd_dimensions_are_refused_before_allocating() {
     );
     drop(canary);
 
-    let check = |doc: &Value, field: &str, value: Option<u128>| {
+    let check = |doc: &Value, field: &str, value: Option<f64>| {
         let text = doc.to_string();
         reset_largest_allocation();
         let start = Instant::now();
@@ -791,7 +799,7 @@ fn absurd_dimensions_are_refused_before_allocating() {
                 limit,
             } => {
                 assert!(f.starts_with(field), "{field}: {err}");
-                assert!(v > limit, "{err}");
+                assert!(*v > *limit as f64, "{err}");
                 if let Some(value) = value {
                     assert_eq!(*v, value, "{err}");
                 }
@@ -816,6 +824,13 @@ fn absurd_dimensions_are_refused_before_allocating() {
         edit(&mut doc);
         check(&doc, field, Some(value));
     }
+
+    // A value beyond every integer type is shown as found, not saturated.
+    let mut doc = fixture_json("linear");
+    doc["config"]["receptive_field"] = json!(1e300);
+    check(&doc, "config.receptive_field", Some(1e300));
+    let (_, message) = load_err(&doc, "huge.nam");
+    assert_contains(&message, &["= 1e300 is too large"]);
 
     // Many layers of the largest allowed dilation: each is fine, the receptive
     // field is not.

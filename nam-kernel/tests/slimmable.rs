@@ -271,3 +271,62 @@ fn the_shared_slimmable_fixture_has_three_sizes_and_others_one() {
     assert_eq!(plain.slimmable_size_index(), 0);
     assert!(plain.slimmable_breakpoints().is_empty());
 }
+
+/// Every fixture loaded and built, with its architecture.
+fn built_fixtures() -> Vec<(PathBuf, NamFile, Model)> {
+    let dir = common::fixtures_dir();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("fixtures folder")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.extension().is_some_and(|x| x == "nam"))
+        .collect();
+    entries.sort();
+    entries
+        .into_iter()
+        .map(|path| {
+            let file = NamFile::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            let model = Model::build(&file, BuildOptions::default()).expect("builds");
+            (path, file, model)
+        })
+        .collect()
+}
+
+#[test]
+fn the_files_receptive_field_is_the_loaded_models_for_every_fixture() {
+    let fixtures = built_fixtures();
+    assert!(!fixtures.is_empty(), "no fixtures");
+    for (path, file, model) in &fixtures {
+        assert_eq!(
+            file.spec.receptive_field(),
+            model.receptive_field(),
+            "{}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn a_containers_receptive_field_is_its_playing_submodels() {
+    let mut containers = 0;
+    for (path, file, mut model) in built_fixtures() {
+        if file.architecture() != "SlimmableContainer" {
+            continue;
+        }
+        containers += 1;
+        let sizes = slim::sizes(&file.spec);
+        let fields: Vec<usize> = sizes.iter().map(|s| s.spec.receptive_field()).collect();
+        assert!(
+            fields.windows(2).any(|w| w[0] != w[1]),
+            "{}: the submodels' receptive fields should differ for this test to mean anything",
+            path.display()
+        );
+        // By default the last submodel plays, and the file's answer is its.
+        assert_eq!(file.spec.receptive_field(), *fields.last().unwrap());
+        for (size, &field) in sizes.iter().zip(&fields) {
+            model.set_slimmable_size(size.min_value);
+            assert_eq!(model.receptive_field(), field, "{}", path.display());
+            assert_eq!(model.prewarm_frames(), field - 1, "{}", path.display());
+        }
+    }
+    assert!(containers > 0, "no SlimmableContainer among the fixtures");
+}

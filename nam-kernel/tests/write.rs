@@ -239,6 +239,40 @@ fn metadata_keeps_every_field_and_drops_non_finite_numbers() {
 }
 
 #[test]
+fn metadata_round_trips_with_unknown_and_mistyped_fields_kept() {
+    let metadata = serde_json::json!({
+        "date": {"year": 2025, "month": 1, "day": 2, "hour": 3, "minute": 4, "second": 5},
+        "loudness": -18.25,
+        "gain": 0.5,
+        "name": "Amp",
+        "modeled_by": "me",
+        "gear_type": "amp",
+        "gear_make": "Make",
+        "gear_model": 7,
+        "tone_type": "crunch",
+        "input_level_dbu": 12.5,
+        "output_level_dbu": "loud",
+        "custom": {"nested": [1, 2.5, "x"]},
+        "training": {"validation_esr": 0.0125}
+    });
+    let dir = common::fixtures_dir();
+    let mut doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("linear.nam")).unwrap()).unwrap();
+    doc["metadata"] = metadata.clone();
+    let parsed = NamFile::from_json_value(&doc, "doc").unwrap().metadata;
+    // Mistyped known fields are kept as found, like unknown ones.
+    assert_eq!(parsed.gear_model, None);
+    assert_eq!(parsed.other["gear_model"], 7);
+    assert_eq!(parsed.other["output_level_dbu"], "loud");
+    // Every key comes back with its value (a mistyped one among the others).
+    let written = parsed.to_json();
+    assert_eq!(written, metadata);
+    doc["metadata"] = written;
+    let reparsed = NamFile::from_json_value(&doc, "written").unwrap().metadata;
+    assert_eq!(reparsed, parsed);
+}
+
+#[test]
 fn save_writes_a_loadable_file_and_refuses_a_broken_one() {
     let dir = common::fixtures_dir();
     let file = NamFile::load(dir.join("lstm_2x8.nam")).unwrap();

@@ -17,7 +17,10 @@ pub enum Error {
         /// Why it cannot be built.
         source: BuildError,
     },
-    /// The chain (a `chain.toml`, or the default chain's model or IR) failed.
+    /// The `chain.toml` failed (the error names its file and line).
     #[error("{0}")]
     Chain(#[from] ChainError),
+    /// The default chain failed (the error names the node and its file).
+    #[error("{0}")]
+    DefaultChain(Box<nam_graph::BuildError>),
 }

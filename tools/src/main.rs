@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use nam_kernel::{BuildOptions, Model, NamFile};
 use nam_tools::bench::{self, BenchOptions, ChainSource};
-use nam_tools::info::ModelInfo;
+use nam_tools::info::{printable, ModelInfo};
 use nam_tools::Error;
 
 /// Inspect and benchmark Neural Amp Modeler (.nam) models.
@@ -90,7 +90,8 @@ fn main() -> ExitCode {
     match result {
         Ok(report) => print_report(&report),
         Err(error) => {
-            eprintln!("error: {error}");
+            // Errors quote the file (an unknown activation's name, say).
+            eprintln!("error: {}", printable(&error.to_string()));
             ExitCode::FAILURE
         }
     }

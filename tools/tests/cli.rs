@@ -298,6 +298,40 @@ fn info_shows_every_metadata_field_including_validation_esr() {
     std::fs::remove_file(&path).unwrap();
 }
 
+#[test]
+fn info_escapes_control_characters_and_prints_numbers_as_found() {
+    let mut file = NamFile::load(fixture("wavenet_nano")).unwrap();
+    file.metadata.name = Some("Red\u{1b}[31m amp\u{7}\r\nfake: line\u{202e}".into());
+    file.metadata.loudness = Some(1e300);
+    file.metadata
+        .other
+        .insert("note\u{1b}]0;title\u{7}".into(), serde_json::json!("x"));
+    let path = temp_path("escapes.nam");
+    file.save(&path).unwrap();
+    let text = stdout_ok(&["info", s(&path)]);
+    assert!(
+        !text.contains(['\u{1b}', '\u{7}', '\r', '\u{202e}']),
+        "raw control characters in:\n{text:?}"
+    );
+    assert!(
+        text.contains(r"name: Red\u{1b}[31m amp\u{7}\r\nfake: line\u{202e}"),
+        "{text}"
+    );
+    assert!(text.contains(r"note\u{1b}]0;title\u{7}: x"), "{text}");
+    assert!(text.contains("loudness: 1e300 dB"), "{text}");
+    std::fs::remove_file(&path).unwrap();
+
+    // A dimension beyond every integer type is quoted as found.
+    let text = std::fs::read_to_string(fixture("linear")).unwrap();
+    let mut doc: Value = serde_json::from_str(&text).unwrap();
+    doc["config"]["receptive_field"] = serde_json::json!(1e300);
+    let path = temp_path("huge.nam");
+    std::fs::write(&path, doc.to_string()).unwrap();
+    let error = error_line(&["info", s(&path)]);
+    assert!(error.contains("= 1e300 is too large"), "{error}");
+    std::fs::remove_file(&path).unwrap();
+}
+
 fn check_timing(what: &str, t: &Value) {
     for key in ["ns_per_sample", "ns_per_sample_min", "real_time_factor"] {
         let x = t[key]

@@ -79,9 +79,9 @@ use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, FftError, RealFftPlanner, RealToComplex};
 
 use super::resampler::kaiser_sinc;
-use super::wav;
+use super::wav::{self, WavChannel};
 use crate::node::{Node, NodeError, ParamSpec, ProcessSpec};
-use crate::param::{db_to_gain, Smoothed};
+use crate::param::{db_to_gain, Smoothed, RAMP_MS};
 
 /// Longest impulse response accepted, in seconds at the IR's own rate.
 pub const MAX_IR_SECONDS: f64 = 10.0;
@@ -105,9 +105,6 @@ const PARTITION_GROWTH: usize = 8;
 /// size, in units of the cost of one partition's complex multiply-add per
 /// sample (fitted to the benchmark).
 const FFT_COST_PER_OCTAVE: f64 = 1.0;
-
-/// Ramp time of `mix` and `level_db` changes.
-const RAMP_MS: f64 = 20.0;
 
 /// Largest input magnitude convolved; beyond is a fault and is clamped.
 const INPUT_LIMIT: f32 = 1.0e6;
@@ -180,7 +177,7 @@ pub struct Convolver {
     ir_rate_hz: f64,
     mix: Smoothed,
     level: Smoothed,
-    engine: Engine,
+    partitioned: Partitioned,
     /// Sanitized input of the current call.
     dry: Vec<f32>,
     /// Convolved input of the current call.
@@ -202,6 +199,22 @@ impl Convolver {
         Self::build(
             Some(path.display().to_string()),
             channel.samples,
+            channel.sample_rate_hz,
+            settings,
+        )
+    }
+
+    /// Uses the first channel of the WAV file at `path`, already read (e.g.
+    /// kept by a [`crate::files::FileCache`]); the same checks and errors as
+    /// [`Convolver::from_wav`]. Off the audio thread.
+    pub fn from_wav_channel(
+        path: &Path,
+        channel: &WavChannel,
+        settings: ConvolverSettings,
+    ) -> Result<Self, NodeError> {
+        Self::build(
+            Some(path.display().to_string()),
+            channel.samples.clone(),
             channel.sample_rate_hz,
             settings,
         )
@@ -237,7 +250,7 @@ impl Convolver {
             ir_rate_hz,
             mix: Smoothed::new(mix),
             level: Smoothed::new(db_to_gain(level_db)),
-            engine: Engine::default(),
+            partitioned: Partitioned::default(),
             dry: Vec::new(),
             wet: Vec::new(),
         })
@@ -298,9 +311,9 @@ impl Node for Convolver {
                 "the sum of the IR's magnitudes is {gain:e}, above the limit of {IR_GAIN_LIMIT:e}"
             )));
         }
-        let engine = Engine::new(ir, spec.max_block_frames)
+        let partitioned = Partitioned::new(ir, spec.max_block_frames)
             .map_err(|e| self.error(format!("FFT planning failed: {e}")))?;
-        self.engine = engine;
+        self.partitioned = partitioned;
         self.dry = vec![0.0; spec.max_block_frames];
         self.wet = vec![0.0; spec.max_block_frames];
         self.mix.set_ramp(rate, RAMP_MS);
@@ -310,7 +323,7 @@ impl Node for Convolver {
     }
 
     fn reset(&mut self) {
-        self.engine.reset();
+        self.partitioned.reset();
         self.mix.snap();
         self.level.snap();
     }
@@ -353,7 +366,7 @@ impl Node for Convolver {
             };
         }
         let wet = &mut self.wet[..frames];
-        self.engine.process(dry, wet);
+        self.partitioned.process(dry, wet);
 
         let output = &mut output[..frames];
         if self.mix.is_ramping() || self.level.is_ramping() {
@@ -561,10 +574,10 @@ fn minimum_phase(x: &[f64]) -> Result<Vec<f64>, FftError> {
 // ---------------------------------------------------------------------------
 // Partitioned convolution
 
-/// The zero-latency convolution engine: a directly convolved head plus FFT
+/// The zero-latency partitioned convolution: a directly convolved head plus FFT
 /// stages (see the module documentation). Empty until built in `prepare`.
 #[derive(Default)]
-struct Engine {
+struct Partitioned {
     kernels: Option<&'static Kernels>,
     /// The head's taps, reversed (the last multiplies the newest input).
     head: Vec<f32>,
@@ -578,7 +591,7 @@ struct Engine {
     period: usize,
 }
 
-impl Engine {
+impl Partitioned {
     /// Splits `ir` into the head and stages, for calls of up to `max_frames`.
     fn new(ir: &[f32], max_frames: usize) -> Result<Self, FftError> {
         let head_len = ir.len().min(HEAD_FRAMES);

@@ -1,5 +1,5 @@
 //! A gain stage: `out = gain · in`, with `gain_db` ramped linearly (in
-//! amplitude) over [`RAMP_MS`] so changes never click. Mono; no latency.
+//! amplitude) over [`RAMP_MS`] (20 ms) so changes never click. Mono; no latency.
 //!
 //! At its minimum, [`MUTE_DB`], the gain is exactly 0 (muted), not
 //! −80 dB.
@@ -9,10 +9,7 @@
 //! minimum mutes, `reset` snaps to the target, nothing allocates.
 
 use crate::node::{Node, NodeError, ParamSpec, ProcessSpec};
-use crate::param::{db_to_gain, Smoothed};
-
-/// Ramp time of gain changes.
-pub const RAMP_MS: f64 = 20.0;
+use crate::param::{db_to_gain, Smoothed, RAMP_MS};
 
 /// The lowest gain in dB, which mutes.
 pub const MUTE_DB: f32 = -80.0;

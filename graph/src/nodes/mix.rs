@@ -1,6 +1,6 @@
 //! Routing: a [`Mixer`] summing N inputs into one output, each through its
-//! own smoothed gain, and a [`Splitter`] copying one input to N outputs.
-//! Both have no latency; N is 1 to [`MAX_PORTS`].
+//! own smoothed gain, with no latency; N is 1 to [`MAX_PORTS`]. (Splitting
+//! needs no node: a graph connects one output to any number of inputs.)
 //!
 //! The mixer's gains are the parameters `input_0_gain_db`,
 //! `input_1_gain_db`, … (index = input port), −80 to +20 dB, default 0 dB,
@@ -8,16 +8,13 @@
 //! muted (gain exactly 0).
 //!
 //! Tests (`tests/mix.rs`): the mix equals `Σ gainᵢ · inᵢ` computed
-//! independently, gain changes ramp without jumps, mute is exact, the
-//! splitter's outputs equal its input, nothing allocates.
+//! independently, gain changes ramp without jumps, mute is exact, a fan-out
+//! and a mix rebuild the input in a graph, nothing allocates.
 
 use super::gain::{amplitude, MUTE_DB};
 use crate::graph::MAX_PORTS;
 use crate::node::{Node, NodeError, ParamSpec, ProcessSpec};
-use crate::param::Smoothed;
-
-/// Ramp time of the mixer's gain changes.
-pub const RAMP_MS: f64 = 20.0;
+use crate::param::{Smoothed, RAMP_MS};
 
 const fn input_gain(name: &'static str) -> ParamSpec {
     ParamSpec {
@@ -48,16 +45,6 @@ const PARAMS: [ParamSpec; MAX_PORTS] = [
     input_gain("input_15_gain_db"),
 ];
 
-fn check_ports(kind: &str, direction: &str, count: usize) -> Result<(), NodeError> {
-    if (1..=MAX_PORTS).contains(&count) {
-        Ok(())
-    } else {
-        Err(NodeError::Invalid(format!(
-            "a {kind} has 1 to {MAX_PORTS} {direction}s, not {count}"
-        )))
-    }
-}
-
 /// Sums its inputs, each scaled by its own gain. See the
 /// [module documentation](self).
 pub struct Mixer {
@@ -68,7 +55,11 @@ impl Mixer {
     /// A mixer of `inputs` inputs (1 to [`MAX_PORTS`]), every gain 0 dB.
     /// Off the audio thread.
     pub fn new(inputs: usize) -> Result<Self, NodeError> {
-        check_ports("mixer", "input", inputs)?;
+        if !(1..=MAX_PORTS).contains(&inputs) {
+            return Err(NodeError::Invalid(format!(
+                "a mixer has 1 to {MAX_PORTS} inputs, not {inputs}"
+            )));
+        }
         Ok(Self {
             gains: vec![Smoothed::new(1.0); inputs],
         })
@@ -131,48 +122,6 @@ impl Node for Mixer {
                     }
                 }
             }
-        }
-    }
-}
-
-/// Copies its input to each of its outputs. See the
-/// [module documentation](self).
-pub struct Splitter {
-    outputs: usize,
-}
-
-impl Splitter {
-    /// A splitter with `outputs` outputs (1 to [`MAX_PORTS`]). Off the audio
-    /// thread.
-    pub fn new(outputs: usize) -> Result<Self, NodeError> {
-        check_ports("splitter", "output", outputs)?;
-        Ok(Self { outputs })
-    }
-}
-
-impl Node for Splitter {
-    fn inputs(&self) -> usize {
-        1
-    }
-
-    fn outputs(&self) -> usize {
-        self.outputs
-    }
-
-    fn prepare(&mut self, _: &ProcessSpec) -> Result<(), NodeError> {
-        Ok(())
-    }
-
-    fn reset(&mut self) {}
-
-    fn process(&mut self, frames: usize, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
-        let Some(input) = inputs.first() else {
-            return;
-        };
-        let frames = frames.min(input.len());
-        for output in outputs.iter_mut() {
-            let n = frames.min(output.len());
-            output[..n].copy_from_slice(&input[..n]);
         }
     }
 }

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use nam_kernel::{BuildOptions, Model, NamFile};
 
-use crate::node::{Node, NodeError, ParamSpec, ProcessSpec};
-use crate::param::{db_to_gain, Smoothed};
+use crate::node::{Node, NodeError, NodeWarning, ParamSpec, ProcessSpec};
+use crate::param::{db_to_gain, Smoothed, RAMP_MS};
 
 /// How the node sets the model's output level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,6 +37,15 @@ impl OutputMode {
             "normalized" => Some(OutputMode::Normalized),
             "calibrated" => Some(OutputMode::Calibrated),
             _ => None,
+        }
+    }
+
+    /// The mode's word in `chain.toml` (what [`OutputMode::parse`] reads).
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputMode::Raw => "raw",
+            OutputMode::Normalized => "normalized",
+            OutputMode::Calibrated => "calibrated",
         }
     }
 
@@ -154,8 +163,37 @@ const PARAMS: [ParamSpec; 7] = [
 /// the model's state can never become non-finite.
 const INPUT_LIMIT: f32 = 32.0;
 
-/// Ramp time of gain changes.
-const GAIN_RAMP_MS: f64 = 20.0;
+/// The largest gain, in dB either way, an output mode may derive from a
+/// model's metadata (`loudness`, `input_level_dbu`, `output_level_dbu`). Real
+/// models need well under ±40 dB at any setting of the node's parameters; a
+/// value that would need more is treated as broken metadata: ignored (that
+/// gain is 0 dB, as in raw mode) and reported by [`NamNode::metadata_warnings`].
+pub const MAX_METADATA_GAIN_DB: f32 = 60.0;
+
+/// A metadata field whose gain is out of range and therefore ignored.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error(
+    "{path}: metadata `{field}` = {value} would make {} mode apply {gain_db:+.1} dB \
+     (limit ±{MAX_METADATA_GAIN_DB} dB); ignored, that gain is 0 dB",
+    .mode.name()
+)]
+pub struct MetadataWarning {
+    /// The model file.
+    pub path: String,
+    /// The metadata field (`loudness`, `input_level_dbu`, `output_level_dbu`).
+    pub field: &'static str,
+    /// Its value in the file.
+    pub value: f64,
+    /// The output mode that would use it.
+    pub mode: OutputMode,
+    /// The gain it would give at the node's current settings, in dB.
+    pub gain_db: f64,
+}
+
+/// The gain `gain_db` if it is finite and within ±[`MAX_METADATA_GAIN_DB`].
+fn sane_gain(gain_db: f64) -> Option<f32> {
+    (gain_db.abs() <= f64::from(MAX_METADATA_GAIN_DB)).then_some(gain_db as f32)
+}
 
 /// A NAM model with gain staging. Mono. Must be prepared at the model's sample
 /// rate (the chain wraps it in a rate adapter otherwise).
@@ -214,30 +252,82 @@ impl NamNode {
         self.settings
     }
 
-    /// Total input gain in dB: the user's gain plus input calibration.
+    /// Total input gain in dB: the user's gain plus input calibration (when
+    /// within ±[`MAX_METADATA_GAIN_DB`]).
     pub fn total_input_gain_db(&self) -> f32 {
-        let mut db = self.settings.input_gain_db;
-        if self.settings.output_mode == OutputMode::Calibrated {
-            if let Some(level) = self.model.metadata().input_level_dbu {
-                db += self.settings.interface_input_dbu - level as f32;
-            }
-        }
-        db
+        let calibration = match self.settings.output_mode {
+            OutputMode::Calibrated => self.input_calibration_db().and_then(sane_gain),
+            _ => None,
+        };
+        self.settings.input_gain_db + calibration.unwrap_or(0.0)
     }
 
-    /// Total output gain in dB: the user's gain plus the output mode's.
+    /// Total output gain in dB: the user's gain plus the output mode's (when
+    /// within ±[`MAX_METADATA_GAIN_DB`]).
     pub fn total_output_gain_db(&self) -> f32 {
-        let metadata = self.model.metadata();
         let mode_db = match self.settings.output_mode {
-            OutputMode::Raw => 0.0,
-            OutputMode::Normalized => metadata.loudness.map_or(0.0, |loudness| {
-                self.settings.target_loudness_db - loudness as f32
-            }),
-            OutputMode::Calibrated => metadata.output_level_dbu.map_or(0.0, |level| {
-                level as f32 - self.settings.interface_output_dbu
-            }),
+            OutputMode::Raw => None,
+            OutputMode::Normalized => self.normalization_db(),
+            OutputMode::Calibrated => self.output_calibration_db(),
         };
-        self.settings.output_gain_db + mode_db
+        self.settings.output_gain_db + mode_db.and_then(sane_gain).unwrap_or(0.0)
+    }
+
+    /// Every metadata gain that is out of range at the current settings and
+    /// therefore ignored, whichever output mode is active (the mode may
+    /// change while the node runs). Empty for sane metadata.
+    pub fn metadata_warnings(&self) -> Vec<MetadataWarning> {
+        let metadata = self.model.metadata();
+        [
+            (
+                "loudness",
+                metadata.loudness,
+                OutputMode::Normalized,
+                self.normalization_db(),
+            ),
+            (
+                "input_level_dbu",
+                metadata.input_level_dbu,
+                OutputMode::Calibrated,
+                self.input_calibration_db(),
+            ),
+            (
+                "output_level_dbu",
+                metadata.output_level_dbu,
+                OutputMode::Calibrated,
+                self.output_calibration_db(),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(field, value, mode, gain_db)| {
+            let (value, gain_db) = (value?, gain_db?);
+            sane_gain(gain_db).is_none().then(|| MetadataWarning {
+                path: self.path.clone(),
+                field,
+                value,
+                mode,
+                gain_db,
+            })
+        })
+        .collect()
+    }
+
+    /// Normalized mode's gain from the model's `loudness`, in dB.
+    fn normalization_db(&self) -> Option<f64> {
+        let loudness = self.model.metadata().loudness?;
+        Some(f64::from(self.settings.target_loudness_db) - loudness)
+    }
+
+    /// Calibrated mode's input gain from the model's `input_level_dbu`, in dB.
+    fn input_calibration_db(&self) -> Option<f64> {
+        let level = self.model.metadata().input_level_dbu?;
+        Some(f64::from(self.settings.interface_input_dbu) - level)
+    }
+
+    /// Calibrated mode's output gain from the model's `output_level_dbu`, in dB.
+    fn output_calibration_db(&self) -> Option<f64> {
+        let level = self.model.metadata().output_level_dbu?;
+        Some(level - f64::from(self.settings.interface_output_dbu))
     }
 
     fn update_gains(&mut self) {
@@ -266,8 +356,8 @@ impl Node for NamNode {
             )));
         }
         self.scratch = vec![0.0; spec.max_block_frames];
-        self.input_gain.set_ramp(spec.sample_rate_hz, GAIN_RAMP_MS);
-        self.output_gain.set_ramp(spec.sample_rate_hz, GAIN_RAMP_MS);
+        self.input_gain.set_ramp(spec.sample_rate_hz, RAMP_MS);
+        self.output_gain.set_ramp(spec.sample_rate_hz, RAMP_MS);
         self.model.reset();
         Ok(())
     }
@@ -288,6 +378,13 @@ impl Node for NamNode {
 
     fn params(&self) -> &[ParamSpec] {
         &PARAMS
+    }
+
+    fn warnings(&self) -> Vec<NodeWarning> {
+        self.metadata_warnings()
+            .into_iter()
+            .map(NodeWarning::Metadata)
+            .collect()
     }
 
     fn set_param(&mut self, index: usize, value: f32) {

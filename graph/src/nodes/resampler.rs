@@ -86,7 +86,7 @@
 //! - Output does not depend on call sizes; `reset` equals a fresh instance.
 //! - `process`, `reset` and `set_param` never allocate.
 
-use crate::node::{Node, NodeError, ParamSpec, ProcessSpec};
+use crate::node::{Node, NodeError, NodeWarning, ParamSpec, ProcessSpec};
 
 /// Length of the interpolation kernel, in samples of the lower rate (even).
 pub const KERNEL_SPAN: usize = 48;
@@ -447,6 +447,10 @@ impl Node for ResampledNode {
 
     fn outputs(&self) -> usize {
         1
+    }
+
+    fn warnings(&self) -> Vec<NodeWarning> {
+        self.inner.warnings()
     }
 
     fn prepare(&mut self, spec: &ProcessSpec) -> Result<(), NodeError> {

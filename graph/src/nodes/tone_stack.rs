@@ -37,10 +37,7 @@
 use std::f64::consts::PI;
 
 use crate::node::{Node, NodeError, ParamSpec, ProcessSpec};
-use crate::param::Smoothed;
-
-/// Ramp time of knob changes.
-pub const RAMP_MS: f64 = 20.0;
+use crate::param::{Smoothed, RAMP_MS};
 
 /// The knob position at which a band is flat.
 pub const FLAT: f32 = 5.0;

@@ -10,6 +10,10 @@ use hound::{SampleFormat, WavReader};
 
 use crate::node::NodeError;
 
+/// Size of an audio file a node loads, checked before reading it: 64 MiB
+/// holds 10 s of 8 channels of 32-bit samples at 192 kHz.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
 /// One channel of a WAV file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WavChannel {
@@ -24,8 +28,9 @@ pub struct WavChannel {
 
 /// Reads the first channel of the WAV file at `path`: 8-, 16-, 24- and 32-bit
 /// integer or 32-bit float, any channel count (the others are skipped), as
-/// far as `hound` reads the file. Files of more than `max_seconds` at their own
-/// rate, or announcing more frames than the file has bytes for, are refused
+/// far as `hound` reads the file. Files larger than [`MAX_FILE_BYTES`] are
+/// refused before they are opened as WAV; files of more than `max_seconds` at
+/// their own rate, or announcing more frames than the file has bytes for,
 /// before their samples are read; empty files are refused.
 /// Samples are not checked here (NaN and infinity pass through).
 ///
@@ -36,8 +41,16 @@ pub fn read_first_channel(path: &Path, max_seconds: f64) -> Result<WavChannel, N
         message,
     };
     let read_error = |e: hound::Error| error(format!("cannot read as WAV: {e}"));
-    let file = File::open(path).map_err(|e| read_error(e.into()))?;
-    let file_bytes = file.metadata().map_err(|e| read_error(e.into()))?.len();
+    let file = File::open(path).map_err(|e| error(format!("cannot read the file: {e}")))?;
+    let file_bytes = file
+        .metadata()
+        .map_err(|e| error(format!("cannot read the file: {e}")))?
+        .len();
+    if file_bytes > MAX_FILE_BYTES {
+        return Err(error(format!(
+            "the file is {file_bytes} bytes, more than the {MAX_FILE_BYTES}-byte limit for an audio file"
+        )));
+    }
     let mut reader = WavReader::new(BufReader::new(file)).map_err(read_error)?;
     let spec = reader.spec();
     let channels = usize::from(spec.channels);

@@ -21,7 +21,7 @@ use assert_no_alloc::{assert_no_alloc, violation_count};
 use lv2_sys as sys;
 use nam_graph::Chain;
 use nam_lv2::controls::Controls;
-use nam_lv2::rig::{chain_toml, RigFiles};
+use nam_lv2::rig::{chain_spec, RigFiles};
 
 /// The plugins, by `lv2_descriptor` index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1163,8 +1163,8 @@ pub fn files(model: Option<&Path>, input_ir: Option<&Path>, cab: Option<&Path>) 
     files
 }
 
-/// The plugin's chain for `files` (default controls) as `nam_graph` builds it
-/// from the TOML text, run over `inputs` cut the way the plugin cuts them:
+/// The plugin's chain for `files` (default controls) as `nam-graph run` builds
+/// it from its `chain.toml` ([`reference_chain`]), run over `inputs` cut the way the plugin cuts them:
 /// host blocks of `block` frames, each split into 256-frame steps.
 pub fn reference(files: &RigFiles, rate: f64, inputs: &[&[f32]], block: usize) -> Vec<Vec<f32>> {
     reference_with(files, &Controls::default(), rate, inputs, block)
@@ -1178,9 +1178,9 @@ pub fn reference_with(
     inputs: &[&[f32]],
     block: usize,
 ) -> Vec<Vec<f32>> {
-    let text = chain_toml(files, controls).unwrap();
-    let chain = Chain::parse(&text, Path::new("reference chain")).unwrap();
-    let mut graph = chain.build(rate, inputs.len()).unwrap();
+    let mut graph = reference_chain(files, controls)
+        .build(rate, inputs.len())
+        .unwrap();
     let len = inputs[0].len();
     let mut outputs = vec![vec![0.0f32; len]; inputs.len()];
     let mut start = 0;
@@ -1202,9 +1202,20 @@ pub fn reference_with(
 
 /// Latency of the reference chain for `files` at `rate`.
 pub fn reference_latency(files: &RigFiles, rate: f64) -> usize {
-    let text = chain_toml(files, &Controls::default()).unwrap();
-    let chain = Chain::parse(&text, Path::new("reference chain")).unwrap();
-    chain.build(rate, 1).unwrap().latency_frames()
+    reference_chain(files, &Controls::default())
+        .build(rate, 1)
+        .unwrap()
+        .latency_frames()
+}
+
+/// The plugin's chain written as `chain.toml` and read back, as `nam-graph
+/// run` reads it; it must be the plugin's spec exactly.
+pub fn reference_chain(files: &RigFiles, controls: &Controls) -> Chain {
+    let spec = chain_spec(files, controls);
+    let text = toml::to_string(&spec).unwrap();
+    let chain = Chain::parse(&text, Path::new("/reference/chain.toml")).unwrap();
+    assert_eq!(chain.spec(), &spec, "the spec survives chain.toml:\n{text}");
+    chain
 }
 
 /// The control ports' default values.

@@ -29,7 +29,7 @@ impl ConvNetConfig {
         if items.len() > MAX_LAYERS {
             return Err(FormatError::TooLarge {
                 field: dilations_node.path.to_string(),
-                value: items.len() as u128,
+                value: items.len() as f64,
                 limit: MAX_LAYERS as u128,
             });
         }
@@ -46,7 +46,7 @@ impl ConvNetConfig {
         if config.receptive_field() > MAX_RECEPTIVE_FIELD {
             return Err(FormatError::TooLarge {
                 field: format!("{} (receptive field)", node.path),
-                value: config.receptive_field() as u128,
+                value: config.receptive_field() as f64,
                 limit: MAX_RECEPTIVE_FIELD as u128,
             });
         }

@@ -124,7 +124,7 @@ impl<'a> Node<'a> {
 
     /// A positive integer no larger than `limit` (checked before anything is allocated).
     pub(crate) fn as_dim(&self, limit: usize) -> Result<usize, FormatError> {
-        let too_large = |value: u128| FormatError::TooLarge {
+        let too_large = |value: f64| FormatError::TooLarge {
             field: self.path.to_string(),
             value,
             limit: limit as u128,
@@ -132,7 +132,7 @@ impl<'a> Node<'a> {
         // An integer beyond what `as_usize` takes (`1e20`) is an absurd size, not a wrong type.
         if let Some(x) = self.value.as_f64() {
             if x.fract() == 0.0 && x >= 9.0e15 && self.value.as_u64().is_none() {
-                return Err(too_large(x as u128));
+                return Err(too_large(x));
             }
         }
         let n = self.as_usize()?;
@@ -140,7 +140,7 @@ impl<'a> Node<'a> {
             return Err(self.invalid("must be at least 1"));
         }
         if n > limit {
-            return Err(too_large(n as u128));
+            return Err(too_large(n as f64));
         }
         Ok(n)
     }

@@ -25,3 +25,11 @@ pub const MAX_NESTING_DEPTH: usize = 4;
 pub const MAX_SAMPLE_RATE_HZ: f64 = 1_536_000.0;
 /// Floats of processing state one model may need (1 GiB of `f32`).
 pub const MAX_STATE_FLOATS: usize = 1 << 28;
+/// Size of a `.nam` file, checked before it is read (64 MiB: the largest
+/// published models are a few MiB of JSON).
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+/// Multiply-adds per sample of one model ([`crate::format::macs`]): 2^18 =
+/// 262 144, about 20 times the trainer's standard WaveNet (13 320) and the
+/// largest fixture (A2, 11 776); at 48 kHz that is 12.6 G multiply-adds per
+/// second, beyond real time on the CPUs NAM runs on.
+pub const MAX_MACS_PER_SAMPLE: u64 = 1 << 18;

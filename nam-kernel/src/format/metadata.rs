@@ -1,9 +1,15 @@
-//! The optional `metadata` object of a `.nam` file.
+//! The optional `metadata` object of a `.nam` file: [`Metadata`] and its JSON
+//! mapping both ways ([`Metadata::to_json`]; reading is part of loading), the
+//! one definition of the fields that `nam-tools info` and the trainer's export
+//! use.
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Number, Value};
 
 use super::json::Node;
 use crate::error::FormatError;
+
+/// The key of the trainer's `training` record.
+const TRAINING: &str = "training";
 
 /// Descriptive metadata. Every field is optional; fields of an unexpected type
 /// are kept in [`Metadata::other`] rather than refusing an otherwise good model,
@@ -35,6 +41,41 @@ pub struct Metadata {
 }
 
 impl Metadata {
+    /// The text fields with their `.nam` keys, in the trainer's order.
+    fn text_fields(&self) -> [(&'static str, &Option<String>); 6] {
+        [
+            ("name", &self.name),
+            ("modeled_by", &self.modeled_by),
+            ("gear_type", &self.gear_type),
+            ("gear_make", &self.gear_make),
+            ("gear_model", &self.gear_model),
+            ("tone_type", &self.tone_type),
+        ]
+    }
+
+    /// The text field stored under `key`, if `key` names one.
+    fn text_field_mut(&mut self, key: &str) -> Option<&mut Option<String>> {
+        Some(match key {
+            "name" => &mut self.name,
+            "modeled_by" => &mut self.modeled_by,
+            "gear_type" => &mut self.gear_type,
+            "gear_make" => &mut self.gear_make,
+            "gear_model" => &mut self.gear_model,
+            "tone_type" => &mut self.tone_type,
+            _ => return None,
+        })
+    }
+
+    /// The number field stored under `key`, if `key` names one.
+    fn number_field_mut(&mut self, key: &str) -> Option<&mut Option<f64>> {
+        Some(match key {
+            "loudness" => &mut self.loudness,
+            "input_level_dbu" => &mut self.input_level_dbu,
+            "output_level_dbu" => &mut self.output_level_dbu,
+            _ => return None,
+        })
+    }
+
     pub(crate) fn parse(node: &Node) -> Result<Self, FormatError> {
         // Metadata that is not an object is ignored like a field of the wrong type.
         let Some(object) = node.value.as_object() else {
@@ -42,26 +83,55 @@ impl Metadata {
         };
         let mut metadata = Metadata::default();
         for (key, value) in object {
-            let string = || value.as_str().map(str::to_owned);
-            let number = || value.as_f64().filter(|x| x.is_finite());
-            let taken = match key.as_str() {
-                "name" => set(&mut metadata.name, string()),
-                "modeled_by" => set(&mut metadata.modeled_by, string()),
-                "gear_type" => set(&mut metadata.gear_type, string()),
-                "gear_make" => set(&mut metadata.gear_make, string()),
-                "gear_model" => set(&mut metadata.gear_model, string()),
-                "tone_type" => set(&mut metadata.tone_type, string()),
-                "loudness" => set(&mut metadata.loudness, number()),
-                "input_level_dbu" => set(&mut metadata.input_level_dbu, number()),
-                "output_level_dbu" => set(&mut metadata.output_level_dbu, number()),
-                "training" if !value.is_null() => set(&mut metadata.training, Some(value.clone())),
-                _ => false,
+            let taken = if let Some(slot) = metadata.text_field_mut(key) {
+                set(slot, value.as_str().map(str::to_owned))
+            } else if let Some(slot) = metadata.number_field_mut(key) {
+                set(slot, value.as_f64().filter(|x| x.is_finite()))
+            } else if key == TRAINING && !value.is_null() {
+                set(&mut metadata.training, Some(value.clone()))
+            } else {
+                false
             };
             if !taken && !value.is_null() {
                 metadata.other.insert(key.clone(), value.clone());
             }
         }
         Ok(metadata)
+    }
+
+    /// The `metadata` object as the trainer writes it, keys in its order:
+    /// `date`, `loudness`, `gain`, the text fields, the levels, any other key,
+    /// then `training`. Non-finite numbers are left out. Reading it back gives
+    /// an equal `Metadata` (`tests/write.rs`).
+    pub fn to_json(&self) -> Value {
+        let mut out = Map::new();
+        let mut put = |key: &str, value: Option<Value>| {
+            if let Some(value) = value {
+                out.insert(key.to_owned(), value);
+            }
+        };
+        let finite = |x: Option<f64>| x.filter(|x| x.is_finite()).map(number);
+        put("date", self.other.get("date").cloned());
+        put("loudness", finite(self.loudness));
+        put("gain", self.other.get("gain").cloned());
+        for (key, value) in self.text_fields() {
+            put(key, value.clone().map(Value::String));
+        }
+        put("input_level_dbu", finite(self.input_level_dbu));
+        put("output_level_dbu", finite(self.output_level_dbu));
+        for (key, value) in &self.other {
+            if !out.contains_key(key) && key != TRAINING {
+                out.insert(key.clone(), value.clone());
+            }
+        }
+        let training = self
+            .training
+            .clone()
+            .or_else(|| self.other.get(TRAINING).cloned());
+        if let Some(training) = training {
+            out.insert(TRAINING.into(), training);
+        }
+        Value::Object(out)
     }
 
     /// The validation ESR the trainer recorded, if any.
@@ -76,4 +146,9 @@ fn set<T>(slot: &mut Option<T>, value: Option<T>) -> bool {
         *slot = value;
     }
     taken
+}
+
+/// A number in floating-point form (callers pass finite ones).
+fn number(x: f64) -> Value {
+    Number::from_f64(x).map_or(Value::Null, Value::Number)
 }

@@ -26,6 +26,7 @@ mod json;
 pub mod limits;
 mod linear;
 mod lstm;
+pub mod macs;
 mod metadata;
 pub mod slim;
 mod wavenet;
@@ -33,6 +34,7 @@ mod write;
 
 pub use write::WaveNetLayout;
 
+use std::io::Read;
 use std::path::Path;
 
 use serde_json::Value;
@@ -180,20 +182,39 @@ impl ModelSpec {
             ModelSpec::SlimmableContainer { .. } => "SlimmableContainer",
         }
     }
+
+    /// Samples of input the output depends on at the size that plays by
+    /// default (1 for an LSTM): what [`Model::receptive_field`](crate::Model::receptive_field)
+    /// reports after load. A `SlimmableContainer` plays its last submodel by
+    /// default; a slimmable WaveNet's sizes differ in channels only, so they
+    /// share its receptive field. Per size: [`slim::sizes`].
+    pub fn receptive_field(&self) -> usize {
+        match self {
+            ModelSpec::WaveNet { config, .. } => config.receptive_field(),
+            ModelSpec::Lstm { .. } => 1,
+            ModelSpec::ConvNet { config, .. } => config.receptive_field(),
+            ModelSpec::Linear { config, .. } => config.receptive_field,
+            ModelSpec::SlimmableContainer { submodels } => submodels
+                .last()
+                .map_or(1, |s| s.model.spec.receptive_field()),
+        }
+    }
 }
 
 impl NamFile {
-    /// Reads and validates a `.nam` file.
+    /// Reads and validates a `.nam` file. A file larger than
+    /// [`limits::MAX_FILE_BYTES`] is refused before it is read.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, LoadError> {
         let path = path.as_ref();
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| LoadError::new(&name, e.into()))?;
+        let text = read_limited(path).map_err(|kind| LoadError::new(&name, kind))?;
         Self::from_json_str(&text, &name)
     }
 
     /// Parses and validates a `.nam` document held in memory; `source_name` names
-    /// it in errors.
+    /// it in errors. A leading UTF-8 byte order mark is skipped.
     pub fn from_json_str(text: &str, source_name: &str) -> Result<Self, LoadError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let value: Value = serde_json::from_str(text)
             .map_err(|e| LoadError::new(source_name, json_error(text, &e)))?;
         Self::from_json_value(&value, source_name)
@@ -215,6 +236,39 @@ impl NamFile {
     pub fn architecture(&self) -> &'static str {
         self.spec.architecture()
     }
+}
+
+/// Reads a file as text, refusing it from its size before reading when it
+/// exceeds [`limits::MAX_FILE_BYTES`] (and if it grows past it while read).
+fn read_limited(path: &Path) -> Result<String, FormatError> {
+    let limit = limits::MAX_FILE_BYTES;
+    let file = std::fs::File::open(path)?;
+    let bytes = file.metadata()?.len();
+    if bytes > limit {
+        return Err(FormatError::FileTooLarge { bytes, limit });
+    }
+    let mut text = String::with_capacity(usize::try_from(bytes).unwrap_or(0));
+    file.take(limit + 1).read_to_string(&mut text)?;
+    let read = text.len() as u64;
+    if read > limit {
+        return Err(FormatError::FileTooLarge { bytes: read, limit });
+    }
+    Ok(text)
+}
+
+/// Refuses a document whose multiply-adds per sample exceed
+/// [`limits::MAX_MACS_PER_SAMPLE`].
+fn check_compute(doc: &Node, spec: &ModelSpec) -> Result<(), FormatError> {
+    let macs = macs::per_sample(spec);
+    let limit = limits::MAX_MACS_PER_SAMPLE;
+    if macs > limit {
+        let field = match doc.path.to_string() {
+            path if path.is_empty() => "config".to_owned(),
+            path => path,
+        };
+        return Err(FormatError::TooMuchCompute { field, macs, limit });
+    }
+    Ok(())
 }
 
 /// Maps a serde_json error to a [`FormatError`], recognising the `NaN` and
@@ -241,7 +295,7 @@ fn parse_document(doc: &Node, depth: usize) -> Result<NamFile, FormatError> {
     if depth > limits::MAX_NESTING_DEPTH {
         return Err(FormatError::TooLarge {
             field: doc.path.to_string(),
-            value: depth as u128,
+            value: depth as f64,
             limit: limits::MAX_NESTING_DEPTH as u128,
         });
     }
@@ -305,6 +359,7 @@ fn parse_document(doc: &Node, depth: usize) -> Result<NamFile, FormatError> {
             })
         }
     };
+    check_compute(doc, &spec)?;
     Ok(NamFile {
         version,
         metadata,
@@ -358,7 +413,7 @@ fn parse_submodels(
     if items.len() > limits::MAX_SUBMODELS {
         return Err(FormatError::TooLarge {
             field: list.path.to_string(),
-            value: items.len() as u128,
+            value: items.len() as f64,
             limit: limits::MAX_SUBMODELS as u128,
         });
     }

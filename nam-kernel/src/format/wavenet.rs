@@ -415,7 +415,7 @@ impl WaveNetConfig {
         if rf > MAX_RECEPTIVE_FIELD {
             return Err(FormatError::TooLarge {
                 field: format!("{} (receptive field)", config.path),
-                value: rf as u128,
+                value: rf as f64,
                 limit: MAX_RECEPTIVE_FIELD as u128,
             });
         }
@@ -450,7 +450,7 @@ pub(crate) fn spec_receptive_field(spec: &ModelSpec) -> usize {
 fn too_large(node: &Node, value: usize, limit: usize) -> FormatError {
     FormatError::TooLarge {
         field: node.path.to_string(),
-        value: value as u128,
+        value: value as f64,
         limit: limit as u128,
     }
 }

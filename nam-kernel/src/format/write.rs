@@ -23,8 +23,8 @@ use serde_json::{json, Map, Number, Value};
 use super::activation::{parse_activation, Activation};
 use super::json::Node;
 use super::{
-    ConvNetConfig, Gating, LayerArrayConfig, LinearConfig, LstmConfig, Metadata, ModelSpec,
-    NamFile, PostHeadConfig, WaveNetConfig,
+    ConvNetConfig, Gating, LayerArrayConfig, LinearConfig, LstmConfig, ModelSpec, NamFile,
+    PostHeadConfig, WaveNetConfig,
 };
 
 /// The version written with the legacy WaveNet layout.
@@ -116,7 +116,7 @@ fn document(file: &NamFile, legacy_allowed: bool) -> Value {
         CURRENT_VERSION
     };
     doc.insert("version".into(), version.into());
-    doc.insert("metadata".into(), metadata(&file.metadata));
+    doc.insert("metadata".into(), file.metadata.to_json());
     doc.insert("architecture".into(), file.architecture().into());
     doc.insert("config".into(), config);
     doc.insert("weights".into(), weights);
@@ -124,43 +124,6 @@ fn document(file: &NamFile, legacy_allowed: bool) -> Value {
         doc.insert("sample_rate".into(), sample_rate(rate));
     }
     Value::Object(doc)
-}
-
-/// The metadata in the trainer's order: `date`, `loudness`, `gain`, the user
-/// fields, any other key, then `training`.
-fn metadata(m: &Metadata) -> Value {
-    let mut out = Map::new();
-    let mut put = |key: &str, value: Option<Value>| {
-        if let Some(value) = value {
-            out.insert(key.to_owned(), value);
-        }
-    };
-    let text = |s: &Option<String>| s.as_ref().map(|s| Value::String(s.clone()));
-    let finite = |x: Option<f64>| x.filter(|x| x.is_finite()).map(number);
-    put("date", m.other.get("date").cloned());
-    put("loudness", finite(m.loudness));
-    put("gain", m.other.get("gain").cloned());
-    put("name", text(&m.name));
-    put("modeled_by", text(&m.modeled_by));
-    put("gear_type", text(&m.gear_type));
-    put("gear_make", text(&m.gear_make));
-    put("gear_model", text(&m.gear_model));
-    put("tone_type", text(&m.tone_type));
-    put("input_level_dbu", finite(m.input_level_dbu));
-    put("output_level_dbu", finite(m.output_level_dbu));
-    for (key, value) in &m.other {
-        if !out.contains_key(key) && key != "training" {
-            out.insert(key.clone(), value.clone());
-        }
-    }
-    let training = m
-        .training
-        .clone()
-        .or_else(|| m.other.get("training").cloned());
-    if let Some(training) = training {
-        out.insert("training".into(), training);
-    }
-    Value::Object(out)
 }
 
 /// True when the legacy 0.5 layout expresses `config` exactly.

@@ -11,7 +11,7 @@
 use std::arch::aarch64::*;
 
 use super::simd::{self, Simd, EXPONENT_FROM_SHIFTED};
-use super::{ConvShape, Kernels, LayerFront, Output};
+use super::{ConvShape, Kernels, LayerFront, LstmWeights, Output};
 use crate::format::Activation;
 
 pub(super) static NEON: Kernels = Kernels {
@@ -19,6 +19,7 @@ pub(super) static NEON: Kernels = Kernels {
     conv: neon_conv,
     layer_front: neon_layer_front,
     lstm_step: neon_lstm_step,
+    lstm_lanes: <Neon as Simd>::LANES,
     activate: neon_activate,
 };
 
@@ -46,15 +47,14 @@ fn neon_layer_front(
 }
 
 fn neon_lstm_step(
-    weights_t: &[f32],
-    bias: &[f32],
-    input_size: usize,
-    xh: &mut [f32],
-    gates: &mut [f32],
+    weights: &LstmWeights,
+    input: &[f32],
+    hidden: &[f32],
+    hidden_out: &mut [f32],
     cell: &mut [f32],
 ) {
     // SAFETY: as above.
-    unsafe { simd::lstm_step::<Neon>(weights_t, bias, input_size, xh, gates, cell) }
+    unsafe { simd::lstm_step::<Neon>(weights, input, hidden, hidden_out, cell) }
 }
 
 fn neon_activate(activation: &Activation, channel: usize, row: &mut [f32]) {
@@ -70,6 +70,7 @@ unsafe impl Simd for Neon {
     type V = float32x4_t;
     const LANES: usize = 4;
     const MAX_TILE_VECTORS: usize = 4;
+    const LSTM_CHUNKS: usize = 6;
 
     fn tile_rows(vectors: usize) -> usize {
         // 32 registers: at most 24 accumulators.

@@ -1,47 +1,7 @@
-//! The reference convolution, matrix-vector product and LSTM step: plain
-//! loops with separate multiply and add, written for clarity. Every SIMD table
-//! is tested against these.
+//! The reference convolution: plain loops with separate multiply and add,
+//! written for clarity. Every SIMD table is tested against it.
 
-use super::activation::{sigmoid, tanh};
 use super::{ConvShape, Output};
-
-/// One LSTM step; see [`Kernels::lstm_step`](super::Kernels::lstm_step).
-pub(super) fn lstm_step(
-    weights_t: &[f32],
-    bias: &[f32],
-    input_size: usize,
-    xh: &mut [f32],
-    gates: &mut [f32],
-    cell: &mut [f32],
-) {
-    let h = cell.len();
-    gates.copy_from_slice(bias);
-    matvec_acc(weights_t, xh, gates);
-    let hidden = &mut xh[input_size..];
-    for k in 0..h {
-        let (i, f, g, o) = (
-            sigmoid(gates[k]),
-            sigmoid(gates[h + k]),
-            tanh(gates[2 * h + k]),
-            sigmoid(gates[3 * h + k]),
-        );
-        cell[k] = f * cell[k] + i * g;
-        hidden[k] = o * tanh(cell[k]);
-    }
-}
-
-/// `out[r] += Σ_c weights_t[c * rows + r] · x[c]`, `rows = out.len()`.
-fn matvec_acc(weights_t: &[f32], x: &[f32], out: &mut [f32]) {
-    let rows = out.len();
-    if rows == 0 {
-        return;
-    }
-    for (column, &value) in weights_t.chunks_exact(rows).zip(x) {
-        for (y, &w) in out.iter_mut().zip(column) {
-            *y += w * value;
-        }
-    }
-}
 
 /// `out = (out or 0) + bias + conv(input)`; see [`ConvShape`] for the layout.
 pub(super) fn conv(

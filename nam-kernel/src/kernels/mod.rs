@@ -12,12 +12,14 @@ mod aarch64;
 pub mod activation;
 mod conv;
 mod layer;
+mod lstm;
 mod scalar;
 mod simd;
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
 
 use crate::format::Activation;
+pub use lstm::LstmWeights;
 
 /// Shape of one convolution call over a block of frames.
 ///
@@ -112,11 +114,10 @@ pub type LayerFrontFn = fn(
 
 /// An LSTM step kernel; see [`Kernels::lstm_step`].
 pub type LstmStepFn = fn(
-    weights_t: &[f32],
-    bias: &[f32],
-    input_size: usize,
-    xh: &mut [f32],
-    gates: &mut [f32],
+    weights: &LstmWeights,
+    input: &[f32],
+    hidden: &[f32],
+    hidden_out: &mut [f32],
     cell: &mut [f32],
 );
 
@@ -132,11 +133,16 @@ pub struct Kernels {
     /// `condition` into `z` (rows `conv.out_stride` apart), also added to
     /// `head` when given.
     pub layer_front: LayerFrontFn,
-    /// One LSTM time step (PyTorch's gate order i, f, g, o). `xh` holds the
-    /// layer's input (`input_size` floats) then its hidden state `h`;
-    /// `gates = bias + weights_t · xh` (`weights_t` column by column), then
-    /// `c = σ(f)·c + σ(i)·tanh(g)` in `cell` and `h = σ(o)·tanh(c)` in `xh`.
+    /// One LSTM time step (PyTorch's gate order i, f, g, o) with weights
+    /// packed for this table ([`LstmWeights::pack`]): the gates are
+    /// `bias + W · [input, hidden]` (the first `hidden_size` floats of
+    /// `hidden`), then `c = σ(f)·c + σ(i)·tanh(g)` in `cell` and
+    /// `σ(o)·tanh(c)` in `hidden_out` (both [`LstmWeights::padded_hidden`]
+    /// long). `hidden` and `hidden_out` are distinct buffers: a model swaps
+    /// them each step.
     pub lstm_step: LstmStepFn,
+    /// The chunk width [`LstmWeights::pack`] interleaves gates by for this table.
+    pub lstm_lanes: usize,
     /// Applies an activation in place to one channel's row.
     pub activate: fn(activation: &Activation, channel: usize, row: &mut [f32]),
 }

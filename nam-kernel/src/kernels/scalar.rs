@@ -1,11 +1,12 @@
 //! The portable reference table: plain loops, separate multiply and add.
 
-use super::{activation, conv, layer, Kernels};
+use super::{activation, conv, layer, lstm, Kernels};
 
 pub(super) static KERNELS: Kernels = Kernels {
     name: "scalar",
     conv: conv::conv,
     layer_front: layer::layer_front,
-    lstm_step: conv::lstm_step,
+    lstm_step: lstm::lstm_step,
+    lstm_lanes: 1,
     activate: activation::apply,
 };

@@ -11,7 +11,7 @@
 //! Tail frames that do not fill a vector use masked (or partial) loads and
 //! stores, so every block length takes the same path.
 
-use super::{ConvShape, LayerFront, Output};
+use super::{ConvShape, LayerFront, LstmWeights, Output};
 use crate::format::Activation;
 
 /// One instruction set's vector of [`Simd::LANES`] `f32`.
@@ -30,6 +30,9 @@ pub(super) unsafe trait Simd {
     const MAX_TILE_VECTORS: usize;
     /// Most output rows of a tile spanning `vectors` vectors (registers allow).
     fn tile_rows(vectors: usize) -> usize;
+    /// Most chunks of LSTM units (four gate vectors each) a step holds in
+    /// registers at once (at most 6).
+    const LSTM_CHUNKS: usize;
 
     /// All lanes `x`.
     unsafe fn splat(x: f32) -> Self::V;
@@ -481,32 +484,6 @@ unsafe fn store_tile<S: Simd, const PART: bool>(p: *mut f32, v: S::V, part: usiz
     }
 }
 
-/// `count` (≤ `LANES`) floats from `p`.
-#[inline(always)]
-unsafe fn load_n<S: Simd>(p: *const f32, count: usize) -> S::V {
-    // SAFETY: the caller guarantees `count` valid floats at `p`.
-    unsafe {
-        if count == S::LANES {
-            S::load(p)
-        } else {
-            S::load_part(p, count)
-        }
-    }
-}
-
-/// The first `count` (≤ `LANES`) lanes of `v` to `p`.
-#[inline(always)]
-unsafe fn store_n<S: Simd>(p: *mut f32, v: S::V, count: usize) {
-    // SAFETY: the caller guarantees `count` valid floats at `p`.
-    unsafe {
-        if count == S::LANES {
-            S::store(p, v);
-        } else {
-            S::store_part(p, v, count);
-        }
-    }
-}
-
 /// `e^x`, saturating to `e^88` above and about `e^-87` below (the same
 /// range reduction and polynomial as [`super::activation::exp`], fused).
 /// `SHORT_CHAIN` evaluates the polynomial by Estrin's scheme (3 dependent
@@ -612,9 +589,9 @@ impl<S: Simd> Lanewise<S> for Vectorized {
         unsafe {
             match *self {
                 Vectorized::Identity => x,
-                Vectorized::Tanh => tanh::<S, false>(x),
-                Vectorized::Sigmoid => sigmoid::<S, false>(x),
-                Vectorized::SiLU => S::mul(x, sigmoid::<S, false>(x)),
+                Vectorized::Tanh => tanh::<S, true>(x),
+                Vectorized::Sigmoid => sigmoid::<S, true>(x),
+                Vectorized::SiLU => S::mul(x, sigmoid::<S, true>(x)),
                 Vectorized::Clamp { min, max } => S::min(S::max(x, S::splat(min)), S::splat(max)),
                 Vectorized::Leaky { slope } => leaky::<S>(x, S::splat(slope)),
             }
@@ -707,129 +684,106 @@ impl Vectorized {
     }
 }
 
-/// One LSTM step: the gates by [`matvec`], then the activations, the
-/// cell and the hidden update in one vectorized pass.
+/// One LSTM step (see [`Kernels::lstm_step`](super::Kernels::lstm_step)) over
+/// weights packed by chunks of `S::LANES` units: up to [`Simd::LSTM_CHUNKS`]
+/// chunks at a time keep their four gate vectors in registers from the bias
+/// through every column, then go straight through the activations to the
+/// cell and hidden update.
 ///
 /// # Safety
 /// `S`'s instruction set must be available.
 #[inline(always)]
 pub(super) unsafe fn lstm_step<S: Simd>(
-    weights_t: &[f32],
-    bias: &[f32],
-    input_size: usize,
-    xh: &mut [f32],
-    gates: &mut [f32],
+    weights: &LstmWeights,
+    input: &[f32],
+    hidden: &[f32],
+    hidden_out: &mut [f32],
     cell: &mut [f32],
 ) {
-    let h = cell.len();
-    assert!(gates.len() == 4 * h && bias.len() == 4 * h && xh.len() == input_size + h);
-    assert!(weights_t.len() >= 4 * h * xh.len(), "lstm weights");
-    // SAFETY: the caller guarantees the instruction set; every access below
-    // is under `h` in `cell` and the hidden part of `xh`, and under `4 h` in
-    // `gates` and `bias`, checked above.
+    weights.check_step(input, hidden, hidden_out, cell);
+    assert_eq!(
+        weights.lanes(),
+        S::LANES,
+        "lstm weights packed for another table"
+    );
+    let chunks = weights.padded_hidden() / S::LANES;
+    let step = LstmStep {
+        weights: weights.weights().as_ptr(),
+        bias: weights.bias().as_ptr(),
+        rows: 4 * weights.padded_hidden(),
+        input,
+        hidden: &hidden[..weights.hidden_size()],
+        hidden_out: hidden_out.as_mut_ptr(),
+        cell: cell.as_mut_ptr(),
+    };
+    let mut chunk = 0;
+    // SAFETY: `check_step` and the packing give `rows` packed rows for every
+    // column of `input` and `hidden`, and `padded_hidden` floats in
+    // `hidden_out` and `cell`; every group stays under `chunks`.
     unsafe {
-        matvec::<S>(weights_t, xh, bias.as_ptr(), gates.as_mut_ptr(), 4 * h);
-        let g = gates.as_ptr();
-        let c = cell.as_mut_ptr();
-        let hidden = xh.as_mut_ptr().add(input_size);
-        let mut k = 0;
-        while k < h {
-            let count = (h - k).min(S::LANES);
-            let i = sigmoid::<S, true>(load_n::<S>(g.add(k), count));
-            let f = sigmoid::<S, true>(load_n::<S>(g.add(h + k), count));
-            let gg = tanh::<S, true>(load_n::<S>(g.add(2 * h + k), count));
-            let o = sigmoid::<S, true>(load_n::<S>(g.add(3 * h + k), count));
-            let cell_k = S::mul_add(f, load_n::<S>(c.add(k), count), S::mul(i, gg));
-            let hidden_k = S::mul(o, tanh::<S, true>(cell_k));
-            store_n::<S>(c.add(k), cell_k, count);
-            store_n::<S>(hidden.add(k), hidden_k, count);
-            k += S::LANES;
+        while chunk < chunks {
+            chunk += match (chunks - chunk).min(S::LSTM_CHUNKS) {
+                1 => step.chunks::<S, 1>(chunk),
+                2 => step.chunks::<S, 2>(chunk),
+                3 => step.chunks::<S, 3>(chunk),
+                4 => step.chunks::<S, 4>(chunk),
+                5 => step.chunks::<S, 5>(chunk),
+                _ => step.chunks::<S, 6>(chunk),
+            };
         }
     }
 }
 
-/// `out[r] = start[r] + Σ_c weights_t[c · rows + r] · x[c]` with the output
-/// held in registers (in chunks of at most 8 vectors) across every column.
-///
-/// # Safety
-/// `S`'s instruction set must be available; `start` and `out` hold `rows`
-/// floats, `weights_t` at least `rows · x.len()`.
-#[inline(always)]
-unsafe fn matvec<S: Simd>(
-    weights_t: &[f32],
-    x: &[f32],
-    start: *const f32,
-    out: *mut f32,
+/// The operands of one [`lstm_step`], as raw pointers checked once.
+struct LstmStep<'a> {
+    weights: *const f32,
+    bias: *const f32,
+    /// Packed rows per column.
     rows: usize,
-) {
-    let columns = x.len();
-    let lanes = S::LANES;
-    let mut r0 = 0;
-    // SAFETY: every access is below `rows` in `start` and `out` and below
-    // `rows · columns` in `weights_t`, as the caller promises.
-    unsafe {
-        // Up to 6 vectors, even and odd columns go to two sets of
-        // accumulators: two dependency chains of half the length (the LSTM's
-        // recurrence is latency-bound).
-        macro_rules! chunk {
-            ($v:literal) => {{
-                let split = $v <= 6;
-                let mut even = [S::splat(0.0); $v];
-                let mut odd = [S::splat(0.0); $v];
-                for (j, a) in even.iter_mut().enumerate() {
-                    *a = S::load(start.add(r0 + j * lanes));
+    input: &'a [f32],
+    hidden: &'a [f32],
+    hidden_out: *mut f32,
+    cell: *mut f32,
+}
+
+impl LstmStep<'_> {
+    /// Chunks `first..first + N`: the gates in registers, then the update.
+    /// Returns `N`.
+    ///
+    /// # Safety
+    /// As [`lstm_step`], with `first + N` within the packed chunks.
+    #[inline(always)]
+    unsafe fn chunks<S: Simd, const N: usize>(&self, first: usize) -> usize {
+        let lanes = S::LANES;
+        let row0 = first * 4 * lanes;
+        // SAFETY: the caller's promise; rows `row0 .. row0 + 4 N lanes` exist
+        // in every column and in the bias, units `first·lanes ..` in the state.
+        unsafe {
+            let mut gates = [[S::splat(0.0); 4]; N];
+            for (n, chunk) in gates.iter_mut().enumerate() {
+                for (g, gate) in chunk.iter_mut().enumerate() {
+                    *gate = S::load(self.bias.add(row0 + (4 * n + g) * lanes));
                 }
-                let mut w = weights_t.as_ptr().add(r0);
-                let mut c = 0;
-                if split {
-                    while c + 2 <= columns {
-                        let (x0, x1) = (S::splat(x[c]), S::splat(x[c + 1]));
-                        for j in 0..$v {
-                            even[j] = S::mul_add(S::load(w.add(j * lanes)), x0, even[j]);
-                            odd[j] = S::mul_add(S::load(w.add(rows + j * lanes)), x1, odd[j]);
-                        }
-                        w = w.add(2 * rows);
-                        c += 2;
-                    }
-                }
-                while c < columns {
-                    let xv = S::splat(x[c]);
-                    for (j, a) in even.iter_mut().enumerate() {
-                        *a = S::mul_add(S::load(w.add(j * lanes)), xv, *a);
-                    }
-                    w = w.add(rows);
-                    c += 1;
-                }
-                for j in 0..$v {
-                    let sum = if split {
-                        S::add(even[j], odd[j])
-                    } else {
-                        even[j]
-                    };
-                    S::store(out.add(r0 + j * lanes), sum);
-                }
-                r0 += $v * lanes;
-            }};
-        }
-        while rows - r0 >= 8 * lanes {
-            chunk!(8);
-        }
-        match (rows - r0) / lanes {
-            7 => chunk!(7),
-            6 => chunk!(6),
-            5 => chunk!(5),
-            4 => chunk!(4),
-            3 => chunk!(3),
-            2 => chunk!(2),
-            1 => chunk!(1),
-            _ => {}
-        }
-        for r in r0..rows {
-            let mut sum = *start.add(r);
-            for (c, &value) in x.iter().enumerate() {
-                sum = weights_t[c * rows + r].mul_add(value, sum);
             }
-            *out.add(r) = sum;
+            let mut w = self.weights.add(row0);
+            for &x in self.input.iter().chain(self.hidden) {
+                let x = S::splat(x);
+                for (n, chunk) in gates.iter_mut().enumerate() {
+                    for (g, gate) in chunk.iter_mut().enumerate() {
+                        *gate = S::mul_add(S::load(w.add((4 * n + g) * lanes)), x, *gate);
+                    }
+                }
+                w = w.add(self.rows);
+            }
+            for (n, [i, f, g, o]) in gates.into_iter().enumerate() {
+                let unit = (first + n) * lanes;
+                let (i, f) = (sigmoid::<S, true>(i), sigmoid::<S, true>(f));
+                let (g, o) = (tanh::<S, true>(g), sigmoid::<S, true>(o));
+                let c = S::mul_add(f, S::load(self.cell.add(unit)), S::mul(i, g));
+                S::store(self.cell.add(unit), c);
+                S::store(self.hidden_out.add(unit), S::mul(o, tanh::<S, true>(c)));
+            }
         }
+        N
     }
 }

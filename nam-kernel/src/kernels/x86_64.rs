@@ -12,7 +12,7 @@
 use std::arch::x86_64::*;
 
 use super::simd::{self, Simd, EXPONENT_FROM_SHIFTED};
-use super::{ConvShape, Kernels, LayerFront, Output};
+use super::{ConvShape, Kernels, LayerFront, LstmWeights, Output};
 use crate::format::Activation;
 
 /// True when this CPU can run [`AVX2_FMA`].
@@ -26,9 +26,9 @@ pub(super) fn has_avx512() -> bool {
 }
 
 /// Defines a table whose functions enable `$features` around the generic
-/// kernels instantiated for `$simd`.
+/// kernels instantiated for `$simd` (the LSTM step for `$lstm_simd`).
 macro_rules! table {
-    ($table:ident, $name:literal, $simd:ty, $features:literal) => {
+    ($table:ident, $name:literal, $simd:ty, $lstm_simd:ty, $features:literal) => {
         pub(super) static $table: Kernels = Kernels {
             name: $name,
             conv: |shape, weights, bias, output, input, out| {
@@ -60,23 +60,23 @@ macro_rules! table {
                 // SAFETY: as above.
                 unsafe { layer_front(front, input, condition, z, head) }
             },
-            lstm_step: |weights_t, bias, input_size, xh, gates, cell| {
+            lstm_step: |weights, input, hidden, hidden_out, cell| {
                 #[target_feature(enable = $features)]
                 fn lstm_step(
-                    weights_t: &[f32],
-                    bias: &[f32],
-                    input_size: usize,
-                    xh: &mut [f32],
-                    gates: &mut [f32],
+                    weights: &LstmWeights,
+                    input: &[f32],
+                    hidden: &[f32],
+                    hidden_out: &mut [f32],
                     cell: &mut [f32],
                 ) {
                     unsafe {
-                        simd::lstm_step::<$simd>(weights_t, bias, input_size, xh, gates, cell)
+                        simd::lstm_step::<$lstm_simd>(weights, input, hidden, hidden_out, cell)
                     }
                 }
                 // SAFETY: as above.
-                unsafe { lstm_step(weights_t, bias, input_size, xh, gates, cell) }
+                unsafe { lstm_step(weights, input, hidden, hidden_out, cell) }
             },
+            lstm_lanes: <$lstm_simd as Simd>::LANES,
             activate: |activation, channel, row| {
                 #[target_feature(enable = $features)]
                 fn activate(activation: &Activation, channel: usize, row: &mut [f32]) {
@@ -89,8 +89,11 @@ macro_rules! table {
     };
 }
 
-table!(AVX2_FMA, "avx2-fma", Avx2, "avx2,fma");
-table!(AVX512, "avx512", Avx512, "avx512f,avx2,fma");
+table!(AVX2_FMA, "avx2-fma", Avx2, Avx2, "avx2,fma");
+// The LSTM step keeps 8-lane vectors: common hidden sizes (a multiple of 8,
+// rarely of 16) then need no padding units, and on cores that split a 512-bit
+// FMA in two (Zen 4) wider vectors would only add padding work.
+table!(AVX512, "avx512", Avx512, Avx2, "avx512f,avx2,fma");
 
 /// AVX2 + FMA vectors.
 pub(super) struct Avx2;
@@ -100,6 +103,7 @@ unsafe impl Simd for Avx2 {
     type V = __m256;
     const LANES: usize = 8;
     const MAX_TILE_VECTORS: usize = 2;
+    const LSTM_CHUNKS: usize = 3;
 
     fn tile_rows(vectors: usize) -> usize {
         // 16 registers: at most 12 accumulators, leaving room for the inputs
@@ -200,6 +204,7 @@ unsafe impl Simd for Avx512 {
     type V = __m512;
     const LANES: usize = 16;
     const MAX_TILE_VECTORS: usize = 4;
+    const LSTM_CHUNKS: usize = 6;
 
     fn tile_rows(vectors: usize) -> usize {
         // 32 registers: at most 24 accumulators.

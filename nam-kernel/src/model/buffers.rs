@@ -112,11 +112,38 @@ impl History {
     pub(crate) fn end(&mut self, frames: usize) {
         self.position += frames;
     }
+
+    /// Rewrites the past as if the newest frame had been there forever: every
+    /// channel's last `lookback` frames take the value of its newest one.
+    pub(crate) fn hold_newest(&mut self) {
+        if self.lookback == 0 {
+            return;
+        }
+        let (start, newest) = (self.position - self.lookback, self.position - 1);
+        for row in self.data.chunks_exact_mut(self.stride) {
+            let value = row[newest];
+            row[start..newest].fill(value);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hold_newest_fills_the_lookback_with_the_newest_frame() {
+        let mut history = History::new(2, 4, 3);
+        history.begin(2);
+        history.current_mut(0, 2).copy_from_slice(&[1.0, 2.0]);
+        history.current_mut(1, 2).copy_from_slice(&[3.0, 4.0]);
+        history.end(2);
+        history.hold_newest();
+        history.begin(1);
+        let (data, stride, first) = history.conv_input();
+        assert_eq!(&data[first..][..4], &[2.0; 4]);
+        assert_eq!(&data[stride + first..][..4], &[4.0; 4]);
+    }
 
     #[test]
     fn history_keeps_the_lookback_across_rewinds() {

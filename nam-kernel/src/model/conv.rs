@@ -1,7 +1,7 @@
 //! Convolutions with NAM's weight layout, and FiLM.
 
 use super::buffers::Planar;
-use super::BuildError;
+use crate::error::BuildError;
 use crate::kernels::{ConvShape, Kernels, Output};
 
 /// Reads a flat weight vector in order and reports exact counts.

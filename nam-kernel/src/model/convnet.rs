@@ -2,7 +2,7 @@
 
 use super::buffers::{History, Planar};
 use super::conv::{Conv, ConvSpec, WeightCursor};
-use super::BuildError;
+use crate::error::BuildError;
 use crate::format::{Activation, ConvNetConfig};
 use crate::kernels::Kernels;
 
@@ -87,6 +87,12 @@ impl ConvNet {
     pub(crate) fn clear(&mut self) {
         for block in &mut self.blocks {
             block.history.clear();
+        }
+    }
+
+    pub(crate) fn for_each_history(&mut self, f: &mut dyn FnMut(&mut History)) {
+        for block in &mut self.blocks {
+            f(&mut block.history);
         }
     }
 

@@ -2,7 +2,7 @@
 
 use super::buffers::History;
 use super::conv::{Conv, ConvSpec, WeightCursor};
-use super::BuildError;
+use crate::error::BuildError;
 use crate::format::LinearConfig;
 use crate::kernels::Kernels;
 
@@ -41,6 +41,10 @@ impl Linear {
 
     pub(crate) fn clear(&mut self) {
         self.history.clear();
+    }
+
+    pub(crate) fn for_each_history(&mut self, f: &mut dyn FnMut(&mut History)) {
+        f(&mut self.history);
     }
 
     pub(crate) fn process_block(&mut self, kernels: &Kernels, input: &[f32], output: &mut [f32]) {

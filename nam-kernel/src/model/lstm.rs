@@ -1,28 +1,39 @@
 //! Streaming LSTM, one sample at a time (the recurrence allows nothing else).
 
 use super::conv::WeightCursor;
-use super::BuildError;
+use crate::error::BuildError;
 use crate::format::LstmConfig;
-use crate::kernels::Kernels;
+use crate::kernels::{Kernels, LstmWeights};
 
-/// One LSTM layer. Weights are stored transposed (`[input][gate row]`) so the
-/// matrix-vector product is a run of contiguous, vectorizable `axpy`s.
+/// One LSTM layer: packed weights, and the hidden state in two buffers that
+/// swap each step (a step reads one and writes the other).
 #[derive(Clone, Debug)]
 struct LstmLayer {
-    input_size: usize,
-    weights_t: Vec<f32>,
-    bias: Vec<f32>,
+    weights: LstmWeights,
     initial_hidden: Vec<f32>,
     initial_cell: Vec<f32>,
-    /// The step's input then the hidden state: the gates' column vector.
-    xh: Vec<f32>,
+    hidden: [Vec<f32>; 2],
+    /// Which of `hidden` holds the current state.
+    current: usize,
     cell: Vec<f32>,
-    gates: Vec<f32>,
 }
 
 impl LstmLayer {
+    /// The current hidden state (the units, without padding).
     fn hidden(&self) -> &[f32] {
-        &self.xh[self.input_size..]
+        &self.hidden[self.current][..self.weights.hidden_size()]
+    }
+
+    /// One time step from `input`.
+    fn step(&mut self, kernels: &Kernels, input: &[f32]) {
+        let [first, second] = &mut self.hidden;
+        let (hidden, hidden_out) = if self.current == 0 {
+            (first, second)
+        } else {
+            (second, first)
+        };
+        (kernels.lstm_step)(&self.weights, input, hidden, hidden_out, &mut self.cell);
+        self.current ^= 1;
     }
 }
 
@@ -35,34 +46,35 @@ pub(crate) struct Lstm {
 }
 
 impl Lstm {
-    pub(crate) fn build(config: &LstmConfig, weights: &[f32]) -> Result<Self, BuildError> {
+    /// Builds the layers with weights packed for `kernels`, the table the
+    /// model will run on.
+    pub(crate) fn build(
+        config: &LstmConfig,
+        weights: &[f32],
+        kernels: &Kernels,
+    ) -> Result<Self, BuildError> {
         let h = config.hidden_size;
         let mut cursor = WeightCursor::new(weights);
         let mut layers = Vec::with_capacity(config.num_layers);
         for l in 0..config.num_layers {
             let input_size = config.layer_input_size(l);
-            let columns = input_size + h;
-            let w = cursor.take(4 * h * columns)?;
-            let mut weights_t = vec![0.0; w.len()];
-            for row in 0..4 * h {
-                for col in 0..columns {
-                    weights_t[col * 4 * h + row] = w[row * columns + col];
-                }
-            }
-            let bias = cursor.take(4 * h)?.to_vec();
-            let initial_hidden = cursor.take(h)?.to_vec();
-            let initial_cell = cursor.take(h)?.to_vec();
-            let mut xh = vec![0.0; input_size];
-            xh.extend_from_slice(&initial_hidden);
+            let weight = cursor.take(4 * h * (input_size + h))?;
+            let bias = cursor.take(4 * h)?;
+            let weights = LstmWeights::pack(kernels, input_size, h, weight, bias);
+            let padded = |state: &[f32]| {
+                let mut buffer = vec![0.0; weights.padded_hidden()];
+                buffer[..h].copy_from_slice(state);
+                buffer
+            };
+            let initial_hidden = padded(cursor.take(h)?);
+            let initial_cell = padded(cursor.take(h)?);
             layers.push(LstmLayer {
-                input_size,
-                weights_t,
-                bias,
-                xh,
+                hidden: [initial_hidden.clone(), initial_hidden.clone()],
+                current: 0,
                 cell: initial_cell.clone(),
                 initial_hidden,
                 initial_cell,
-                gates: vec![0.0; 4 * h],
+                weights,
             });
         }
         let head_weights = cursor.take(h)?.to_vec();
@@ -78,34 +90,26 @@ impl Lstm {
     /// Back to the stored initial state (the state the trainer reached on silence).
     pub(crate) fn clear(&mut self) {
         for layer in &mut self.layers {
-            let input_size = layer.input_size;
-            layer.xh[input_size..].copy_from_slice(&layer.initial_hidden);
+            layer.hidden[layer.current].copy_from_slice(&layer.initial_hidden);
             layer.cell.copy_from_slice(&layer.initial_cell);
         }
     }
 
     pub(crate) fn process_block(&mut self, kernels: &Kernels, input: &[f32], output: &mut [f32]) {
-        for (&x, y) in input.iter().zip(output.iter_mut()) {
-            for l in 0..self.layers.len() {
-                let (done, rest) = self.layers.split_at_mut(l);
-                let layer = &mut rest[0];
-                match done.last() {
-                    Some(previous) => {
-                        layer.xh[..layer.input_size].copy_from_slice(previous.hidden())
-                    }
-                    None => layer.xh[0] = x,
-                }
-                (kernels.lstm_step)(
-                    &layer.weights_t,
-                    &layer.bias,
-                    layer.input_size,
-                    &mut layer.xh,
-                    &mut layer.gates,
-                    &mut layer.cell,
-                );
+        for (x, y) in input.iter().zip(output.iter_mut()) {
+            // The format requires at least one layer.
+            let Some((first, rest)) = self.layers.split_first_mut() else {
+                *y = self.head_bias;
+                continue;
+            };
+            first.step(kernels, std::slice::from_ref(x));
+            let mut previous: &LstmLayer = first;
+            for layer in rest {
+                layer.step(kernels, previous.hidden());
+                previous = layer;
             }
-            let last = self.layers.last().map_or(&[][..], LstmLayer::hidden);
-            let dot: f32 = last
+            let dot: f32 = previous
+                .hidden()
                 .iter()
                 .zip(&self.head_weights)
                 .map(|(a, b)| a * b)

@@ -12,7 +12,9 @@ mod wavenet;
 
 use std::path::Path;
 
-use crate::error::{FormatError, LoadError};
+use buffers::History;
+
+use crate::error::{BuildError, FormatError, LoadError};
 use crate::format::{limits, slim, Metadata, ModelSpec, NamFile};
 use crate::kernels::Kernels;
 
@@ -38,37 +40,10 @@ impl Default for BuildOptions {
     }
 }
 
-/// Why a validated [`NamFile`] could not be turned into a runnable model.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    /// The weights did not match the layout (a loader bug if it ever happens,
-    /// since counts are validated first).
-    #[error("the weights do not fit the model: {expected} needed, {found} present")]
-    WeightCount {
-        /// Weights consumed so far.
-        expected: usize,
-        /// Weights present.
-        found: usize,
-    },
-    /// The model's output is not a single channel.
-    #[error("the model outputs {0} channels; a playable model outputs 1")]
-    NotMono(usize),
-    /// The model would need more processing state than [`limits::MAX_STATE_FLOATS`].
-    #[error("the model needs {floats} floats of state (at most {limit})")]
-    TooMuchState {
-        /// Floats the model needs.
-        floats: usize,
-        /// The limit.
-        limit: usize,
-    },
-    /// `max_block_frames` was zero.
-    #[error("max_block_frames must be at least 1")]
-    ZeroBlock,
-}
-
-/// One architecture, built.
+/// The network a [`Model`] runs: one architecture, built (a slimmable model:
+/// every size in [`sizes::Sizes`]).
 #[derive(Debug)]
-pub(crate) enum Engine {
+pub(crate) enum Network {
     WaveNet(Box<wavenet::WaveNet>),
     Lstm(lstm::Lstm),
     ConvNet(convnet::ConvNet),
@@ -76,74 +51,77 @@ pub(crate) enum Engine {
     Container(sizes::Sizes),
 }
 
-impl Engine {
+impl Network {
     /// Builds the model at the top level: a slimmable WaveNet with every size.
-    fn build_all_sizes(file: &NamFile, max_frames: usize) -> Result<Engine, BuildError> {
+    fn build_all_sizes(file: &NamFile, options: &BuildOptions) -> Result<Network, BuildError> {
         let Some(sizes) = slimmable_wavenet_sizes(&file.spec) else {
-            return Engine::build(file, max_frames);
+            return Network::build(file, options);
         };
         let built = sizes
             .iter()
-            .map(|s| Ok((s.max_value, Engine::build_spec(&s.spec, max_frames)?)))
+            .map(|s| Ok((s.max_value, Network::build_spec(&s.spec, options)?)))
             .collect::<Result<Vec<_>, BuildError>>()?;
-        Ok(Engine::Container(sizes::Sizes::new(
-            built, true, max_frames,
+        Ok(Network::Container(sizes::Sizes::new(
+            built,
+            true,
+            options.max_block_frames,
         )))
     }
 
     /// Builds a model; a nested slimmable WaveNet plays at its default size.
-    fn build(file: &NamFile, max_frames: usize) -> Result<Engine, BuildError> {
-        Self::build_spec(&file.spec, max_frames)
+    fn build(file: &NamFile, options: &BuildOptions) -> Result<Network, BuildError> {
+        Self::build_spec(&file.spec, options)
     }
 
-    fn build_spec(spec: &ModelSpec, max_frames: usize) -> Result<Engine, BuildError> {
+    fn build_spec(spec: &ModelSpec, options: &BuildOptions) -> Result<Network, BuildError> {
+        let max_frames = options.max_block_frames;
         Ok(match spec {
             ModelSpec::WaveNet { config, weights } => {
                 if let Ok(Some(slim)) = slim::SlimmableWaveNet::new(config, weights) {
                     let (config, weights) = slim.at_level(slim.level_for(1.0));
-                    return Self::build_spec(&ModelSpec::WaveNet { config, weights }, max_frames);
+                    return Self::build_spec(&ModelSpec::WaveNet { config, weights }, options);
                 }
-                Engine::WaveNet(Box::new(wavenet::WaveNet::build(
+                Network::WaveNet(Box::new(wavenet::WaveNet::build(
                     config,
                     weights,
                     max_frames,
-                    |nested| Engine::build(nested, max_frames),
+                    |nested| Network::build(nested, options),
                 )?))
             }
             ModelSpec::Lstm { config, weights } => {
-                Engine::Lstm(lstm::Lstm::build(config, weights)?)
+                Network::Lstm(lstm::Lstm::build(config, weights, options.kernels)?)
             }
             ModelSpec::ConvNet { config, weights } => {
-                Engine::ConvNet(convnet::ConvNet::build(config, weights, max_frames)?)
+                Network::ConvNet(convnet::ConvNet::build(config, weights, max_frames)?)
             }
             ModelSpec::Linear { config, weights } => {
-                Engine::Linear(linear::Linear::build(config, weights, max_frames)?)
+                Network::Linear(linear::Linear::build(config, weights, max_frames)?)
             }
             ModelSpec::SlimmableContainer { submodels } => {
                 let built = submodels
                     .iter()
-                    .map(|s| Ok((s.max_value, Engine::build(&s.model, max_frames)?)))
+                    .map(|s| Ok((s.max_value, Network::build(&s.model, options)?)))
                     .collect::<Result<Vec<_>, BuildError>>()?;
-                Engine::Container(sizes::Sizes::new(built, false, max_frames))
+                Network::Container(sizes::Sizes::new(built, false, max_frames))
             }
         })
     }
 
     pub(crate) fn out_channels(&self) -> usize {
         match self {
-            Engine::WaveNet(w) => w.out_channels(),
-            Engine::Container(c) => c.playing().out_channels(),
-            Engine::Lstm(_) | Engine::ConvNet(_) | Engine::Linear(_) => 1,
+            Network::WaveNet(w) => w.out_channels(),
+            Network::Container(c) => c.playing().out_channels(),
+            Network::Lstm(_) | Network::ConvNet(_) | Network::Linear(_) => 1,
         }
     }
 
     fn receptive_field(&self) -> usize {
         match self {
-            Engine::WaveNet(w) => w.receptive_field(),
-            Engine::Lstm(_) => 1,
-            Engine::ConvNet(c) => c.receptive_field(),
-            Engine::Linear(l) => l.receptive_field(),
-            Engine::Container(c) => c.playing().receptive_field(),
+            Network::WaveNet(w) => w.receptive_field(),
+            Network::Lstm(_) => 1,
+            Network::ConvNet(c) => c.receptive_field(),
+            Network::Linear(l) => l.receptive_field(),
+            Network::Container(c) => c.playing().receptive_field(),
         }
     }
 
@@ -152,19 +130,56 @@ impl Engine {
     /// stored initial state is already the trainer's settled state).
     fn prewarm_frames(&self) -> usize {
         match self {
-            Engine::Lstm(_) => 0,
-            Engine::Container(c) => c.playing().prewarm_frames(),
+            Network::Lstm(_) => 0,
+            Network::Container(c) => c.playing().prewarm_frames(),
             other => other.receptive_field() - 1,
+        }
+    }
+
+    /// Calls `f` on every history of the network (of the playing size only,
+    /// for a slimmable model).
+    fn for_each_history(&mut self, f: &mut dyn FnMut(&mut History)) {
+        match self {
+            Network::WaveNet(w) => w.for_each_history(f),
+            Network::ConvNet(c) => c.for_each_history(f),
+            Network::Linear(l) => l.for_each_history(f),
+            Network::Container(c) => c.playing_mut().for_each_history(f),
+            Network::Lstm(_) => {}
+        }
+    }
+
+    /// Puts a cleared network in the state [`Network::prewarm_frames`] zeros
+    /// would leave it in, in a few frames of work per history instead of a
+    /// receptive field's.
+    ///
+    /// With silence forever at the input, every signal inside a convolutional
+    /// model is constant, so each history holds one value per channel. One
+    /// frame of zeros followed by [`History::hold_newest`] on every history
+    /// makes the first history of every path exact; each further round makes
+    /// the next one exact. A path crosses each history at most once, so one
+    /// round per history (plus one for the output) settles the whole model.
+    fn settle(&mut self, kernels: &Kernels, discard: &mut [f32], out_stride: usize) {
+        if let Network::Container(c) = self {
+            return c.playing_mut().settle(kernels, discard, out_stride);
+        }
+        if self.prewarm_frames() == 0 {
+            return;
+        }
+        let mut histories = 0;
+        self.for_each_history(&mut |_| histories += 1);
+        for _ in 0..=histories {
+            self.process_block(kernels, &[0.0], discard, out_stride);
+            self.for_each_history(&mut History::hold_newest);
         }
     }
 
     pub(crate) fn clear(&mut self) {
         match self {
-            Engine::WaveNet(w) => w.clear(),
-            Engine::Lstm(l) => l.clear(),
-            Engine::ConvNet(c) => c.clear(),
-            Engine::Linear(l) => l.clear(),
-            Engine::Container(c) => c.clear(),
+            Network::WaveNet(w) => w.clear(),
+            Network::Lstm(l) => l.clear(),
+            Network::ConvNet(c) => c.clear(),
+            Network::Linear(l) => l.clear(),
+            Network::Container(c) => c.clear(),
         }
     }
 
@@ -178,11 +193,11 @@ impl Engine {
         out_stride: usize,
     ) {
         match self {
-            Engine::WaveNet(w) => w.process_block(kernels, input, output, out_stride),
-            Engine::Lstm(l) => l.process_block(kernels, input, output),
-            Engine::ConvNet(c) => c.process_block(kernels, input, output),
-            Engine::Linear(l) => l.process_block(kernels, input, output),
-            Engine::Container(c) => c.process_block(kernels, input, output, out_stride),
+            Network::WaveNet(w) => w.process_block(kernels, input, output, out_stride),
+            Network::Lstm(l) => l.process_block(kernels, input, output),
+            Network::ConvNet(c) => c.process_block(kernels, input, output),
+            Network::Linear(l) => l.process_block(kernels, input, output),
+            Network::Container(c) => c.process_block(kernels, input, output, out_stride),
         }
     }
 }
@@ -195,13 +210,12 @@ impl Engine {
 /// heard digital silence forever.
 #[derive(Debug)]
 pub struct Model {
-    net: Engine,
+    net: Network,
     kernels: &'static Kernels,
     max_block_frames: usize,
     sample_rate_hz: f64,
     metadata: Metadata,
     architecture: &'static str,
-    zeros: Vec<f32>,
     discard: Vec<f32>,
 }
 
@@ -233,7 +247,7 @@ impl Model {
                 limit: limits::MAX_STATE_FLOATS,
             });
         }
-        let net = Engine::build_all_sizes(file, max_frames)?;
+        let net = Network::build_all_sizes(file, &options)?;
         if net.out_channels() != 1 {
             return Err(BuildError::NotMono(net.out_channels()));
         }
@@ -244,7 +258,6 @@ impl Model {
             sample_rate_hz: file.sample_rate_hz(),
             metadata: file.metadata.clone(),
             architecture: file.architecture(),
-            zeros: vec![0.0; max_frames],
             discard: vec![0.0; max_frames],
         };
         model.reset();
@@ -267,35 +280,32 @@ impl Model {
     }
 
     /// Returns to the reference start state (silence forever before the next
-    /// sample): clears all history, then [`Model::prewarm`]s. Costs about one
-    /// receptive field of processing; allocation-free.
+    /// sample): clears all history, then [`Model::prewarm`]s. Allocation-free.
     pub fn reset(&mut self) {
         self.net.clear();
         self.prewarm();
     }
 
-    /// Feeds [`Model::prewarm_frames`] zeros through the model, as the reference
-    /// does before its first sample. Allocation-free.
+    /// Settles the model in the state [`Model::prewarm_frames`] zeros would
+    /// leave it in, as the reference is before its first sample. Costs one
+    /// frame of processing per history (layer) of the model, not a receptive
+    /// field's worth, so loading stays linear in the model's size.
+    /// Allocation-free.
     pub fn prewarm(&mut self) {
-        let mut remaining = self.net.prewarm_frames();
-        while remaining > 0 {
-            let n = remaining.min(self.max_block_frames);
-            self.net.process_block(
-                self.kernels,
-                &self.zeros[..n],
-                &mut self.discard[..n],
-                self.max_block_frames,
-            );
-            remaining -= n;
-        }
+        self.net
+            .settle(self.kernels, &mut self.discard, self.max_block_frames);
     }
 
-    /// Zeros [`Model::prewarm`] feeds: `receptive_field() - 1`, or 0 for an LSTM.
+    /// Zeros of input that settle the model: `receptive_field() - 1`, or 0 for
+    /// an LSTM ([`Model::prewarm`] reaches the same state faster).
     pub fn prewarm_frames(&self) -> usize {
         self.net.prewarm_frames()
     }
 
-    /// Samples of input the current output depends on (1 for an LSTM).
+    /// Samples of input the current output depends on (1 for an LSTM): the
+    /// receptive field of the size playing now (a slimmable model's; until a
+    /// [`Model::request_slimmable_size`] takes over, the old size's). What the
+    /// file plays by default: [`ModelSpec::receptive_field`].
     pub fn receptive_field(&self) -> usize {
         self.net.receptive_field()
     }
@@ -337,7 +347,7 @@ impl Model {
     /// slimmable WaveNet of `n` sizes they are `1/n, 2/n, ...`.
     pub fn slimmable_breakpoints(&self) -> Vec<f64> {
         match &self.net {
-            Engine::Container(c) => c.submodels[..c.submodels.len() - 1]
+            Network::Container(c) => c.submodels[..c.submodels.len() - 1]
                 .iter()
                 .map(|(max, _)| *max)
                 .collect(),
@@ -348,7 +358,7 @@ impl Model {
     /// Sizes the model plays at: 1 for a model that is not slimmable.
     pub fn slimmable_size_count(&self) -> usize {
         match &self.net {
-            Engine::Container(c) => c.submodels.len(),
+            Network::Container(c) => c.submodels.len(),
             _ => 1,
         }
     }
@@ -356,7 +366,7 @@ impl Model {
     /// The size playing now, 0 = smallest (the last is the default).
     pub fn slimmable_size_index(&self) -> usize {
         match &self.net {
-            Engine::Container(c) => c.active,
+            Network::Container(c) => c.active,
             _ => 0,
         }
     }
@@ -371,7 +381,7 @@ impl Model {
     /// effect on other models. For live changes see
     /// [`Model::request_slimmable_size`].
     pub fn set_slimmable_size(&mut self, size: f64) {
-        let Engine::Container(sizes) = &mut self.net else {
+        let Network::Container(sizes) = &mut self.net else {
             return;
         };
         let index = sizes.index_for(size);
@@ -388,7 +398,7 @@ impl Model {
     /// receptive-field memory (an LSTM submodel) takes over at once from its
     /// initial state. Allocation-free; no effect on other models.
     pub fn request_slimmable_size(&mut self, size: f64) {
-        if let Engine::Container(sizes) = &mut self.net {
+        if let Network::Container(sizes) = &mut self.net {
             let index = sizes.index_for(size);
             sizes.request(index);
         }
@@ -398,7 +408,7 @@ impl Model {
     /// taken over (equal to [`Model::slimmable_size_index`] otherwise).
     pub fn slimmable_size_target(&self) -> usize {
         match &self.net {
-            Engine::Container(sizes) => sizes.target(),
+            Network::Container(sizes) => sizes.target(),
             _ => 0,
         }
     }

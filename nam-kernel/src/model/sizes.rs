@@ -12,15 +12,15 @@
 //!   on its last receptive field of input only. A size with no receptive-field
 //!   memory to settle (an LSTM submodel) switches at once from its initial state.
 
-use super::Engine;
+use super::Network;
 use crate::format::slim;
 use crate::kernels::Kernels;
 
 /// Every size built; one plays, another may be warming up.
 #[derive(Debug)]
 pub(crate) struct Sizes {
-    /// `(max_value, engine)` per size, smallest first.
-    pub(super) submodels: Vec<(f64, Engine)>,
+    /// `(max_value, network)` per size, smallest first.
+    pub(super) submodels: Vec<(f64, Network)>,
     /// Whether the slimmable-WaveNet rule picks the size (else `max_value`s).
     uniform: bool,
     /// The size playing.
@@ -34,10 +34,10 @@ pub(crate) struct Sizes {
 impl Sizes {
     /// Every size built (`uniform`: a slimmable WaveNet's levels), the last
     /// playing. `max_frames` is the build's largest block.
-    pub(super) fn new(submodels: Vec<(f64, Engine)>, uniform: bool, max_frames: usize) -> Self {
+    pub(super) fn new(submodels: Vec<(f64, Network)>, uniform: bool, max_frames: usize) -> Self {
         let rows = submodels
             .iter()
-            .map(|(_, e)| e.out_channels())
+            .map(|(_, net)| net.out_channels())
             .max()
             .unwrap_or(1);
         let active = submodels.len() - 1;
@@ -50,9 +50,14 @@ impl Sizes {
         }
     }
 
-    /// The engine playing.
-    pub(super) fn playing(&self) -> &Engine {
+    /// The network playing.
+    pub(super) fn playing(&self) -> &Network {
         &self.submodels[self.active].1
+    }
+
+    /// The network playing, mutably.
+    pub(super) fn playing_mut(&mut self) -> &mut Network {
+        &mut self.submodels[self.active].1
     }
 
     /// The size index that plays for size value `size`.
@@ -86,10 +91,10 @@ impl Sizes {
         if self.pending.is_some_and(|(i, _)| i == index) {
             return;
         }
-        let engine = &mut self.submodels[index].1;
-        let settle = engine.prewarm_frames();
+        let net = &mut self.submodels[index].1;
+        let settle = net.prewarm_frames();
         if settle == 0 {
-            engine.clear();
+            net.clear();
             self.active = index;
             self.pending = None;
         } else {

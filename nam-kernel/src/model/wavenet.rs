@@ -3,7 +3,8 @@
 
 use super::buffers::{History, Planar};
 use super::conv::{Conv, ConvSpec, Film, WeightCursor};
-use super::{BuildError, Engine};
+use super::Network;
+use crate::error::BuildError;
 use crate::format::{
     Activation, FilmPosition, Gating, LayerArrayConfig, LayerConfig, PostHeadConfig, WaveNetConfig,
 };
@@ -136,6 +137,13 @@ impl LayerArray {
             layer.history.clear();
         }
         self.head_history.clear();
+    }
+
+    fn for_each_history(&mut self, f: &mut dyn FnMut(&mut History)) {
+        for layer in &mut self.layers {
+            f(&mut layer.history);
+        }
+        f(&mut self.head_history);
     }
 
     /// Runs the array on `frames` frames. `input` is `(data, stride)` planar;
@@ -688,6 +696,12 @@ impl PostHead {
         }
     }
 
+    fn for_each_history(&mut self, f: &mut dyn FnMut(&mut History)) {
+        for (_, history) in &mut self.blocks {
+            f(history);
+        }
+    }
+
     /// Runs on `buffers[0]` (`in_channels` rows); returns the index of the buffer
     /// holding the output.
     fn process(&mut self, kernels: &Kernels, in_channels: usize, n: usize) -> usize {
@@ -718,7 +732,7 @@ enum Condition {
     /// The input signal itself.
     Input,
     /// A nested model's output (`condition_size` channels).
-    Dsp { net: Box<Engine>, output: Planar },
+    Dsp { net: Box<Network>, output: Planar },
 }
 
 /// A runnable WaveNet.
@@ -737,7 +751,7 @@ impl WaveNet {
         config: &WaveNetConfig,
         weights: &[f32],
         max_frames: usize,
-        build_nested: impl Fn(&crate::format::NamFile) -> Result<Engine, BuildError>,
+        build_nested: impl Fn(&crate::format::NamFile) -> Result<Network, BuildError>,
     ) -> Result<Self, BuildError> {
         let mut cursor = WeightCursor::new(weights);
         let mut arrays = Vec::with_capacity(config.layer_arrays.len());
@@ -793,6 +807,20 @@ impl WaveNet {
         }
         if let Condition::Dsp { net, .. } = &mut self.condition {
             net.clear();
+        }
+    }
+
+    /// Calls `f` on every history: the layers', the heads', the post-stack
+    /// head's and the condition DSP's.
+    pub(crate) fn for_each_history(&mut self, f: &mut dyn FnMut(&mut History)) {
+        for array in &mut self.arrays {
+            array.for_each_history(f);
+        }
+        if let Some(head) = &mut self.post_head {
+            head.for_each_history(f);
+        }
+        if let Condition::Dsp { net, .. } = &mut self.condition {
+            net.for_each_history(f);
         }
     }
 

@@ -1,10 +1,8 @@
 //! The sizes of a slimmable model (a slimmable WaveNet or a
 //! `SlimmableContainer`), each with its channels, cost and receptive field.
 
-use nam_kernel::format::{slim, ModelSpec};
+use nam_kernel::format::{macs, slim, ModelSpec};
 use serde::Serialize;
-
-use super::{macs, receptive_field};
 
 /// One size a slimmable model plays at (`Model::set_slimmable_size`, the
 /// `size` setting of a `nam` node, the LV2 plugin's `model_size` control).
@@ -37,7 +35,7 @@ pub fn sizes(spec: &ModelSpec) -> Vec<SizeInfo> {
             max_value: s.max_value,
             channels: channels(&s.spec),
             multiply_adds_per_sample: macs::per_sample(&s.spec),
-            receptive_field: receptive_field(&s.spec),
+            receptive_field: s.spec.receptive_field(),
             default: i + 1 == n,
         })
         .collect()

@@ -1,10 +1,10 @@
 //! Per-architecture config summaries, serialisable for `info --json`.
 
-use nam_kernel::format::{FilmPosition, Gating, LayerArrayConfig, ModelSpec, PostHeadConfig};
+use nam_kernel::format::{macs, FilmPosition, Gating, LayerArrayConfig, ModelSpec, PostHeadConfig};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{macs, ModelInfo};
+use super::ModelInfo;
 
 /// The config of one architecture.
 #[derive(Clone, Debug, Serialize)]

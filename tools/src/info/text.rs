@@ -243,7 +243,7 @@ fn metadata(out: &mut String, m: &MetadataSummary, indent: &str) {
     text("tone type", &m.tone_type);
     let mut number = |key: &str, value: Option<f64>, unit: &str| {
         if let Some(v) = value {
-            lines.push((key.to_owned(), format!("{v}{unit}")));
+            lines.push((key.to_owned(), format!("{}{unit}", number_text(v))));
         }
     };
     number("loudness", m.loudness_db, " dB");
@@ -265,8 +265,39 @@ fn metadata(out: &mut String, m: &MetadataSummary, indent: &str) {
     }
     let _ = writeln!(out, "{indent}metadata:");
     for (key, value) in lines {
-        let _ = writeln!(out, "{indent}  {key}: {value}");
+        let _ = writeln!(out, "{indent}  {}: {}", printable(&key), printable(&value));
     }
+}
+
+/// A number as written in a file: plainly when it reads well (`-18.2`,
+/// `0.0031`), in scientific notation when it is huge or tiny (`1e300`).
+fn number_text(value: f64) -> String {
+    let magnitude = value.abs();
+    if magnitude == 0.0 || (1e-4..1e16).contains(&magnitude) {
+        value.to_string()
+    } else {
+        format!("{value:e}")
+    }
+}
+
+/// `text` safe to print on a terminal: control characters (escape sequences,
+/// carriage returns, newlines) and bidirectional overrides are shown escaped
+/// (`\u{1b}`, `\r`, `\n`, `\u{202e}`) instead of acting on the terminal.
+pub fn printable(text: &str) -> String {
+    let acts_on_terminal =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.contains(acts_on_terminal) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if acts_on_terminal(c) {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// `2025-01-01 00:00:00` from the trainer's date object; other forms as JSON.

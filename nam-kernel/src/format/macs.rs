@@ -22,8 +22,11 @@
 //! - SlimmableContainer: the submodel that plays by default (the last).
 //! - Slimmable WaveNet: the size that plays by default (size 1.0, the last
 //!   `allowed_channels` entry; `nam-tools info` lists every size).
+//!
+//! The loader refuses a document above [`super::limits::MAX_MACS_PER_SAMPLE`].
+//! Counts saturate instead of overflowing.
 
-use nam_kernel::format::{
+use super::{
     slim, ConvNetConfig, FilmPosition, LayerArrayConfig, LstmConfig, ModelSpec, WaveNetConfig,
 };
 
@@ -47,79 +50,92 @@ pub fn per_sample(spec: &ModelSpec) -> u64 {
 
 /// `cout · (cin / groups) · taps`.
 fn conv(cin: usize, cout: usize, taps: usize, groups: usize) -> u64 {
-    (cout * (cin / groups.max(1)) * taps) as u64
+    let per_output = (cin / groups.max(1)) as u64;
+    (cout as u64)
+        .saturating_mul(per_output)
+        .saturating_mul(taps as u64)
+}
+
+/// The saturating sum of `counts`.
+fn total(counts: impl IntoIterator<Item = u64>) -> u64 {
+    counts.into_iter().fold(0, u64::saturating_add)
 }
 
 /// Multiply-adds per sample of a WaveNet, post-stack head and condition DSP included.
 pub fn wavenet(config: &WaveNetConfig) -> u64 {
-    let arrays: u64 = config.layer_arrays.iter().map(layer_array).sum();
+    let arrays = total(config.layer_arrays.iter().map(layer_array));
     let head = match (&config.post_head, config.layer_arrays.last()) {
-        (Some(head), Some(last)) => head
-            .block_channels(last.head.out_channels)
-            .iter()
-            .zip(&head.kernel_sizes)
-            .map(|(&(cin, cout), &k)| conv(cin, cout, k, 1))
-            .sum(),
+        (Some(head), Some(last)) => total(
+            head.block_channels(last.head.out_channels)
+                .iter()
+                .zip(&head.kernel_sizes)
+                .map(|(&(cin, cout), &k)| conv(cin, cout, k, 1)),
+        ),
         _ => 0,
     };
     let condition = config
         .condition_dsp
         .as_ref()
         .map_or(0, |nested| per_sample(&nested.spec));
-    arrays + head + condition
+    total([arrays, head, condition])
 }
 
 /// Multiply-adds per sample of one layer array, head rechannel included.
 pub fn layer_array(a: &LayerArrayConfig) -> u64 {
-    let mut n = conv(a.input_size, a.channels, 1, 1);
-    for layer in &a.layers {
+    let layers = a.layers.iter().map(|layer| {
         let mid = a.mid_channels(layer);
-        n += conv(a.channels, mid, layer.kernel_size, a.groups_input);
-        n += conv(a.condition_size, mid, 1, a.groups_input_mixin);
-        if let Some(groups) = a.layer1x1_groups {
-            n += conv(a.bottleneck, a.channels, 1, groups);
-        }
-        if let Some(h) = a.head1x1 {
-            n += conv(a.bottleneck, h.out_channels, 1, h.groups);
-        }
-        for position in FilmPosition::ALL {
-            if let Some(film) = a.film(position) {
-                let dim = a.film_dim(position, layer);
-                let out = if film.shift { 2 * dim } else { dim };
-                n += conv(a.condition_size, out, 1, film.groups);
-            }
-        }
-    }
-    n + conv(
-        a.head_term_channels(),
-        a.head.out_channels,
-        a.head.kernel_size,
-        1,
+        let films = FilmPosition::ALL.into_iter().filter_map(|position| {
+            let film = a.film(position)?;
+            let dim = a.film_dim(position, layer);
+            let out = if film.shift { 2 * dim } else { dim };
+            Some(conv(a.condition_size, out, 1, film.groups))
+        });
+        total(
+            [
+                conv(a.channels, mid, layer.kernel_size, a.groups_input),
+                conv(a.condition_size, mid, 1, a.groups_input_mixin),
+                a.layer1x1_groups
+                    .map_or(0, |groups| conv(a.bottleneck, a.channels, 1, groups)),
+                a.head1x1
+                    .map_or(0, |h| conv(a.bottleneck, h.out_channels, 1, h.groups)),
+            ]
+            .into_iter()
+            .chain(films),
+        )
+    });
+    total(
+        [
+            conv(a.input_size, a.channels, 1, 1),
+            conv(
+                a.head_term_channels(),
+                a.head.out_channels,
+                a.head.kernel_size,
+                1,
+            ),
+        ]
+        .into_iter()
+        .chain(layers),
     )
 }
 
 fn lstm(config: &LstmConfig) -> u64 {
     let h = config.hidden_size;
-    let layers: usize = (0..config.num_layers)
-        .map(|l| 4 * h * (config.layer_input_size(l) + h))
-        .sum();
-    (layers + h) as u64
+    let layers = (0..config.num_layers).map(|l| conv(config.layer_input_size(l) + h, 4 * h, 1, 1));
+    total(layers).saturating_add(h as u64)
 }
 
 fn convnet(config: &ConvNetConfig) -> u64 {
-    let blocks: u64 = (0..config.dilations.len())
-        .map(|b| conv(config.block_input_channels(b), config.channels, 2, 1))
-        .sum();
-    blocks + config.channels as u64
+    let blocks = (0..config.dilations.len())
+        .map(|b| conv(config.block_input_channels(b), config.channels, 2, 1));
+    total(blocks).saturating_add(config.channels as u64)
 }
 
 #[cfg(test)]
 mod tests {
     use std::path::{Path, PathBuf};
 
-    use nam_kernel::NamFile;
-
     use super::*;
+    use crate::NamFile;
 
     fn shared(relative: &str) -> PathBuf {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
