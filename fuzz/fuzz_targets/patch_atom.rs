@@ -93,8 +93,11 @@ fn echo(urids: &Urids, slot: FileSlot, path: &str, capacity: usize) -> Option<Ve
         let pointer = NonNull::from(&mut *buffer).cast();
         let fits = {
             // SAFETY: `pointer` is an LV2_Atom whose `size` is the capacity of
-            // the body after it; the writer is dropped before `buffer` is read.
-            let mut writer = unsafe { NotifyPort::output_from_raw(pointer, 0) };
+            // the body after it, valid and ours alone while `port` lives; the
+            // writer is dropped before `buffer` is read.
+            let mut port = unsafe { NotifyPort::output_from_raw(pointer, 0) };
+            // SAFETY: as above: the buffer stands for the host's during run().
+            let mut writer = unsafe { port.writer() };
             assert!(writer.begin(urids), "an empty sequence fits");
             writer.push_set(urids, slot, path)
         };
