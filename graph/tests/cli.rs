@@ -63,6 +63,13 @@ fn run(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// `nam-graph run CHAIN INPUT -o OUTPUT`.
+fn run_to(chain: &Path, input: &Path, output: &Path) -> (bool, String, String) {
+    let arg = |path: &Path| path.to_str().expect("test paths are UTF-8").to_owned();
+    let (chain, input, output) = (arg(chain), arg(input), arg(output));
+    run(&["run", &chain, &input, "-o", &output])
+}
+
 fn tone(n: usize, phase: f32) -> Vec<f32> {
     (0..n)
         .map(|i| 0.3 * (i as f32 * 0.02 + phase).sin())
@@ -83,13 +90,7 @@ fn every_wav_format_round_trips_in_its_own_format() {
         let input = dir.join("reference.wav");
         write_wav(&input, spec, &[tone(4800, 0.0)]);
         let output = dir.join("reference.out.wav");
-        let (ok, _, err) = run(&[
-            "run",
-            chain.to_str().unwrap(),
-            input.to_str().unwrap(),
-            "-o",
-            output.to_str().unwrap(),
-        ]);
+        let (ok, _, err) = run_to(&chain, &input, &output);
         assert!(ok, "{err}");
         read_wav(&output).1
     };
@@ -110,13 +111,7 @@ fn every_wav_format_round_trips_in_its_own_format() {
         let input = dir.join(format!("in-{bits}-{channels}.wav"));
         write_wav(&input, spec, &signals);
         let output = dir.join(format!("in-{bits}-{channels}.out.wav"));
-        let (ok, stdout, err) = run(&[
-            "run",
-            chain.to_str().unwrap(),
-            input.to_str().unwrap(),
-            "-o",
-            output.to_str().unwrap(),
-        ]);
+        let (ok, stdout, err) = run_to(&chain, &input, &output);
         assert!(ok, "{bits}-bit {channels} ch: {err}");
         assert!(
             stdout.contains("real time"),
@@ -285,13 +280,7 @@ fn a_48k_model_plays_in_a_44k_file_through_the_resampler() {
         let input = dir.join(format!("tone-{rate}.wav"));
         write_wav(&input, spec, &[tone]);
         let output = dir.join(format!("tone-{rate}.out.wav"));
-        let (ok, stdout, err) = run(&[
-            "run",
-            chain.to_str().unwrap(),
-            input.to_str().unwrap(),
-            "-o",
-            output.to_str().unwrap(),
-        ]);
+        let (ok, stdout, err) = run_to(&chain, &input, &output);
         assert!(ok, "{err}");
         if rate != 48_000 {
             assert!(
@@ -359,13 +348,7 @@ fn the_output_is_never_the_input_under_another_name() {
     let hard = dir.join("hard.wav");
     std::fs::hard_link(&input, &hard).unwrap();
     for output in [&dotted, &absolute, &link, &hard] {
-        let (ok, _, err) = run(&[
-            "run",
-            chain.to_str().unwrap(),
-            input.to_str().unwrap(),
-            "-o",
-            output.to_str().unwrap(),
-        ]);
+        let (ok, _, err) = run_to(&chain, &input, output);
         assert!(!ok, "{} overwrote the input", output.display());
         assert!(err.contains("this is the input file"), "{err}");
         assert_eq!(std::fs::read(&input).unwrap(), original, "input untouched");
@@ -381,13 +364,7 @@ fn a_symbolic_link_as_output_is_written_through_and_kept() {
     std::fs::write(&target, "old").unwrap();
     let link = dir.join("link.wav");
     std::os::unix::fs::symlink("target.wav", &link).unwrap();
-    let (ok, _, err) = run(&[
-        "run",
-        chain.to_str().unwrap(),
-        input.to_str().unwrap(),
-        "-o",
-        link.to_str().unwrap(),
-    ]);
+    let (ok, _, err) = run_to(&chain, &input, &link);
     assert!(ok, "{err}");
     assert!(std::fs::symlink_metadata(&link)
         .unwrap()
@@ -401,13 +378,7 @@ fn a_symbolic_link_as_output_is_written_through_and_kept() {
 
     let dangling = dir.join("dangling.wav");
     std::os::unix::fs::symlink("nowhere/x.wav", &dangling).unwrap();
-    let (ok, _, err) = run(&[
-        "run",
-        chain.to_str().unwrap(),
-        input.to_str().unwrap(),
-        "-o",
-        dangling.to_str().unwrap(),
-    ]);
+    let (ok, _, err) = run_to(&chain, &input, &dangling);
     assert!(!ok && err.contains("symbolic link"), "{err}");
     assert!(std::fs::symlink_metadata(&dangling)
         .unwrap()
@@ -425,13 +396,7 @@ fn temporaries_of_killed_runs_are_removed() {
     let stale = dir.join(".out.wav.partial-999999999");
     std::fs::write(&stale, "").unwrap();
     let output = dir.join("out.wav");
-    let (ok, _, err) = run(&[
-        "run",
-        chain.to_str().unwrap(),
-        input.to_str().unwrap(),
-        "-o",
-        output.to_str().unwrap(),
-    ]);
+    let (ok, _, err) = run_to(&chain, &input, &output);
     assert!(ok, "{err}");
     assert!(!stale.exists(), "the stale temporary is removed");
     let leftovers: Vec<_> = std::fs::read_dir(&dir)
@@ -457,13 +422,7 @@ fn non_finite_output_fails_naming_the_node() {
         },
         "",
     );
-    let (ok, _, err) = run(&[
-        "run",
-        chain.to_str().unwrap(),
-        input.to_str().unwrap(),
-        "-o",
-        output.to_str().unwrap(),
-    ]);
+    let (ok, _, err) = run_to(&chain, &input, &output);
     assert!(!ok, "non-finite output was written");
     assert!(
         err.contains("node `amp`") && err.contains("non-finite"),
@@ -483,13 +442,7 @@ fn absurd_metadata_gains_are_ignored_with_a_warning() {
             |m| m["metadata"]["loudness"] = serde_json::json!(loudness),
             "output_mode = \"normalized\"\n",
         );
-        let (ok, _, err) = run(&[
-            "run",
-            chain.to_str().unwrap(),
-            input.to_str().unwrap(),
-            "-o",
-            output.to_str().unwrap(),
-        ]);
+        let (ok, _, err) = run_to(&chain, &input, &output);
         assert!(ok, "{err}");
         assert!(
             err.contains("warning: node `amp`") && err.contains("`loudness`"),
@@ -511,13 +464,7 @@ fn a_wav_header_announcing_no_audio_is_an_error() {
     bytes[data + 4..data + 8].copy_from_slice(&0u32.to_le_bytes());
     std::fs::write(&input, bytes).unwrap();
     let output = dir.join("out.wav");
-    let (ok, _, err) = run(&[
-        "run",
-        demo().join("chain.toml").to_str().unwrap(),
-        input.to_str().unwrap(),
-        "-o",
-        output.to_str().unwrap(),
-    ]);
+    let (ok, _, err) = run_to(&demo().join("chain.toml"), &input, &output);
     assert!(!ok, "a 0-frame output was written");
     assert!(err.contains("in.wav") && err.contains("0 bytes"), "{err}");
     assert!(!output.exists());
