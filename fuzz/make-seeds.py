@@ -4,7 +4,8 @@
 
 The atoms use the fixed URID numbers of `URIS` in
 fuzz_targets/patch_atom.rs (1 = atom:Object ... 13 = urn:nam-graph:cab_ir).
-The other seeds (`.nam` files, chains) are copies and hand-written files.
+The other seeds (`.nam` files, chains, the FLAC and AIFF files of `ir_wav`,
+copied from graph/tests/data/audio/) are copies and hand-written files.
 Run it again after changing either; the output is deterministic.
 """
 

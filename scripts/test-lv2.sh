@@ -283,6 +283,12 @@ sox -D "$DI" "$data/di3.wav" trim 0 3 && sox -D "$data/di3.wav" "$data/di3r.wav"
 head -c 700 "$DRIVE" >"$data/truncated.nam"                     # invalid JSON
 : >"$data/empty.wav"
 printf 'this is not a wav file\n' >"$data/text.wav"
+# The cab IR as FLAC and AIFF (the same 24-bit samples), one FLAC named .wav (the plugin
+# tells the format by content), and a FLAC cut in half.
+sox -D "$CAB" "$data/cab.flac" && sox -D "$CAB" "$data/cab.aiff" \
+  || die "sox cannot write FLAC or AIFF (Debian's sox can)"
+cp "$data/cab.flac" "$data/cab-flac-named.wav"
+head -c "$(( $(stat -c %s "$data/cab.flac") / 2 ))" "$data/cab.flac" >"$data/truncated.flac"
 
 # ---------------------------------------------------------------------------------------
 # check runner
@@ -550,6 +556,18 @@ t_bad_file() { # t_bad_file PROPERTY BADFILE
     || fail "after refusing $bad the plugin did not report <$prop> = \"$old\" (the file still in use)"
 }
 
+t_cab_container() { # t_cab_container CAB: the plugin plays the cab IR file CAB as it plays the WAV cab
+  local cab=$1
+  ph wav.wav "$URI" "$data/di1s.wav" -E -L -b 128 -p "$P_MODEL=$DRIVE" -p "$P_CAB=$CAB" \
+    || { cat wav.wav.log; fail "lv2patchhost (WAV cab) exited with $?"; return 1; }
+  ph other.wav "$URI" "$data/di1s.wav" -E -L -b 128 -p "$P_MODEL=$DRIVE" -p "$P_CAB=$cab" \
+    || { cat other.wav.log; fail "lv2patchhost ($cab) exited with $?"; return 1; }
+  grep -E '^(out rms|worker)' other.wav.log
+  expect_echo other.wav.log "$P_CAB" "$cab" || return 1
+  wav check other.wav || return 1
+  wav cmp other.wav wav.wav --tol 0 || fail "the plugin plays $(basename "$cab") unlike the WAV cab"
+}
+
 # A model that fails on restore: error logged, no crash, finite output.
 t_bad_state() {
   ph a.wav "$URI" "$data/di1s.wav" -E -p "$P_MODEL=$DRIVE" -s st || { cat a.wav.log; fail "lv2patchhost"; return 1; }
@@ -694,6 +712,12 @@ check "model swap while playing" t_swap
 check "bad model (truncated .nam) refused" t_bad_file "$P_MODEL" "$data/truncated.nam"
 check "missing model file refused" t_bad_file "$P_MODEL" "$data/no-such-model.nam"
 check "bad cab IR (not a WAV) refused" t_bad_file "$P_CAB" "$data/text.wav"
+check "bad cab IR (truncated FLAC) refused" t_bad_file "$P_CAB" "$data/truncated.flac"
+check "FLAC cab IR plays like the WAV cab" t_cab_container "$data/cab.flac"
+check "AIFF cab IR plays like the WAV cab" t_cab_container "$data/cab.aiff"
+check "FLAC cab IR named .wav plays like the WAV cab" t_cab_container "$data/cab-flac-named.wav"
+check "parity 48k drive+FLAC in IR+AIFF cab, block 64" t_parity "$URI" "$data/di1s.wav" 64 \
+  --model "$DRIVE" --input-ir "$data/cab.flac" --cab "$data/cab.aiff"
 check "empty input IR file refused" t_bad_file "$P_INIR" "$data/empty.wav"
 check "bad model in a restored state" t_bad_state
 check "patch:Get answered" t_get

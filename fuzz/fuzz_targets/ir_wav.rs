@@ -1,9 +1,11 @@
-//! Impulse-response WAV files: the graph's WAV reader and the convolver built
-//! on it (`Convolver::from_wav`, as an `ir` node of a chain loads its file),
-//! prepared at the IR's rate or at 44.1 kHz (resampling the IR) and played.
+//! Impulse-response files: the graph's audio-file reader
+//! (`nam_graph::audio_file`: WAV, FLAC, AIFF, told by content) and the
+//! convolver built on it (`Convolver::from_wav`, as an `ir` node of a chain
+//! loads its file), prepared at the IR's rate or at 44.1 kHz (resampling the
+//! IR) and played.
 //!
-//! Any input must give either an error or a convolver whose output is finite
-//! (its documented contract); never a panic.
+//! Any input must give either an error naming the file or a convolver whose
+//! output is finite (its documented contract); never a panic.
 #![no_main]
 
 use std::path::PathBuf;
@@ -24,6 +26,7 @@ const BLOCK: usize = 64;
 /// Where each input is written: the reader opens files by path.
 fn wav_path() -> &'static PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
+    // Named .wav whatever it holds: the reader goes by content.
     PATH.get_or_init(|| scratch_dir("ir_wav").join("ir.wav"))
 }
 
@@ -34,8 +37,13 @@ fuzz_target!(|data: &[u8]| {
         normalize: pick(data, &[false, true]),
         ..ConvolverSettings::default()
     };
-    let Ok(mut convolver) = Convolver::from_wav(path, settings) else {
-        return;
+    let mut convolver = match Convolver::from_wav(path, settings) {
+        Ok(convolver) => convolver,
+        Err(error) => {
+            let text = error.to_string();
+            assert!(text.contains("ir.wav"), "an error not naming the file: {text}");
+            return;
+        }
     };
     // Mostly at the IR's own rate: resampling an IR costs about 100 ms.
     let own_rate = convolver.impulse_response_rate_hz();

@@ -28,7 +28,7 @@
 //!
 //! Each node takes its input from the node before it unless it lists `inputs`
 //! (ids of earlier or later nodes; `"input"` is the chain's input). Every other
-//! key is a setting of that kind of node; see [`crate::nodes::registry`].
+//! key is a setting of that kind of node; see [`crate::registry`].
 //!
 //! The file is exactly a serialized [`ChainSpec`]; [`Chain`] adds where it
 //! is, so that relative paths resolve and errors name the file, the line and

@@ -3,7 +3,7 @@
 //! a chain after one file changed reads only that file.
 //!
 //! What is kept is immutable: the parsed model ([`NamFile`]) and the IR's
-//! samples ([`WavChannel`]). Each build makes its own nodes from them.
+//! samples ([`AudioChannel`]). Each build makes its own nodes from them.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -12,17 +12,16 @@ use std::time::SystemTime;
 
 use nam_kernel::NamFile;
 
+use crate::audio_file::{read_first_channel, AudioChannel, Limits};
 use crate::node::NodeError;
-use crate::nodes::convolver::MAX_IR_SECONDS;
-use crate::nodes::wav::{read_first_channel, WavChannel};
 
 /// Gives a chain's build the contents of its files.
 pub trait FileSource {
     /// The parsed model at `path`.
     fn model(&mut self, path: &Path) -> Result<Arc<NamFile>, NodeError>;
 
-    /// The first channel of the WAV file at `path` (an impulse response).
-    fn impulse_response(&mut self, path: &Path) -> Result<Arc<WavChannel>, NodeError>;
+    /// The first channel of the audio file at `path` (an impulse response).
+    fn impulse_response(&mut self, path: &Path) -> Result<Arc<AudioChannel>, NodeError>;
 }
 
 /// Reads every file each time it is asked for.
@@ -34,9 +33,9 @@ fn read_model(path: &Path) -> Result<NamFile, NodeError> {
     Ok(NamFile::load(path)?)
 }
 
-fn read_impulse_response(path: &Path) -> Result<WavChannel, NodeError> {
+fn read_impulse_response(path: &Path) -> Result<AudioChannel, NodeError> {
     require_file(path)?;
-    read_first_channel(path, MAX_IR_SECONDS)
+    Ok(read_first_channel(path, &Limits::IMPULSE_RESPONSE)?)
 }
 
 fn require_file(path: &Path) -> Result<(), NodeError> {
@@ -52,7 +51,7 @@ impl FileSource for ReadFiles {
         read_model(path).map(Arc::new)
     }
 
-    fn impulse_response(&mut self, path: &Path) -> Result<Arc<WavChannel>, NodeError> {
+    fn impulse_response(&mut self, path: &Path) -> Result<Arc<AudioChannel>, NodeError> {
         read_impulse_response(path).map(Arc::new)
     }
 }
@@ -127,7 +126,7 @@ impl<T> Shelf<T> {
 #[derive(Default)]
 pub struct FileCache {
     models: Shelf<NamFile>,
-    impulse_responses: Shelf<WavChannel>,
+    impulse_responses: Shelf<AudioChannel>,
     reads: usize,
 }
 
@@ -167,7 +166,7 @@ impl FileSource for FileCache {
         self.models.get(path, &mut self.reads, read_model)
     }
 
-    fn impulse_response(&mut self, path: &Path) -> Result<Arc<WavChannel>, NodeError> {
+    fn impulse_response(&mut self, path: &Path) -> Result<Arc<AudioChannel>, NodeError> {
         self.impulse_responses
             .get(path, &mut self.reads, read_impulse_response)
     }

@@ -3,12 +3,14 @@
 //! Nodes ([`Node`]) process blocks of mono ports; every allocation happens in
 //! `prepare`, and `process` is real-time safe.
 
+pub mod audio_file;
 pub mod chain;
 pub mod files;
 pub mod graph;
 pub mod node;
 pub mod nodes;
 pub mod param;
+pub mod registry;
 pub mod spec;
 
 pub use chain::{Chain, ChainError};

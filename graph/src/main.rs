@@ -1,4 +1,4 @@
-//! `nam-graph`: run a `chain.toml` over a WAV file (offline reamping).
+//! `nam-graph`: run a `chain.toml` over an audio file (offline reamping).
 
 mod output;
 
@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use nam_graph::audio_file::{self, Encoding, Limits};
 use nam_graph::{Chain, Graph, GraphWarning};
 
 /// Offline reamping through a chain of NAM models, impulse responses and
@@ -21,20 +22,22 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Process a WAV file through a chain and write the result, aligned with
-    /// the input (the chain's latency is compensated).
+    /// Process an audio file through a chain and write the result as WAV,
+    /// aligned with the input (the chain's latency is compensated).
     Run {
         /// The chain file (see examples/*.toml).
         chain: PathBuf,
-        /// The input WAV: 8/16/24/32-bit integer or 32-bit float, mono or
-        /// stereo, any sample rate (the chain runs at the file's rate).
+        /// The input: WAV (8/16/24/32-bit integer, 32/64-bit float), FLAC
+        /// or AIFF, told by its content; mono or stereo, any sample rate (the
+        /// chain runs at the file's rate).
         input: PathBuf,
         /// Where to write the output [default: INPUT stem + ".out.wav"]. Never
         /// the input file, under any name. A symbolic link is written
         /// through: its target is replaced and the link kept.
         #[arg(short, long)]
         output: Option<PathBuf>,
-        /// Output sample format [default: the input's].
+        /// Output sample format [default: the input's, or the next larger
+        /// WAV format: 20-bit FLAC gives 24-bit, 64-bit float gives 32-bit].
         #[arg(long, value_enum)]
         format: Option<Format>,
         /// Do not show a progress bar.
@@ -138,54 +141,27 @@ fn print_warnings(warnings: &[GraphWarning]) {
     }
 }
 
-/// The input file's samples, planar, as f32 in [-1, 1).
-fn read_wav(path: &Path) -> Result<(hound::WavSpec, Vec<Vec<f32>>), String> {
-    let name = path.display();
-    let mut reader = hound::WavReader::open(path)
-        .map_err(|e| format!("{name}: not a readable WAV file ({e})"))?;
-    let spec = reader.spec();
-    if reader.duration() == 0 {
-        let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
-        return Err(format!(
-            "{name}: the WAV header announces no audio (a data chunk of 0 bytes) in a file of \
-             {bytes} bytes; if it holds audio, its header was never completed (a recording \
-             that was cut off): repair the header, e.g. by re-saving it in an audio editor"
-        ));
-    }
-    let channels = usize::from(spec.channels);
-    if !(1..=2).contains(&channels) {
-        return Err(format!(
-            "{name}: {channels} channels; only mono and stereo are supported"
-        ));
-    }
-    let interleaved: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Float => reader.samples::<f32>().collect::<Result<_, _>>(),
-        hound::SampleFormat::Int => {
-            let scale = 1.0 / (1_i64 << (spec.bits_per_sample - 1)) as f32;
-            reader
-                .samples::<i32>()
-                .map(|s| s.map(|s| s as f32 * scale))
-                .collect::<Result<_, _>>()
-        }
-    }
-    .map_err(|e| format!("{name}: {e}"))?;
-    if let Some(i) = interleaved.iter().position(|x| !x.is_finite()) {
-        return Err(format!(
-            "{name}: sample {} is not a finite number",
-            i / channels
-        ));
-    }
-    let planar = (0..channels)
-        .map(|c| {
-            interleaved
-                .iter()
-                .skip(c)
-                .step_by(channels)
-                .copied()
-                .collect()
-        })
-        .collect();
-    Ok((spec, planar))
+/// The input file's samples, planar, full scale ±1, and the WAV format
+/// closest to the file's own.
+fn read_input(path: &Path) -> Result<(hound::WavSpec, Vec<Vec<f32>>), String> {
+    let audio = audio_file::read(path, &Limits::RECORDING, 2).map_err(|e| e.to_string())?;
+    let (bits_per_sample, sample_format) = match audio.encoding {
+        Encoding::Int { bits } => (
+            [8_u16, 16, 24, 32]
+                .into_iter()
+                .find(|&b| u32::from(b) >= bits)
+                .unwrap_or(32),
+            hound::SampleFormat::Int,
+        ),
+        Encoding::Float { .. } => (32, hound::SampleFormat::Float),
+    };
+    let spec = hound::WavSpec {
+        channels: audio.samples.len() as u16,
+        sample_rate: audio.sample_rate_hz,
+        bits_per_sample,
+        sample_format,
+    };
+    Ok((spec, audio.samples))
 }
 
 fn default_output(input: &Path) -> PathBuf {
@@ -208,7 +184,7 @@ fn run(
         input_path,
     )?;
     let chain = Chain::load(chain_path).map_err(|e| e.to_string())?;
-    let (spec, input) = read_wav(input_path)?;
+    let (spec, input) = read_input(input_path)?;
     let channels = input.len();
     let mut graph = chain
         .build(f64::from(spec.sample_rate), channels)

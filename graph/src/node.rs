@@ -57,7 +57,10 @@ pub enum NodeError {
         /// Why.
         source: nam_kernel::BuildError,
     },
-    /// An audio file (impulse response) could not be used.
+    /// An audio file (impulse response) could not be read.
+    #[error(transparent)]
+    AudioFile(#[from] crate::audio_file::AudioFileError),
+    /// An audio file (impulse response) was read but cannot be used.
     #[error("{path}: {message}")]
     Audio {
         /// The file.

@@ -17,7 +17,7 @@ use crate::files::FileSource;
 use crate::graph::{GraphBuilder, NodeId, Sink, Source};
 use crate::node::ProcessSpec;
 use crate::nodes::nam::OutputMode;
-use crate::nodes::registry::{self, SettingError};
+use crate::registry::{self, SettingError};
 use crate::Graph;
 
 /// Default largest internal block.
@@ -98,7 +98,7 @@ pub struct NodeSpec {
     /// chain's input); default the node before it (the input for the first).
     pub inputs: Option<Vec<String>>,
     /// Initial values of the node's parameters, by name (see
-    /// [`crate::nodes::registry`]); each must be one of the kind's parameters.
+    /// [`crate::registry`]); each must be one of the kind's parameters.
     pub params: BTreeMap<String, f32>,
 }
 

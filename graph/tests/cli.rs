@@ -216,7 +216,7 @@ fn bad_inputs_give_one_clear_error_and_no_output() {
         (
             chain,
             not_wav.to_str().unwrap(),
-            "notes.wav: not a readable WAV file",
+            "notes.wav: not an audio file this program reads (WAV, FLAC, AIFF): it looks like text",
         ),
         (
             bad_toml.to_str().unwrap(),
@@ -231,7 +231,7 @@ fn bad_inputs_give_one_clear_error_and_no_output() {
         (
             chain,
             missing.to_str().unwrap(),
-            "missing.wav: not a readable WAV file",
+            "missing.wav: cannot read the file",
         ),
     ];
     for (chain, input, expected) in cases {
@@ -466,6 +466,56 @@ fn a_wav_header_announcing_no_audio_is_an_error() {
     let output = dir.join("out.wav");
     let (ok, _, err) = run_to(&demo().join("chain.toml"), &input, &output);
     assert!(!ok, "a 0-frame output was written");
-    assert!(err.contains("in.wav") && err.contains("0 bytes"), "{err}");
+    let size = std::fs::metadata(&input).unwrap().len();
+    assert!(
+        err.contains("in.wav: the file has no samples") && err.contains(&format!("{size} bytes")),
+        "{err}"
+    );
     assert!(!output.exists());
+}
+
+/// The demo chain with its cabinet IR replaced by `cab` (and its model by
+/// the demo's, by absolute path), written to `dir/NAME.toml`.
+fn demo_chain_with_cab(dir: &Path, name: &str, cab: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(demo().join("chain.toml")).unwrap();
+    let model = demo().join("drive.nam");
+    let text = text
+        .replace("\"drive.nam\"", &format!("{:?}", model.to_str().unwrap()))
+        .replace("\"cab.wav\"", &format!("{:?}", cab.to_str().unwrap()));
+    assert!(
+        text.contains(cab.to_str().unwrap()),
+        "the demo chain names cab.wav"
+    );
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn flac_and_aiff_cabs_and_inputs_render_like_their_wavs() {
+    let dir = temp_dir("containers");
+    let audio = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/audio");
+    let input = demo().join("di.wav");
+    let render = |cab: &str, input: &Path| {
+        let chain = demo_chain_with_cab(&dir, cab, &audio.join(cab));
+        let output = dir.join(format!("{cab}.out.wav"));
+        let (ok, _, err) = run_to(&chain, input, &output);
+        assert!(ok, "{cab}: {err}");
+        read_wav(&output).1
+    };
+    let wav = render("cab_s24.wav", &input);
+    assert!(
+        wav[0].iter().any(|&x| x.abs() > 0.01),
+        "the render is not silent"
+    );
+    for cab in ["cab_s24.flac", "cab_s24.aiff", "cab_f32.wav"] {
+        assert_eq!(render(cab, &input), wav, "{cab} renders unlike cab_s24.wav");
+    }
+    // Inputs too: the IR itself as input, in each container.
+    let as_input = render("cab_s24.wav", &audio.join("cab_s24.wav"));
+    assert_eq!(as_input[0].len(), 2048);
+    for name in ["cab_s24.flac", "cab_s24.aiff"] {
+        let other = render("cab_s24.wav", &audio.join(name));
+        assert_eq!(other, as_input, "{name} as input");
+    }
 }

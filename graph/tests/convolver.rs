@@ -416,6 +416,7 @@ fn load_error(path: &std::path::Path) -> String {
     };
     let text = error.to_string();
     match error {
+        NodeError::AudioFile(e) => assert_eq!(e.path, path),
         NodeError::Audio { path: named, .. } => assert_eq!(named, path.display().to_string()),
         other => panic!("not an audio error: {other:?}"),
     }
@@ -475,7 +476,7 @@ fn bad_files_give_audio_errors_naming_the_file() {
     // A file above the size limit is refused from its size, before reading:
     // a valid header announcing a short IR, then a huge (sparse) tail.
     let huge = TempWav::write("huge", 1, 16, hound::SampleFormat::Int, &[1000_i16; 64]);
-    let limit = nam_graph::nodes::wav::MAX_FILE_BYTES;
+    let limit = nam_graph::audio_file::MAX_IR_FILE_BYTES;
     std::fs::OpenOptions::new()
         .write(true)
         .open(&huge.0)

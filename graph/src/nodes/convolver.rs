@@ -8,7 +8,8 @@
 //! always finite.
 //!
 //! # The impulse response
-//! Read from a WAV file ([`Convolver::from_wav`], first channel only) or given
+//! Read from an audio file ([`Convolver::from_wav`]: WAV, FLAC or AIFF,
+//! first channel only, by [`crate::audio_file`]) or given
 //! as samples ([`Convolver::from_samples`]); up to [`MAX_IR_SECONDS`] long at
 //! its own rate, every sample finite. With
 //! [`ConvolverSettings::normalize`] it is scaled once, at construction, so
@@ -66,8 +67,8 @@
 //! - IRs at 44.1 or 96 kHz keep their magnitude response (within 0.1 dB to
 //!   0.8 × the lower Nyquist frequency) at 44.1, 48 and 96 kHz, with images
 //!   and aliases removed.
-//! - Every WAV format `hound` reads loads to the same IR within quantization;
-//!   bad files give a [`NodeError::Audio`] naming the file.
+//! - Every WAV, FLAC and AIFF format loads to the same IR within
+//!   quantization; bad files give a [`NodeError::AudioFile`] naming the file.
 //! - `process`, `reset` and `set_param` never allocate.
 //! - `mix` 0 passes the input exactly; `mix` and `level_db` ramp without jumps.
 
@@ -79,7 +80,7 @@ use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, FftError, RealFftPlanner, RealToComplex};
 
 use super::resampler::kaiser_sinc;
-use super::wav::{self, WavChannel};
+use crate::audio_file::{self, AudioChannel, Limits};
 use crate::node::{Node, NodeError, ParamSpec, ProcessSpec};
 use crate::param::{db_to_gain, Smoothed, RAMP_MS};
 
@@ -185,17 +186,18 @@ pub struct Convolver {
 }
 
 impl Convolver {
-    /// Loads the first channel of the WAV file at `path` (8/16/24/32-bit
-    /// integer or 32-bit float; in a stereo or multichannel file, only
-    /// channel 0 is used). Empty files, files longer than [`MAX_IR_SECONDS`]
-    /// and files with NaN or infinite samples are refused with a
-    /// [`NodeError::Audio`] naming the file. Off the audio thread.
+    /// Loads the first channel of the audio file at `path` (WAV, FLAC or
+    /// AIFF, read by [`crate::audio_file`]; in a stereo or multichannel file,
+    /// only channel 0 is used). Unreadable files, empty files, files longer
+    /// than [`MAX_IR_SECONDS`] and files with NaN or infinite samples are
+    /// refused with a [`NodeError::AudioFile`] naming the file. Off the audio
+    /// thread.
     pub fn from_wav(
         path: impl AsRef<Path>,
         settings: ConvolverSettings,
     ) -> Result<Self, NodeError> {
         let path = path.as_ref();
-        let channel = wav::read_first_channel(path, MAX_IR_SECONDS)?;
+        let channel = audio_file::read_first_channel(path, &Limits::IMPULSE_RESPONSE)?;
         Self::build(
             Some(path.display().to_string()),
             channel.samples,
@@ -204,12 +206,12 @@ impl Convolver {
         )
     }
 
-    /// Uses the first channel of the WAV file at `path`, already read (e.g.
+    /// Uses the first channel of the audio file at `path`, already read (e.g.
     /// kept by a [`crate::files::FileCache`]); the same checks and errors as
     /// [`Convolver::from_wav`]. Off the audio thread.
     pub fn from_wav_channel(
         path: &Path,
-        channel: &WavChannel,
+        channel: &AudioChannel,
         settings: ConvolverSettings,
     ) -> Result<Self, NodeError> {
         Self::build(

@@ -6,7 +6,5 @@ pub mod gain;
 pub mod gate;
 pub mod mix;
 pub mod nam;
-pub mod registry;
 pub mod resampler;
 pub mod tone_stack;
-pub mod wav;

@@ -1,7 +1,10 @@
-//! Reading and checking the training pair: both WAVs readable, mono, at the same
-//! rate, of equal length, not silent, not clipped.
+//! Reading and checking the training pair: both audio files (WAV, FLAC or
+//! AIFF, read by [`nam_graph::audio_file`]) readable, mono, at the same rate,
+//! of equal length, not silent, not clipped.
 
 use std::path::Path;
+
+use nam_graph::audio_file::{self, AudioFileError, Limits};
 
 /// Peak magnitude at or above which a file counts as clipped (−0.009 dBFS).
 pub const CLIP_LEVEL: f32 = 0.999;
@@ -20,14 +23,9 @@ pub struct Recording {
 /// A problem with the training data; each names the file(s) concerned.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    /// The file cannot be read as a WAV.
-    #[error("{file}: cannot read the WAV: {message}")]
-    Unreadable {
-        /// The file.
-        file: String,
-        /// Why.
-        message: String,
-    },
+    /// The file cannot be read as audio (it names the file).
+    #[error(transparent)]
+    Unreadable(#[from] AudioFileError),
     /// More than one channel.
     #[error("{file}: has {channels} channels; training needs mono files")]
     NotMono {
@@ -97,44 +95,19 @@ pub enum DataError {
     },
 }
 
-/// Reads a WAV of any format `hound` reads into a mono [`Recording`].
+/// Reads a mono audio file (see [`nam_graph::audio_file`] for the formats
+/// and rules) into a [`Recording`].
 pub fn read_wav(path: &Path) -> Result<Recording, DataError> {
-    let file = path.display().to_string();
-    let unreadable = |e: hound::Error| DataError::Unreadable {
-        file: file.clone(),
-        message: e.to_string(),
-    };
-    let reader = hound::WavReader::open(path).map_err(unreadable)?;
-    let spec = reader.spec();
-    if spec.channels != 1 {
+    let mut audio = audio_file::read(path, &Limits::RECORDING, 1)?;
+    if audio.channels != 1 {
         return Err(DataError::NotMono {
-            file,
-            channels: spec.channels,
-        });
-    }
-    let samples = match spec.sample_format {
-        hound::SampleFormat::Float => reader
-            .into_samples::<f32>()
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(unreadable)?,
-        hound::SampleFormat::Int => {
-            let scale = 1.0 / (1_i64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
-            reader
-                .into_samples::<i32>()
-                .map(|s| s.map(|v| v as f32 * scale))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(unreadable)?
-        }
-    };
-    if let Some(bad) = samples.iter().position(|x| !x.is_finite()) {
-        return Err(DataError::Unreadable {
-            file,
-            message: format!("sample {bad} is not a finite number"),
+            file: path.display().to_string(),
+            channels: audio.channels as u16,
         });
     }
     Ok(Recording {
-        samples,
-        sample_rate_hz: spec.sample_rate,
+        samples: audio.samples.swap_remove(0),
+        sample_rate_hz: audio.sample_rate_hz,
     })
 }
 

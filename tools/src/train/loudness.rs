@@ -1,8 +1,9 @@
 //! The `loudness` and `gain` metadata, computed like the NAM trainer: the model
 //! (run by `nam-kernel`) on the trainer's reference signal.
 
-use std::io::Cursor;
+use std::path::Path;
 
+use nam_graph::audio_file::{self, Limits};
 use nam_kernel::{BuildError, BuildOptions, Model, NamFile};
 
 /// The NAM trainer's loudness reference signal (see `tools/resources/README.md`).
@@ -10,15 +11,10 @@ const REFERENCE_WAV: &[u8] = include_bytes!("../../resources/loudness_input.wav"
 
 /// The reference signal as samples.
 fn reference() -> Vec<f32> {
-    let Ok(reader) = hound::WavReader::new(Cursor::new(REFERENCE_WAV)) else {
-        return Vec::new();
-    };
-    let scale = 1.0 / (1_i64 << (reader.spec().bits_per_sample - 1)) as f32;
-    reader
-        .into_samples::<i32>()
-        .filter_map(Result::ok)
-        .map(|s| s as f32 * scale)
-        .collect()
+    let name = Path::new("loudness_input.wav");
+    audio_file::read_bytes(name, REFERENCE_WAV.to_vec(), &Limits::RECORDING, 1)
+        .map(|mut audio| audio.samples.swap_remove(0))
+        .unwrap_or_default()
 }
 
 /// RMS of the model's output for the reference signal times `gain`.

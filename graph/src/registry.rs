@@ -11,7 +11,7 @@
 //! | `mix` | sums its `inputs` (listed in the chain); `input_0_gain_db`, `input_1_gain_db`, ... |
 //!
 //! A `nam` model whose sample rate differs from the chain's runs at its own
-//! rate between two resamplers (see [`super::resampler`]); the chain reports the
+//! rate between two resamplers (see [`crate::nodes::resampler`]); the chain reports the
 //! latency they add and `nam-graph run` compensates it.
 //!
 //! Every numeric setting named like one of a node's parameters
@@ -21,16 +21,16 @@
 
 use std::path::{Path, PathBuf};
 
-use super::convolver::{Convolver, ConvolverSettings};
-use super::dc_blocker::DcBlocker;
-use super::gain::Gain;
-use super::gate::Gate;
-use super::mix::Mixer;
-use super::nam::{NamNode, NamSettings};
-use super::resampler::{needs_resampling, ResampledNode};
-use super::tone_stack::ToneStack;
 use crate::files::FileSource;
 use crate::node::{Node, NodeError};
+use crate::nodes::convolver::{Convolver, ConvolverSettings};
+use crate::nodes::dc_blocker::DcBlocker;
+use crate::nodes::gain::Gain;
+use crate::nodes::gate::Gate;
+use crate::nodes::mix::Mixer;
+use crate::nodes::nam::{NamNode, NamSettings};
+use crate::nodes::resampler::{needs_resampling, ResampledNode};
+use crate::nodes::tone_stack::ToneStack;
 use crate::spec::{NodeKind, NodeSpec};
 
 /// Why one node could not be built.
