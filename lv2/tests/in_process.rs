@@ -400,7 +400,7 @@ fn every_replaced_rig_is_freed_on_the_worker() {
         assert_eq!(host.echoed(sets[messages - 1].0), Some(path_str(&last)));
     }
     // Each new rig replaces one, which must reach the worker to be freed
-    // (a rig the audio thread cannot hand off is leaked: see Engine::retire).
+    // (a rig the audio thread cannot hand off is leaked: see RigPlayer::retire).
     assert!(leaks.is_empty(), "rigs leaked: {leaks:#?}");
 }
 
