@@ -15,6 +15,7 @@ use super::data::{self, DataError};
 use super::export::{self, UserMetadata};
 use super::loss::{LossConfig, LossKind};
 use super::trainer::{self, Dataset, DeviceChoice, TrainError, TrainOutcome, TrainSettings};
+use super::verdict;
 
 /// Gear types the NAM trainer knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -376,6 +377,12 @@ impl TrainArgs {
             outcome.seconds,
             outcome.device,
             self.output.display()
+        ));
+        say(format!(
+            "ESR {:.4}: {} (the NAM trainer's scale: {})",
+            outcome.best_validation_esr,
+            verdict::esr_verdict(outcome.best_validation_esr),
+            verdict::esr_scale()
         ));
         Ok(Summary {
             latency,

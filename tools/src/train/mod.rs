@@ -3,7 +3,7 @@
 //!
 //! The parts that need no libtorch are always built: [`data`] (reading and
 //! checking the pair), [`align`] (latency detection), [`arch`] (presets and
-//! configs), [`loudness`]. With the feature: [`model`] (the WaveNet and LSTM in
+//! configs), [`loudness`], [`verdict`] (what an ESR means). With the feature: [`model`] (the WaveNet and LSTM in
 //! `tch`, parameters in `.nam` weight order), [`loss`], [`trainer`] (the loop),
 //! [`export`] and [`command`] (the CLI).
 //!
@@ -16,6 +16,7 @@ pub mod align;
 pub mod arch;
 pub mod data;
 pub mod loudness;
+pub mod verdict;
 
 #[cfg(feature = "train")]
 pub mod command;
