@@ -113,6 +113,27 @@ fn parity_nano_preset() {
 }
 
 #[test]
+fn parity_a2_presets_match_the_trainers_a2() {
+    let dir = temp_dir("parity-a2");
+    for name in ["a2", "a2_lite"] {
+        let architecture = Architecture::from_arg(name).unwrap();
+        check_parity(&architecture, &dir, name);
+    }
+    // `a2` is the fixture's A2 (written by the NAM trainer), weights aside.
+    let Architecture::WaveNet(ours) = Architecture::from_arg("a2").unwrap() else {
+        panic!("a2 is not a WaveNet");
+    };
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/wavenet_a2.nam");
+    let Architecture::WaveNet(theirs) = Architecture::from_arg(fixture.to_str().unwrap()).unwrap()
+    else {
+        panic!("the A2 fixture is not a WaveNet");
+    };
+    assert_eq!(format!("{ours:?}"), format!("{theirs:?}"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn parity_gated_and_plain_wavenets() {
     let dir = temp_dir("parity-wavenet");
     let gated = r#"{"architecture": "WaveNet", "config": {"layers": [
