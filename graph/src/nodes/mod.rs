@@ -7,4 +7,5 @@ pub mod gate;
 pub mod mix;
 pub mod nam;
 pub mod resampler;
+mod sinc;
 pub mod tone_stack;
