@@ -41,7 +41,10 @@ fuzz_target!(|data: &[u8]| {
         Ok(convolver) => convolver,
         Err(error) => {
             let text = error.to_string();
-            assert!(text.contains("ir.wav"), "an error not naming the file: {text}");
+            assert!(
+                text.contains("ir.wav"),
+                "an error not naming the file: {text}"
+            );
             return;
         }
     };
