@@ -683,8 +683,8 @@ t_jalv() {
   ph st.wav "$URI" "$data/di1s.wav" -E -p "$P_MODEL=$DRIVE" -p "$P_CAB=$CAB" -s st || { cat st.wav.log; fail "lv2patchhost"; return 1; }
   timeout 60 sh "$JALV_JACK_DUMMY" "$URI" "$PWD/st" "$DI" "$PWD/jalv.wav" 3 || fail "jalv-jack-dummy.sh exited with $?" || return 1
   [ -f jalv.wav ] || fail "jalv recorded nothing" || return 1
-  # wet: the drive model and cab make the output far louder than the DI
-  wav check jalv.wav --dry "$DI" --min-wet-db 10
+  # wet: the drive model and the (normalized) cab make the output about 6 dB louder than the DI
+  wav check jalv.wav --dry "$DI" --min-wet-db 3
 }
 t_carla() { # t_carla patch|state PARAM FILE
   local via=$1 param=$2 file=$3 out
