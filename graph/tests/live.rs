@@ -1,5 +1,5 @@
 //! `nam-graph live` against a real JACK server: jackd on its dummy backend
-//! (48 kHz, 256-frame periods, no sound card), a test client that plays a
+//! (48 kHz, 256-frame periods, no sound card, synchronous), a test client that plays a
 //! signal into the live client's input and records its output.
 //!
 //! Checks: the live output equals `nam-graph run` on the same input (after
@@ -29,8 +29,12 @@ impl Server {
     /// client can connect; panics with jackd's log otherwise.
     fn start(log: &Path) -> Self {
         let log_file = std::fs::File::create(log).unwrap();
+        // Synchronous mode: a cycle waits for every client to finish, so a
+        // client late on a loaded machine delays the cycle instead of
+        // missing it (which would drop audio and make the comparison fail).
         let child = Command::new("jackd")
-            .args(["--no-realtime", "-d", "dummy", "-r", &RATE.to_string()])
+            .args(["--no-realtime", "--sync", "--timeout", "5000"])
+            .args(["-d", "dummy", "-r", &RATE.to_string()])
             .args(["-p", &PERIOD.to_string()])
             .env("JACK_NO_AUDIO_RESERVATION", "1")
             .stdout(log_file.try_clone().unwrap())
@@ -56,10 +60,29 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// Stops jackd with SIGTERM so that it removes its shared memory and its
+    /// entry in JACK's server registry (a killed jackd leaves them, and
+    /// after eight such entries no server starts on the machine).
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        terminate(&mut self.0);
     }
+}
+
+/// Stops `child` with SIGTERM, or SIGKILL if it is still running 10 s later.
+fn terminate(child: &mut Child) {
+    if let Ok(None) = child.try_wait() {
+        let pid = child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// A running `nam-graph live`, its stdin, and its stderr lines as they come.
@@ -70,9 +93,10 @@ struct Live {
 }
 
 impl Live {
-    fn start(chain: &Path, name: &str) -> Self {
+    fn start(chain: &Path, name: &str, options: &[&str]) -> Self {
         let mut child = Command::new(NAM_GRAPH)
             .args(["live", chain.to_str().unwrap(), "--name", name])
+            .args(options)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -148,74 +172,93 @@ impl Live {
 }
 
 impl Drop for Live {
+    /// Stops it cleanly (its JACK client closed) if a check failed first.
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        terminate(&mut self.child);
     }
 }
 
-/// The test's own JACK client: plays `signal` (looped or once, then silence)
-/// from the cycle after `start` is set, and records the same cycles.
+/// The test's own JACK client: plays `signals` (one per channel, looped or
+/// once, then silence) from the cycle after `start` is set, and records the
+/// same cycles.
 struct Tester {
-    play: jack::Port<jack::AudioOut>,
-    record: jack::Port<jack::AudioIn>,
-    signal: Vec<f32>,
+    play: Vec<jack::Port<jack::AudioOut>>,
+    record: Vec<jack::Port<jack::AudioIn>>,
+    signals: Vec<Vec<f32>>,
     looped: bool,
     position: usize,
-    recording: Vec<f32>,
+    recordings: Vec<Vec<f32>>,
     start: Arc<AtomicBool>,
     done: Arc<AtomicBool>,
 }
 
 impl jack::ProcessHandler for Tester {
     fn process(&mut self, _: &jack::Client, scope: &jack::ProcessScope) -> jack::Control {
-        let out = self.play.as_mut_slice(scope);
-        if !self.start.load(Ordering::Acquire) {
-            out.fill(0.0);
+        let started = self.start.load(Ordering::Acquire);
+        for (port, signal) in self.play.iter_mut().zip(&self.signals) {
+            let out = port.as_mut_slice(scope);
+            for (i, y) in out.iter_mut().enumerate() {
+                let at = self.position + i;
+                *y = match signal.get(at) {
+                    _ if !started => 0.0,
+                    Some(&x) => x,
+                    None if self.looped => signal[at % signal.len()],
+                    None => 0.0,
+                };
+            }
+        }
+        if !started {
             return jack::Control::Continue;
         }
-        for y in out.iter_mut() {
-            *y = match self.signal.get(self.position) {
-                Some(&x) => x,
-                None if self.looped => self.signal[self.position % self.signal.len()],
-                None => 0.0,
-            };
-            self.position += 1;
+        self.position += scope.n_frames() as usize;
+        for (port, recording) in self.record.iter().zip(&mut self.recordings) {
+            let room = recording.capacity() - recording.len();
+            let input = port.as_slice(scope);
+            recording.extend_from_slice(&input[..input.len().min(room)]);
         }
-        let room = self.recording.capacity() - self.recording.len();
-        let input = self.record.as_slice(scope);
-        self.recording
-            .extend_from_slice(&input[..input.len().min(room)]);
-        if self.recording.len() == self.recording.capacity() {
+        if self.recordings.iter().all(|r| r.len() == r.capacity()) {
             self.done.store(true, Ordering::Release);
         }
         jack::Control::Continue
     }
 }
 
-/// Plays `signal` into `live:in` and records `live:out` for `seconds`;
-/// `during` runs on this thread meanwhile.
+/// The live client's port names for `channels` (1 or 2): inputs, outputs.
+fn live_ports(channels: usize) -> (Vec<&'static str>, Vec<&'static str>) {
+    match channels {
+        1 => (vec!["in"], vec!["out"]),
+        _ => (vec!["in_L", "in_R"], vec!["out_L", "out_R"]),
+    }
+}
+
+/// Plays `signals` (one per channel) into the inputs of the live client
+/// `live` and records its outputs for `seconds`; `during` runs on this thread
+/// meanwhile.
 fn play_and_record(
     live: &str,
-    signal: Vec<f32>,
+    signals: Vec<Vec<f32>>,
     looped: bool,
     seconds: f64,
     during: impl FnOnce(),
-) -> Vec<f32> {
+) -> Vec<Vec<f32>> {
+    let channels = signals.len();
     let (client, _) = jack::Client::new("tester", jack::ClientOptions::NO_START_SERVER).unwrap();
     let start = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicBool::new(false));
+    let frames = (seconds * f64::from(RATE)) as usize;
     let tester = Tester {
-        play: client
-            .register_port("play", jack::AudioOut::default())
+        play: (0..channels)
+            .map(|c| client.register_port(&format!("play_{c}"), jack::AudioOut::default()))
+            .collect::<Result<_, _>>()
             .unwrap(),
-        record: client
-            .register_port("record", jack::AudioIn::default())
+        record: (0..channels)
+            .map(|c| client.register_port(&format!("record_{c}"), jack::AudioIn::default()))
+            .collect::<Result<_, _>>()
             .unwrap(),
-        signal,
+        signals,
         looped,
         position: 0,
-        recording: Vec::with_capacity((seconds * f64::from(RATE)) as usize),
+        recordings: (0..channels).map(|_| Vec::with_capacity(frames)).collect(),
         start: Arc::clone(&start),
         done: Arc::clone(&done),
     };
@@ -227,8 +270,14 @@ fn play_and_record(
             .connect_ports_by_name(from, to)
             .unwrap_or_else(|e| panic!("cannot connect {from} -> {to}: {e}"));
     };
-    connect(&format!("{me}:play"), &format!("{live}:in"));
-    connect(&format!("{live}:out"), &format!("{me}:record"));
+    let (inputs, outputs) = live_ports(channels);
+    for c in 0..channels {
+        connect(&format!("{me}:play_{c}"), &format!("{live}:{}", inputs[c]));
+        connect(
+            &format!("{live}:{}", outputs[c]),
+            &format!("{me}:record_{c}"),
+        );
+    }
     start.store(true, Ordering::Release);
     let began = Instant::now();
     during();
@@ -238,7 +287,7 @@ fn play_and_record(
         std::thread::sleep(Duration::from_millis(20));
     }
     let (_, _, tester) = active.deactivate().unwrap();
-    tester.recording
+    tester.recordings
 }
 
 /// A guitar-like test signal: plucked, decaying notes with harmonics.
@@ -258,26 +307,38 @@ fn guitar(frames: usize) -> Vec<f32> {
         .collect()
 }
 
-fn write_wav(path: &Path, samples: &[f32]) {
+/// Writes planar `channels` as a 32-bit float WAV.
+fn write_wav(path: &Path, channels: &[Vec<f32>]) {
     let spec = hound::WavSpec {
-        channels: 1,
+        channels: channels.len() as u16,
         sample_rate: RATE,
         bits_per_sample: 32,
         sample_format: hound::SampleFormat::Float,
     };
     let mut writer = hound::WavWriter::create(path, spec).unwrap();
-    for &x in samples {
-        writer.write_sample(x).unwrap();
+    for i in 0..channels[0].len() {
+        for channel in channels {
+            writer.write_sample(channel[i]).unwrap();
+        }
     }
     writer.finalize().unwrap();
 }
 
-fn read_wav(path: &Path) -> Vec<f32> {
-    hound::WavReader::open(path)
-        .unwrap()
-        .samples::<f32>()
-        .collect::<Result<_, _>>()
-        .unwrap()
+/// A float WAV's samples, planar.
+fn read_wav(path: &Path) -> Vec<Vec<f32>> {
+    let mut reader = hound::WavReader::open(path).unwrap();
+    let channels = usize::from(reader.spec().channels);
+    let interleaved: Vec<f32> = reader.samples::<f32>().collect::<Result<_, _>>().unwrap();
+    (0..channels)
+        .map(|c| {
+            interleaved
+                .iter()
+                .skip(c)
+                .step_by(channels)
+                .copied()
+                .collect()
+        })
+        .collect()
 }
 
 /// The offset at which `expected[from..]` best matches inside `recorded`
@@ -327,22 +388,30 @@ fn live_on_jack_dummy() {
     std::env::set_var("JACK_DEFAULT_SERVER", &server_name);
     let _server = Server::start(&dir.join("jackd.log"));
 
-    same_output_as_run(&dir);
+    same_output_as_run(&dir, 1);
+    same_output_as_run(&dir, 2);
     reload_on_request(&dir);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// The demo chain live gives `nam-graph run`'s output, delayed by whole
-/// JACK periods. The input starts with silence: the live chain has been
-/// running on silence since it started and `run`'s starts from its reset
-/// state, which differ by the model's DC offset held in the cabinet IR's
-/// history; after the silence (longer than the IR) both are in the same state.
-fn same_output_as_run(dir: &Path) {
+/// The demo chain live (mono, and stereo with `--stereo`) gives `nam-graph
+/// run`'s output on the same input, delayed by whole JACK periods. The input
+/// starts with silence: the live chain has been running on silence since it
+/// started and `run`'s starts from its reset state, which differ by the
+/// model's DC offset held in the cabinet IR's history; after the silence
+/// (longer than the IR) both are in the same state.
+fn same_output_as_run(dir: &Path, channels: usize) {
     let lead = RATE as usize / 2;
-    let mut input = vec![0.0; lead];
-    input.extend(guitar(RATE as usize));
-    let in_wav = dir.join("in.wav");
-    let out_wav = dir.join("out.wav");
+    let input: Vec<Vec<f32>> = (0..channels)
+        .map(|c| {
+            let mut signal = vec![0.0; lead];
+            // A different signal per channel: the right one half a note later.
+            signal.extend(&guitar(RATE as usize + c * RATE as usize / 8)[c * RATE as usize / 8..]);
+            signal
+        })
+        .collect();
+    let in_wav = dir.join(format!("in-{channels}.wav"));
+    let out_wav = dir.join(format!("out-{channels}.wav"));
     write_wav(&in_wav, &input);
     let run = Command::new(NAM_GRAPH)
         .args([
@@ -365,18 +434,32 @@ fn same_output_as_run(dir: &Path) {
         String::from_utf8_lossy(&run.stderr)
     );
     let expected = read_wav(&out_wav);
-    assert!(peak(&expected) > 0.01, "the demo chain's output is silent");
-
-    let live = Live::start(&demo_chain(), "live-demo");
-    let seconds = 2.0;
-    let recorded = play_and_record("live-demo", input, false, seconds, || {});
-    let (offset, diff) = align(&recorded, &expected, lead, 4 * PERIOD);
-    eprintln!("live vs run: offset {offset} frames, max |diff| {diff:e}");
+    assert_eq!(expected.len(), channels);
     assert!(
-        diff <= 1e-5,
-        "live output differs from `nam-graph run`: max |diff| {diff} at the best offset {offset}"
+        expected.iter().all(|c| peak(c) > 0.01),
+        "the demo chain's output is silent"
     );
-    assert_eq!(offset % PERIOD, 0, "a whole number of JACK periods late");
+
+    let name = format!("live-demo-{channels}");
+    let stereo = if channels == 2 {
+        &["--stereo"][..]
+    } else {
+        &[]
+    };
+    let live = Live::start(&demo_chain(), &name, stereo);
+    let recorded = play_and_record(&name, input, false, 2.0, || {});
+    for (c, (recorded, expected)) in recorded.iter().zip(&expected).enumerate() {
+        let (offset, diff) = align(recorded, expected, lead, 4 * PERIOD);
+        eprintln!(
+            "live vs run, channel {c} of {channels}: offset {offset} frames, max |diff| {diff:e}"
+        );
+        assert!(
+            diff <= 1e-5,
+            "channel {c} of {channels}: live output differs from `nam-graph run`: \
+             max |diff| {diff} at the best offset {offset}"
+        );
+        assert_eq!(offset % PERIOD, 0, "a whole number of JACK periods late");
+    }
     let (status, stderr) = live.interrupt();
     assert_eq!(
         status.code(),
@@ -393,11 +476,11 @@ fn reload_on_request(dir: &Path) {
     let gain_chain =
         |db: f32| format!("[[node]]\nid = \"level\"\nkind = \"gain\"\ngain_db = {db}\n");
     std::fs::write(&chain, gain_chain(0.0)).unwrap();
-    let mut live = Live::start(&chain, "live-level");
+    let mut live = Live::start(&chain, "live-level", &[]);
     let tone: Vec<f32> = (0..RATE as usize)
         .map(|i| 0.5 * (2.0 * std::f32::consts::PI * 441.0 * i as f32 / RATE as f32).sin())
         .collect();
-    let recorded = play_and_record("live-level", tone, true, 4.0, || {
+    let recorded = play_and_record("live-level", vec![tone], true, 4.0, || {
         std::thread::sleep(Duration::from_millis(1200));
         std::fs::write(&chain, gain_chain(-20.0 * 2f32.log10())).unwrap();
         live.signal("HUP");
@@ -408,8 +491,8 @@ fn reload_on_request(dir: &Path) {
         live.wait_for("reload failed");
     });
     let at = |seconds: f64| (seconds * f64::from(RATE)) as usize;
-    let before = peak(&recorded[at(0.2)..at(1.0)]);
-    let end = peak(&recorded[at(3.2)..]);
+    let before = peak(&recorded[0][at(0.2)..at(1.0)]);
+    let end = peak(&recorded[0][at(3.2)..]);
     eprintln!("reload: peak {before} before, {end} at the end");
     assert!((before - 0.5).abs() < 1e-3, "before the reload: {before}");
     assert!(
