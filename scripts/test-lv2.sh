@@ -550,6 +550,50 @@ t_bad_file() { # t_bad_file PROPERTY BADFILE
     || fail "after refusing $bad the plugin did not report <$prop> = \"$old\" (the file still in use)"
 }
 
+# Minutes of audio in random blocks with a file change every 3 s (models of every kind, cab and
+# input IRs), every third one a bad file: the output is the run without the bad files, sample
+# for sample, and the host's peak memory does not grow with the number of swaps (the same
+# length with the swaps of its first third only: a leaked chain per swap would show).
+t_long_run() { # t_long_run SECONDS
+  local seconds=$1 step=144000 di_frames total loops
+  di_frames=$(soxi -s "$DI") && total=$((seconds * 48000)) && loops=$(((total + di_frames - 1) / di_frames))
+  local goods=("$P_MODEL=$STANDARD" "$P_CAB=$CAB" "$P_MODEL=$LSTM" "$P_INIR=$CAB" "$P_MODEL=$DRIVE"
+               "$P_MODEL=$shared/fixtures/wavenet_feather.nam" "$P_MODEL=$shared/fixtures/wavenet_a2.nam")
+  local bads=("$P_MODEL=$data/truncated.nam" "$P_CAB=$data/text.wav" "$P_INIR=$data/empty.wav"
+              "$P_MODEL=$data/no-such-model.nam")
+  local all=() clean=() early=() i=1 good=0 bad=0 at
+  while [ $((i * step)) -lt $((loops * di_frames)) ]; do
+    at=$((i * step))
+    if [ $((i % 3)) = 0 ]; then
+      all+=(-p "@$at:${bads[bad % ${#bads[@]}]}"); bad=$((bad + 1))
+    else
+      all+=(-p "@$at:${goods[good % ${#goods[@]}]}"); clean+=(-p "@$at:${goods[good % ${#goods[@]}]}")
+      [ $((at * 3)) -lt $((loops * di_frames)) ] && early+=(-p "@$at:${goods[good % ${#goods[@]}]}")
+      good=$((good + 1))
+    fi
+    i=$((i + 1))
+  done
+  echo "$((loops * di_frames)) frames ($loops x di.wav), $good good and $bad bad file changes, blocks var:16:1024"
+  local start=(-b var:16:1024:21 -n "$loops" -p "$P_MODEL=$DRIVE" -p "$P_CAB=$CAB") t0=$SECONDS
+  /usr/bin/time -f '%M' -o all.rss "$LV2PATCHHOST" "${start[@]}" "${all[@]}" "$URI" "$DI" all.wav >all.log 2>&1 \
+    || { tail -20 all.log; fail "lv2patchhost (with bad files) exited with an error"; return 1; }
+  echo "with bad files: $((SECONDS - t0)) s"
+  [ "$(grep -c '\[plugin Error\]' all.log)" = "$bad" ] \
+    || { grep '\[plugin Error\]' all.log | head; fail "expected $bad logged errors, one per bad file"; return 1; }
+  "$LV2PATCHHOST" "${start[@]}" "${clean[@]}" "$URI" "$DI" clean.wav >clean.log 2>&1 \
+    || { tail -20 clean.log; fail "lv2patchhost (good files only) exited with an error"; return 1; }
+  # the samples, bit for bit (the files' headers differ: libsndfile's PEAK chunk has a time stamp)
+  local bytes=$((loops * di_frames * 4))
+  cmp -s <(tail -c $bytes all.wav) <(tail -c $bytes clean.wav) \
+    || fail "the bad files changed the output (all.wav != clean.wav)" || return 1
+  /usr/bin/time -f '%M' -o early.rss "$LV2PATCHHOST" "${start[@]}" "${early[@]}" "$URI" "$DI" early.wav >early.log 2>&1 \
+    || { tail -20 early.log; fail "lv2patchhost (first third's swaps) exited with an error"; return 1; }
+  local rss_all rss_early
+  rss_all=$(tail -1 all.rss) rss_early=$(tail -1 early.rss)
+  echo "peak RSS: $rss_all KiB with $((good + bad)) file changes, $rss_early KiB with $((${#early[@]} / 2)) (same length)"
+  [ $((rss_all - rss_early)) -lt 8192 ] || fail "peak memory grew by $((rss_all - rss_early)) KiB with more swaps (a leak?)"
+}
+
 # A model that fails on restore: error logged, no crash, finite output.
 t_bad_state() {
   ph a.wav "$URI" "$data/di1s.wav" -E -p "$P_MODEL=$DRIVE" -s st || { cat a.wav.log; fail "lv2patchhost"; return 1; }
@@ -696,6 +740,7 @@ check "missing model file refused" t_bad_file "$P_MODEL" "$data/no-such-model.na
 check "bad cab IR (not a WAV) refused" t_bad_file "$P_CAB" "$data/text.wav"
 check "empty input IR file refused" t_bad_file "$P_INIR" "$data/empty.wav"
 check "bad model in a restored state" t_bad_state
+check "long run: 3 min, swaps every 3 s, bad files, memory flat" t_long_run 180
 check "patch:Get answered" t_get
 check "bypass (enabled = 0) passes the input through" t_bypass
 check "other sample rates (22.05k, 192k)" t_odd_rates

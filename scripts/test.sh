@@ -137,6 +137,9 @@ cargo bench -p nam-graph --locked -- --test
 
 step "fuzz targets, 20 s each (scripts/fuzz.sh): .nam loader, IR WAV reader, chain.toml, plugin atom messages"
 cargo fmt --manifest-path fuzz/Cargo.toml -- --check
+# fuzz/ is its own workspace: the main clippy step does not see it
+cargo clippy --manifest-path fuzz/Cargo.toml --release --locked --target "$(rustc -vV | sed -n 's/^host: //p')" \
+  --target-dir target/fuzz --all-targets -- -D warnings || die "clippy found problems in fuzz/"
 scripts/fuzz.sh 20 2>&1 | tee "$log" \
   || die "a fuzz target crashed, timed out, ran out of memory or ran no input (summary above; inputs in .cache/fuzz/*/artifacts)"
 fuzz_passed=$(awk '/^[0-9]+ passed, 0 failed$/ { n = $1 } END { print n + 0 }' "$log")
