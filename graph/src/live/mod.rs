@@ -10,7 +10,7 @@
 mod player;
 mod status;
 
-use std::io::BufRead;
+use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -151,9 +151,13 @@ pub fn live(options: &Options) -> Result<(), String> {
     if options.connect {
         connect(client, &names);
     }
-    spawn_stdin_reader(Arc::clone(&flags.reload));
+    let enter = if spawn_stdin_reader(Arc::clone(&flags.reload)) {
+        "Enter or "
+    } else {
+        ""
+    };
     eprintln!(
-        "reload the chain file: Enter or `kill -HUP {}`; stop: Ctrl-C",
+        "reload the chain file: {enter}`kill -HUP {}`; stop: Ctrl-C",
         std::process::id()
     );
 
@@ -326,7 +330,13 @@ fn watch_signals(flags: &Flags) -> Result<(), String> {
 }
 
 /// Each line read on stdin (Enter) requests a reload; ends at end of input.
-fn spawn_stdin_reader(reload: Arc<AtomicBool>) {
+/// Not started when stdin is the terminal of a background job (`nam-graph
+/// live chain.toml &`): reading it would stop the whole process (SIGTTIN).
+/// Returns whether it started.
+fn spawn_stdin_reader(reload: Arc<AtomicBool>) -> bool {
+    if background_on_terminal() {
+        return false;
+    }
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
             if line.is_err() {
@@ -335,6 +345,18 @@ fn spawn_stdin_reader(reload: Arc<AtomicBool>) {
             reload.store(true, Ordering::Relaxed);
         }
     });
+    true
+}
+
+/// Whether stdin is a terminal whose foreground process group is not ours.
+fn background_on_terminal() -> bool {
+    if !std::io::stdin().is_terminal() {
+        return false;
+    }
+    // SAFETY: plain syscalls reading the terminal's foreground process group
+    // and our own; no memory is passed.
+    let (foreground, ours) = unsafe { (libc::tcgetpgrp(libc::STDIN_FILENO), libc::getpgrp()) };
+    foreground != ours
 }
 
 #[cfg(test)]
