@@ -6,7 +6,8 @@
 //! the delay JACK adds), a reload on SIGHUP takes the changed chain file, a
 //! broken chain file on reload (Enter on stdin) is reported and the old chain
 //! keeps playing, the status line is shown, Ctrl-C stops with exit status 0,
-//! and without a server the command fails with a clear message.
+//! and without a server or without the chain file the command fails with a
+//! clear message.
 //!
 //! Needs `jackd` (Debian's jackd2); fails, never skips, without it.
 
@@ -382,6 +383,18 @@ fn live_on_jack_dummy() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(stderr.contains("is a JACK server running?"), "{stderr}");
+
+    // A missing chain file: named, before any JACK client is opened.
+    let missing = dir.join("no-such-chain.toml");
+    let output = Command::new(NAM_GRAPH)
+        .args(["live", missing.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("no-such-chain.toml"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 
     let server_name = format!("nam-graph-test-{}", std::process::id());
     // Set before any JACK client or child process exists; read by libjack.
