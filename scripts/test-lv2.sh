@@ -3,6 +3,9 @@
 # private LV2 folder (target/lv2-test-home/.lv2), then checks it with:
 #
 #   - serdi, lv2_validate (sord_validate with the LV2 specs and MOD's vocabulary), lv2lint;
+#   - the MOD GUI (scripts/check-modgui.py): files, port symbols, selectors, image sizes; with
+#     MOD_BUNDLE set (scripts/test.sh sets it), the MOD Dwarf bundle too: the same Turtle and
+#     GUI as the bundle tested here, lv2_validate, check-modgui.py;
 #   - lv2ls/lv2info: the plugins and every port (symbol, direction, type, range, default);
 #   - lv2patchhost (../shared/tools/lv2patchhost, deterministic): a WAV at 44.1, 48 and 96 kHz
 #     through the plugin with model and IRs set by patch:Set, fixed and random block sizes,
@@ -16,7 +19,8 @@
 #
 # Prints "N passed, M failed" at the end; exits non-zero if a check failed or none ran.
 # usage: scripts/test-lv2.sh [-k PATTERN]   (-k: run only checks whose name contains PATTERN)
-# env: SHARED (default ../shared), LV2_TEST_KEEP=1 keeps target/lv2-test/ for inspection.
+# env: SHARED (default ../shared), LV2_TEST_KEEP=1 keeps target/lv2-test/ for inspection,
+#      MOD_BUNDLE=DIR also checks the MOD bundle built by scripts/lv2-bundle.sh --mod.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -352,13 +356,21 @@ t_serdi() {
   echo "$n Turtle files parse"
   [ "$n" -ge 2 ] || fail "expected manifest.ttl and the plugin's .ttl"
 }
-t_lv2_validate() {
+t_lv2_validate() { # t_lv2_validate [BUNDLE]
   # lv2_validate = sord_validate with every LV2 spec; MOD's vocabulary (mod:, modgui:) added
   local out rc=0
-  out=$(lv2_validate "$LV2_SPECS"/*/*.ttl $(find "$bundle" -name '*.ttl' | sort) 2>&1) || rc=$?
+  out=$(lv2_validate "$LV2_SPECS"/*/*.ttl $(find "${1:-$bundle}" -name '*.ttl' | sort) 2>&1) || rc=$?
   echo "$out"
   if echo "$out" | grep -q '^error'; then fail "sord_validate found errors"; return 1; fi
   echo "$out" | grep -q 'Found 0 errors' || fail "lv2_validate did not report 0 errors (exit $rc)"
+}
+t_modgui() { # t_modgui BUNDLE: the MOD GUI against the bundle's Turtle and MOD's conventions
+  python3 "$root/scripts/check-modgui.py" "$1" "$root/ttl/modgui-art"
+}
+t_mod_bundle() { # the MOD Dwarf bundle: what the tests here check, apart from the binary
+  [ -f "$MOD_BUNDLE/libnam_lv2.so" ] || fail "no MOD bundle at $MOD_BUNDLE" || return 1
+  diff -r -x libnam_lv2.so "$bundle" "$MOD_BUNDLE" || fail "the MOD bundle's Turtle or GUI differs from the bundle tested here" || return 1
+  t_lv2_validate "$MOD_BUNDLE" && t_modgui "$MOD_BUNDLE"
 }
 t_lv2lint() {
   local uri=$1 out rc=0
@@ -713,6 +725,8 @@ step "checks"
 check "ttl: every .ttl parses (serdi)" t_serdi
 check "ttl: lv2_validate / sord_validate, 0 errors" t_lv2_validate
 check "ttl: file parameters writable, atom:Path" t_writable
+check "MOD GUI: modgui.ttl, template, stylesheet, PNGs" t_modgui "$bundle"
+[ -n "${MOD_BUNDLE:-}" ] && check "MOD bundle: same Turtle and GUI, lv2_validate, MOD GUI" t_mod_bundle
 check "lv2lint $URI" t_lv2lint "$URI"
 check "lv2lint $URI_ST" t_lv2lint "$URI_ST"
 check "lv2info: ports of $URI" t_lv2info "$URI"

@@ -17,14 +17,16 @@ cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 
 step "system packages and rustup targets"
-# aarch64 (MOD Dwarf) cross-testing: Debian's cross linker and qemu-user.
-# `nam-graph live` (graph/tests/live.rs): a JACK server (jackd2, run on its
-# dummy backend) and libjack.
-apt_packages="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user jackd2 libjack-jackd2-dev"
+# aarch64 (MOD Dwarf) cross-testing: Debian's cross linker and qemu-user; rsvg-convert renders
+# the MOD GUI's images (scripts/lv2-bundle.sh). `nam-graph live` (graph/tests/live.rs): a JACK
+# server (jackd2, run on its dummy backend) and libjack.
+apt_packages="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user librsvg2-bin jackd2 libjack-jackd2-dev"
 missing=$(for p in $apt_packages; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
 if [ -n "$missing" ]; then
   sudo=$([ "$(id -u)" = 0 ] && echo "" || echo "sudo")
   $sudo apt-get update -qq
+  # jackd2 asks about real-time priority; answer without a terminal (as lv2-hosts.sh does)
+  echo "jackd2 jackd/tweak_rt_limits boolean false" | $sudo debconf-set-selections 2>/dev/null || true
   # shellcheck disable=SC2086
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing
 fi
@@ -119,7 +121,7 @@ grep -Eq '^\| wavenet_nano \| full \| [1-9][0-9 ]* \|' "$log" || die "scripts/aa
 passed=$((passed + 1))
 
 step "LV2 plugin in real hosts: validators, lv2patchhost parity with nam-graph, jalv, Carla, mod-host"
-scripts/test-lv2.sh 2>&1 | tee "$log"
+MOD_BUNDLE=$PWD/$mod_bundle scripts/test-lv2.sh 2>&1 | tee "$log"
 lv2_passed=$(awk '/^[0-9]+ passed, 0 failed$/ { n = $1 } END { print n + 0 }' "$log")
 [ "$lv2_passed" -gt 0 ] || die "scripts/test-lv2.sh ran no check"
 passed=$((passed + lv2_passed))
