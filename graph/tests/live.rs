@@ -3,7 +3,8 @@
 //! signal into the live client's input and records its output.
 //!
 //! Checks: the live output equals `nam-graph run` on the same input (after
-//! the delay JACK adds), a reload on SIGHUP takes the changed chain file, a
+//! the delay JACK adds), in mono and stereo; `--connect` connects the
+//! dummy sound card's ports; a reload on SIGHUP takes the changed chain file, a
 //! broken chain file on reload (Enter on stdin) is reported and the old chain
 //! keeps playing, the status line is shown, Ctrl-C stops with exit status 0,
 //! and without a server or without the chain file the command fails with a
@@ -454,12 +455,37 @@ fn same_output_as_run(dir: &Path, channels: usize) {
     );
 
     let name = format!("live-demo-{channels}");
-    let stereo = if channels == 2 {
-        &["--stereo"][..]
+    // --connect too: the dummy backend's capture ports carry silence, so
+    // the comparison holds; the connections are checked below.
+    let options = if channels == 2 {
+        &["--stereo", "--connect"][..]
     } else {
-        &[]
+        &["--connect"]
     };
-    let live = Live::start(&demo_chain(), &name, stereo);
+    let live = Live::start(&demo_chain(), &name, options);
+    live.wait_for("-> system:playback_2"); // the last connection made
+    let connections = |port: &str| {
+        let (probe, _) = jack::Client::new("probe", jack::ClientOptions::NO_START_SERVER).unwrap();
+        let mut found = probe
+            .port_by_name(&format!("{name}:{port}"))
+            .unwrap_or_else(|| panic!("no port {name}:{port}"))
+            .get_connections();
+        found.sort();
+        found
+    };
+    let (inputs, outputs) = live_ports(channels);
+    for (c, port) in inputs.iter().enumerate() {
+        assert_eq!(connections(port), [format!("system:capture_{}", c + 1)]);
+    }
+    if channels == 1 {
+        assert_eq!(
+            connections("out"),
+            ["system:playback_1", "system:playback_2"]
+        );
+    } else {
+        assert_eq!(connections(outputs[0]), ["system:playback_1"]);
+        assert_eq!(connections(outputs[1]), ["system:playback_2"]);
+    }
     let recorded = play_and_record(&name, input, false, 2.0, || {});
     for (c, (recorded, expected)) in recorded.iter().zip(&expected).enumerate() {
         let (offset, diff) = align(recorded, expected, lead, 4 * PERIOD);
