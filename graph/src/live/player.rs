@@ -19,8 +19,8 @@ const CHUNK_FRAMES: usize = 256;
 const FADE_SECONDS: f64 = nam_graph::param::RAMP_MS / 1000.0;
 
 /// Graphs the audio thread can hold for the main thread to drop. The main
-/// thread sends one graph at a time and collects retired ones every few
-/// milliseconds, so two at most wait at once.
+/// thread sends one graph at a time and collects retired ones every 50 ms,
+/// so two at most wait at once.
 const RETIRED_SLOTS: usize = 4;
 
 /// Levels and counters the audio thread publishes for the status line.
