@@ -19,8 +19,8 @@ cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 step "system packages and rustup targets"
 # aarch64 (MOD Dwarf) cross-testing: Debian's cross linker and qemu-user; rsvg-convert renders
 # the MOD GUI's images (scripts/lv2-bundle.sh). `nam-graph live` (graph/tests/live.rs): a JACK
-# server (jackd2, run on its dummy backend) and libjack.
-apt_packages="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user librsvg2-bin jackd2 libjack-jackd2-dev"
+# server (jackd2, run on its dummy backend) and libjack (found through pkg-config).
+apt_packages="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user librsvg2-bin jackd2 libjack-jackd2-dev pkg-config"
 missing=$(for p in $apt_packages; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
 if [ -n "$missing" ]; then
   sudo=$([ "$(id -u)" = 0 ] && echo "" || echo "sudo")
