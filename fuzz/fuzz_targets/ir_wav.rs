@@ -1,6 +1,6 @@
 //! Impulse-response files: the graph's audio-file reader
 //! (`nam_graph::audio_file`: WAV, FLAC, AIFF, told by content) and the
-//! convolver built on it (`Convolver::from_wav`, as an `ir` node of a chain
+//! convolver built on it (`Convolver::from_file`, as an `ir` node of a chain
 //! loads its file), prepared at the IR's rate or at 44.1 kHz (resampling the
 //! IR) and played.
 //!
@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
         normalize: pick(data, &[false, true]),
         ..ConvolverSettings::default()
     };
-    let mut convolver = match Convolver::from_wav(path, settings) {
+    let mut convolver = match Convolver::from_file(path, settings) {
         Ok(convolver) => convolver,
         Err(error) => {
             let text = error.to_string();

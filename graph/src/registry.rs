@@ -102,7 +102,7 @@ pub fn build(
                 normalize: *normalize,
                 ..ConvolverSettings::default()
             };
-            Box::new(Convolver::from_wav_channel(&path, &channel, settings).map_err(failed)?)
+            Box::new(Convolver::from_channel(&path, &channel, settings).map_err(failed)?)
         }
         NodeKind::Gain => Box::new(Gain::new(0.0)),
         NodeKind::NoiseGate => Box::new(Gate::new()),

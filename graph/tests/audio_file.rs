@@ -257,9 +257,9 @@ fn limits_apply_to_every_container() {
 #[test]
 fn a_flac_or_aiff_cab_convolves_like_the_wav_cab() {
     let settings = ConvolverSettings::default();
-    let wav = Convolver::from_wav(fixture("cab_s24.wav"), settings).unwrap();
+    let wav = Convolver::from_file(fixture("cab_s24.wav"), settings).unwrap();
     for name in ["cab_s24.flac", "cab_s24.aiff"] {
-        let other = Convolver::from_wav(fixture(name), settings).unwrap();
+        let other = Convolver::from_file(fixture(name), settings).unwrap();
         assert_eq!(other.impulse_response(), wav.impulse_response(), "{name}");
         assert_eq!(other.impulse_response_rate_hz(), 48_000.0);
     }

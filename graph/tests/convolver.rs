@@ -389,7 +389,7 @@ fn every_wav_format_loads_the_same_ir() {
         ),
     ];
     for (file, bits) in &files {
-        let node = Convolver::from_wav(&file.0, ConvolverSettings::default()).unwrap();
+        let node = Convolver::from_file(&file.0, ConvolverSettings::default()).unwrap();
         assert_eq!(node.impulse_response_rate_hz(), 44_100.0);
         let loaded = node.impulse_response();
         assert_eq!(loaded.len(), ir.len(), "{}", file.0.display());
@@ -411,7 +411,7 @@ fn every_wav_format_loads_the_same_ir() {
 
 /// The error of loading `path`, checked to be an audio error naming it.
 fn load_error(path: &std::path::Path) -> String {
-    let Err(error) = Convolver::from_wav(path, ConvolverSettings::default()) else {
+    let Err(error) = Convolver::from_file(path, ConvolverSettings::default()) else {
         panic!("{} loaded", path.display());
     };
     let text = error.to_string();

@@ -8,7 +8,7 @@
 //! always finite.
 //!
 //! # The impulse response
-//! Read from an audio file ([`Convolver::from_wav`]: WAV, FLAC or AIFF,
+//! Read from an audio file ([`Convolver::from_file`]: WAV, FLAC or AIFF,
 //! first channel only, by [`crate::audio_file`]) or given
 //! as samples ([`Convolver::from_samples`]); up to [`MAX_IR_SECONDS`] long at
 //! its own rate, every sample finite. With
@@ -160,7 +160,7 @@ impl Convolver {
     /// than [`MAX_IR_SECONDS`] and files with NaN or infinite samples are
     /// refused with a [`NodeError::AudioFile`] naming the file. Off the audio
     /// thread.
-    pub fn from_wav(
+    pub fn from_file(
         path: impl AsRef<Path>,
         settings: ConvolverSettings,
     ) -> Result<Self, NodeError> {
@@ -176,8 +176,8 @@ impl Convolver {
 
     /// Uses the first channel of the audio file at `path`, already read (e.g.
     /// kept by a [`crate::files::FileCache`]); the same checks and errors as
-    /// [`Convolver::from_wav`]. Off the audio thread.
-    pub fn from_wav_channel(
+    /// [`Convolver::from_file`]. Off the audio thread.
+    pub fn from_channel(
         path: &Path,
         channel: &AudioChannel,
         settings: ConvolverSettings,
@@ -191,7 +191,7 @@ impl Convolver {
     }
 
     /// Uses `ir`, recorded at `ir_rate_hz`. The same checks as
-    /// [`Convolver::from_wav`], reported as [`NodeError::Invalid`]. Off the
+    /// [`Convolver::from_file`], reported as [`NodeError::Invalid`]. Off the
     /// audio thread.
     pub fn from_samples(
         ir: Vec<f32>,
