@@ -476,3 +476,54 @@ fn a_reader_that_stops_early_is_not_a_panic() {
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+fn aidax_model(name: &str) -> PathBuf {
+    repo().join(format!("nam-kernel/tests/rtneural/{name}"))
+}
+
+#[test]
+fn info_describes_an_aida_x_model() {
+    let model = aidax_model("gen_lstm20_dense_tanh.json");
+    let text = stdout_ok(&["info", s(&model)]);
+    for expected in [
+        "architecture:     RTNeural (RTNeural / AIDA-X (.json, .aidax) file)",
+        "layers:           lstm 20, dense 8 Tanh, dense 1",
+        "input skip:       no",
+        "multiply-adds:    1848 per sample",
+    ] {
+        assert!(text.contains(expected), "`{expected}` missing:\n{text}");
+    }
+    let real = aidax_model("tw40_california_clean_deerinkstudios.json");
+    let report = json_ok(&["info", s(&real), "--json"]);
+    assert_eq!(report["architecture"], "RTNeural");
+    assert_eq!(report["version"], "none");
+    assert_eq!(report["sample_rate_hz"], 48_000.0);
+    assert_eq!(report["sample_rate_declared"], true);
+    // LSTM 12: 4·12·(1 + 12 + 1) weights, then a dense 12 -> 1 with its bias.
+    assert_eq!(report["parameters"], 4 * 12 * 14 + 13);
+}
+
+#[test]
+fn bench_runs_an_aida_x_model_on_every_kernel_table() {
+    let model = aidax_model("gen_gru16x2.json");
+    let report = json_ok(&[
+        "bench",
+        s(&model),
+        "--json",
+        "--seconds",
+        "0.02",
+        "--block",
+        "32",
+    ]);
+    let tables: Vec<&str> = report["model"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            check_timing(s(&model), r);
+            r["kernels"].as_str().unwrap()
+        })
+        .collect();
+    let available: Vec<&str> = Kernels::available().iter().map(|k| k.name).collect();
+    assert_eq!(tables, available);
+}
