@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the LV2 bundle nam-graph.lv2/: the plugin binary, manifest.ttl,
-# nam-graph.ttl, modgui.ttl and modgui/.
+# nam-graph.ttl, modgui.ttl and modgui/ (MOD's pedal face: the template and
+# stylesheet from ttl/modgui/, its PNGs rendered from ttl/modgui-art/ by
+# scripts/modgui-art.py, which needs rsvg-convert: Debian's librsvg2-bin).
 #   scripts/lv2-bundle.sh                 release build for this machine
 #                                         -> target/lv2/nam-graph.lv2/
 #   scripts/lv2-bundle.sh --debug         debug build, same place
@@ -12,6 +14,8 @@
 # on first use into .cache/ (zig from PyPI's ziglang wheel).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+command -v rsvg-convert >/dev/null \
+  || { echo "error: lv2-bundle: rsvg-convert not found (it renders the MOD GUI's images): apt-get install librsvg2-bin" >&2; exit 1; }
 profile=release
 mod=
 while [ $# -gt 0 ]; do
@@ -53,4 +57,5 @@ mkdir -p "$bundle"
 cp "$out/libnam_lv2.so" "$bundle/"
 cp ttl/manifest.ttl ttl/nam-graph.ttl ttl/modgui.ttl "$bundle/"
 cp -r ttl/modgui "$bundle/"
+python3 scripts/modgui-art.py ttl/modgui-art ttl/nam-graph.ttl "$bundle/modgui" >&2
 echo "$bundle"

@@ -28,7 +28,7 @@ die() { printf 'error: lv2-hosts: %s\n' "$*" >&2; exit 1; }
 # --- Debian packages -----------------------------------------------------------------
 apt_packages="lilv-utils lv2-dev jalv jackd2 jack-tools sox sordi serdi \
   liblilv-dev libsndfile1-dev libjack-jackd2-dev libreadline-dev libfftw3-dev libelf-dev \
-  meson ninja-build pkg-config gcc g++ make python3 python3-venv python3-pip valgrind"
+  meson ninja-build pkg-config gcc g++ make python3 python3-venv python3-pip valgrind time librsvg2-bin"
 missing=$(for p in $apt_packages; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
 if [ -n "$missing" ]; then
   # shellcheck disable=SC2086

@@ -3,6 +3,9 @@
 # private LV2 folder (target/lv2-test-home/.lv2), then checks it with:
 #
 #   - serdi, lv2_validate (sord_validate with the LV2 specs and MOD's vocabulary), lv2lint;
+#   - the MOD GUI (scripts/check-modgui.py): files, port symbols, selectors, image sizes; with
+#     MOD_BUNDLE set (scripts/test.sh sets it), the MOD Dwarf bundle too: the same Turtle and
+#     GUI as the bundle tested here, lv2_validate, check-modgui.py;
 #   - lv2ls/lv2info: the plugins and every port (symbol, direction, type, range, default);
 #   - lv2patchhost (../shared/tools/lv2patchhost, deterministic): a WAV at 44.1, 48 and 96 kHz
 #     through the plugin with model and IRs set by patch:Set, fixed and random block sizes,
@@ -17,7 +20,8 @@
 #
 # Prints "N passed, M failed" at the end; exits non-zero if a check failed or none ran.
 # usage: scripts/test-lv2.sh [-k PATTERN]   (-k: run only checks whose name contains PATTERN)
-# env: SHARED (default ../shared), LV2_TEST_KEEP=1 keeps target/lv2-test/ for inspection.
+# env: SHARED (default ../shared), LV2_TEST_KEEP=1 keeps target/lv2-test/ for inspection,
+#      MOD_BUNDLE=DIR also checks the MOD bundle built by scripts/lv2-bundle.sh --mod.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -357,13 +361,21 @@ t_serdi() {
   echo "$n Turtle files parse"
   [ "$n" -ge 2 ] || fail "expected manifest.ttl and the plugin's .ttl"
 }
-t_lv2_validate() {
+t_lv2_validate() { # t_lv2_validate [BUNDLE]
   # lv2_validate = sord_validate with every LV2 spec; MOD's vocabulary (mod:, modgui:) added
   local out rc=0
-  out=$(lv2_validate "$LV2_SPECS"/*/*.ttl $(find "$bundle" -name '*.ttl' | sort) 2>&1) || rc=$?
+  out=$(lv2_validate "$LV2_SPECS"/*/*.ttl $(find "${1:-$bundle}" -name '*.ttl' | sort) 2>&1) || rc=$?
   echo "$out"
   if echo "$out" | grep -q '^error'; then fail "sord_validate found errors"; return 1; fi
   echo "$out" | grep -q 'Found 0 errors' || fail "lv2_validate did not report 0 errors (exit $rc)"
+}
+t_modgui() { # t_modgui BUNDLE: the MOD GUI against the bundle's Turtle and MOD's conventions
+  python3 "$root/scripts/check-modgui.py" "$1" "$root/ttl/modgui-art"
+}
+t_mod_bundle() { # the MOD Dwarf bundle: what the tests here check, apart from the binary
+  [ -f "$MOD_BUNDLE/libnam_lv2.so" ] || fail "no MOD bundle at $MOD_BUNDLE" || return 1
+  diff -r -x libnam_lv2.so "$bundle" "$MOD_BUNDLE" || fail "the MOD bundle's Turtle or GUI differs from the bundle tested here" || return 1
+  t_lv2_validate "$MOD_BUNDLE" && t_modgui "$MOD_BUNDLE"
 }
 t_lv2lint() {
   local uri=$1 out rc=0
@@ -555,6 +567,50 @@ t_bad_file() { # t_bad_file PROPERTY BADFILE
     || fail "after refusing $bad the plugin did not report <$prop> = \"$old\" (the file still in use)"
 }
 
+# Minutes of audio in random blocks with a file change every 3 s (models of every kind, cab and
+# input IRs), every third one a bad file: the output is the run without the bad files, sample
+# for sample, and the host's peak memory does not grow with the number of swaps (the same
+# length with the swaps of its first third only: a leaked chain per swap would show).
+t_long_run() { # t_long_run SECONDS
+  local seconds=$1 step=144000 di_frames total loops
+  di_frames=$(soxi -s "$DI") && total=$((seconds * 48000)) && loops=$(((total + di_frames - 1) / di_frames))
+  local goods=("$P_MODEL=$STANDARD" "$P_CAB=$CAB" "$P_MODEL=$LSTM" "$P_INIR=$CAB" "$P_MODEL=$DRIVE"
+               "$P_MODEL=$shared/fixtures/wavenet_feather.nam" "$P_MODEL=$shared/fixtures/wavenet_a2.nam")
+  local bads=("$P_MODEL=$data/truncated.nam" "$P_CAB=$data/text.wav" "$P_INIR=$data/empty.wav"
+              "$P_MODEL=$data/no-such-model.nam")
+  local all=() clean=() early=() i=1 good=0 bad=0 at
+  while [ $((i * step)) -lt $((loops * di_frames)) ]; do
+    at=$((i * step))
+    if [ $((i % 3)) = 0 ]; then
+      all+=(-p "@$at:${bads[bad % ${#bads[@]}]}"); bad=$((bad + 1))
+    else
+      all+=(-p "@$at:${goods[good % ${#goods[@]}]}"); clean+=(-p "@$at:${goods[good % ${#goods[@]}]}")
+      [ $((at * 3)) -lt $((loops * di_frames)) ] && early+=(-p "@$at:${goods[good % ${#goods[@]}]}")
+      good=$((good + 1))
+    fi
+    i=$((i + 1))
+  done
+  echo "$((loops * di_frames)) frames ($loops x di.wav), $good good and $bad bad file changes, blocks var:16:1024"
+  local start=(-b var:16:1024:21 -n "$loops" -p "$P_MODEL=$DRIVE" -p "$P_CAB=$CAB") t0=$SECONDS
+  /usr/bin/time -f '%M' -o all.rss "$LV2PATCHHOST" "${start[@]}" "${all[@]}" "$URI" "$DI" all.wav >all.log 2>&1 \
+    || { tail -20 all.log; fail "lv2patchhost (with bad files) exited with an error"; return 1; }
+  echo "with bad files: $((SECONDS - t0)) s"
+  [ "$(grep -c '\[plugin Error\]' all.log)" = "$bad" ] \
+    || { grep '\[plugin Error\]' all.log | head; fail "expected $bad logged errors, one per bad file"; return 1; }
+  "$LV2PATCHHOST" "${start[@]}" "${clean[@]}" "$URI" "$DI" clean.wav >clean.log 2>&1 \
+    || { tail -20 clean.log; fail "lv2patchhost (good files only) exited with an error"; return 1; }
+  # the samples, bit for bit (the files' headers differ: libsndfile's PEAK chunk has a time stamp)
+  local bytes=$((loops * di_frames * 4))
+  cmp -s <(tail -c $bytes all.wav) <(tail -c $bytes clean.wav) \
+    || fail "the bad files changed the output (all.wav != clean.wav)" || return 1
+  /usr/bin/time -f '%M' -o early.rss "$LV2PATCHHOST" "${start[@]}" "${early[@]}" "$URI" "$DI" early.wav >early.log 2>&1 \
+    || { tail -20 early.log; fail "lv2patchhost (first third's swaps) exited with an error"; return 1; }
+  local rss_all rss_early
+  rss_all=$(tail -1 all.rss) rss_early=$(tail -1 early.rss)
+  echo "peak RSS: $rss_all KiB with $((good + bad)) file changes, $rss_early KiB with $((${#early[@]} / 2)) (same length)"
+  [ $((rss_all - rss_early)) -lt 8192 ] || fail "peak memory grew by $((rss_all - rss_early)) KiB with more swaps (a leak?)"
+}
+
 # A model that fails on restore: error logged, no crash, finite output.
 t_bad_state() {
   ph a.wav "$URI" "$data/di1s.wav" -E -p "$P_MODEL=$DRIVE" -s st || { cat a.wav.log; fail "lv2patchhost"; return 1; }
@@ -674,6 +730,8 @@ step "checks"
 check "ttl: every .ttl parses (serdi)" t_serdi
 check "ttl: lv2_validate / sord_validate, 0 errors" t_lv2_validate
 check "ttl: file parameters writable, atom:Path" t_writable
+check "MOD GUI: modgui.ttl, template, stylesheet, PNGs" t_modgui "$bundle"
+[ -n "${MOD_BUNDLE:-}" ] && check "MOD bundle: same Turtle and GUI, lv2_validate, MOD GUI" t_mod_bundle
 check "lv2lint $URI" t_lv2lint "$URI"
 check "lv2lint $URI_ST" t_lv2lint "$URI_ST"
 check "lv2info: ports of $URI" t_lv2info "$URI"
@@ -706,6 +764,7 @@ check "JSON that is neither .nam nor AIDA-X refused" t_bad_file "$P_MODEL" "$dat
 check "bad cab IR (not a WAV) refused" t_bad_file "$P_CAB" "$data/text.wav"
 check "empty input IR file refused" t_bad_file "$P_INIR" "$data/empty.wav"
 check "bad model in a restored state" t_bad_state
+check "long run: 3 min, swaps every 3 s, bad files, memory flat" t_long_run 180
 check "patch:Get answered" t_get
 check "bypass (enabled = 0) passes the input through" t_bypass
 check "other sample rates (22.05k, 192k)" t_odd_rates

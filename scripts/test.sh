@@ -17,12 +17,16 @@ cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 
 step "system packages and rustup targets"
-# aarch64 (MOD Dwarf) cross-testing: Debian's cross linker and qemu-user.
-apt_packages="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
+# aarch64 (MOD Dwarf) cross-testing: Debian's cross linker and qemu-user; rsvg-convert renders
+# the MOD GUI's images (scripts/lv2-bundle.sh). `nam-graph live` (graph/tests/live.rs): a JACK
+# server (jackd2, run on its dummy backend) and libjack (found through pkg-config).
+apt_packages="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user librsvg2-bin jackd2 libjack-jackd2-dev pkg-config"
 missing=$(for p in $apt_packages; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
 if [ -n "$missing" ]; then
   sudo=$([ "$(id -u)" = 0 ] && echo "" || echo "sudo")
   $sudo apt-get update -qq
+  # jackd2 asks about real-time priority; answer without a terminal (as lv2-hosts.sh does)
+  echo "jackd2 jackd/tweak_rt_limits boolean false" | $sudo debconf-set-selections 2>/dev/null || true
   # shellcheck disable=SC2086
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing
 fi
@@ -45,6 +49,8 @@ trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
 passed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^passed/) s += $i } END { print s + 0 }' "$log")
 [ "$passed" -gt 0 ] || die "cargo test ran no test"
+grep -q '^test live_on_jack_dummy \.\.\. ok$' "$log" \
+  || die "nam-graph live's test on JACK's dummy backend (graph/tests/live.rs) did not run and pass"
 echo "cargo test: $passed tests passed"
 
 step "aarch64 under qemu: kernel unit tests, every fixture with every table, kernel equivalence, RTNeural parity, plugin unit tests"
@@ -66,9 +72,13 @@ exports=$(aarch64-linux-gnu-nm -D --defined-only "$mod_so" | awk '{print $3}' | 
 mod_fingerprint=$(ls -t "${CARGO_TARGET_DIR:-target}"/aarch64-unknown-linux-gnu/release/.fingerprint/nam-lv2-*/lib-nam_lv2.json | head -1)
 grep -q '"target-cpu=cortex-a35"' "$mod_fingerprint" \
   || die "$mod_so was not compiled with -C target-cpu=cortex-a35 (flags in $mod_fingerprint)"
-# The plugin links the graph library without its command line (clap, indicatif).
-cli_deps=$(cargo tree -p nam-lv2 -e normal --prefix none --locked | grep -E '^(clap|indicatif) ' || true)
+# The plugin and nam-tools link the graph library without its command line
+# (clap, indicatif, and `live`'s JACK, ring buffer and signal crates).
+cli_crates='^(clap|indicatif|jack|jack-sys|rtrb|signal-hook) '
+cli_deps=$(cargo tree -p nam-lv2 -e normal --prefix none --locked | grep -E "$cli_crates" || true)
 [ -z "$cli_deps" ] || die "the plugin depends on the command line's crates: $cli_deps"
+tools_jack=$(cargo tree -p nam-tools -e normal --prefix none --locked | grep -E '^(jack|jack-sys) ' || true)
+[ -z "$tools_jack" ] || die "nam-tools depends on JACK: $tools_jack"
 echo "$mod_bundle: aarch64, target-cpu=cortex-a35, needs at most $newest_glibc, exports only lv2_descriptor, no command-line crates"
 passed=$((passed + 1))
 
@@ -125,7 +135,7 @@ grep -Eq '^\| wavenet_nano \| full \| [1-9][0-9 ]* \|' "$log" || die "scripts/aa
 passed=$((passed + 1))
 
 step "LV2 plugin in real hosts: validators, lv2patchhost parity with nam-graph, jalv, Carla, mod-host"
-scripts/test-lv2.sh 2>&1 | tee "$log"
+MOD_BUNDLE=$PWD/$mod_bundle scripts/test-lv2.sh 2>&1 | tee "$log"
 lv2_passed=$(awk '/^[0-9]+ passed, 0 failed$/ { n = $1 } END { print n + 0 }' "$log")
 [ "$lv2_passed" -gt 0 ] || die "scripts/test-lv2.sh ran no check"
 passed=$((passed + lv2_passed))
@@ -143,6 +153,9 @@ cargo bench -p nam-graph --locked -- --test
 
 step "fuzz targets, 20 s each (scripts/fuzz.sh): .nam loader, IR WAV reader, chain.toml, plugin atom messages"
 cargo fmt --manifest-path fuzz/Cargo.toml -- --check
+# fuzz/ is its own workspace: the main clippy step does not see it
+cargo clippy --manifest-path fuzz/Cargo.toml --release --locked --target "$(rustc -vV | sed -n 's/^host: //p')" \
+  --target-dir target/fuzz --all-targets -- -D warnings || die "clippy found problems in fuzz/"
 scripts/fuzz.sh 20 2>&1 | tee "$log" \
   || die "a fuzz target crashed, timed out, ran out of memory or ran no input (summary above; inputs in .cache/fuzz/*/artifacts)"
 fuzz_passed=$(awk '/^[0-9]+ passed, 0 failed$/ { n = $1 } END { print n + 0 }' "$log")

@@ -1,6 +1,13 @@
-//! `nam-graph`: run a `chain.toml` over a WAV file (offline reamping).
+//! `nam-graph`: run a `chain.toml` over a WAV file (offline reamping), or
+//! play it live on JACK.
 
+mod live;
 mod output;
+
+// The real-time tests of `live` check that the audio thread never allocates.
+#[cfg(test)]
+#[global_allocator]
+static ALLOCATOR: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -10,8 +17,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use nam_graph::{Chain, Graph, GraphWarning};
 
-/// Offline reamping through a chain of NAM models, impulse responses and
-/// effects described in a chain.toml file.
+/// Reamping through a chain of NAM models, impulse responses and effects
+/// described in a chain.toml file: offline on WAV files, or live on JACK.
 #[derive(Parser)]
 #[command(name = "nam-graph", version, about, long_about = None)]
 struct Cli {
@@ -38,6 +45,31 @@ enum Command {
         #[arg(long, value_enum)]
         format: Option<Format>,
         /// Do not show a progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Play a chain live as a JACK client (jackd, or PipeWire through
+    /// `pw-jack`) at the server's rate and buffer size, until Ctrl-C. Shows
+    /// xruns, DSP load, peak levels and latency once a second on stderr.
+    /// Enter (on stdin) or SIGHUP reloads the chain file; a broken file is
+    /// reported and the playing chain stays.
+    Live {
+        /// The chain file.
+        chain: PathBuf,
+        /// JACK client name [default: the chain file's stem, or its folder's
+        /// name for a file called chain.toml].
+        #[arg(short, long)]
+        name: Option<String>,
+        /// Two channels: ports in_L, in_R, out_L, out_R (default: one, in and
+        /// out).
+        #[arg(long)]
+        stereo: bool,
+        /// Connect the sound card's (physical) capture ports to the inputs
+        /// and the outputs to its first playback ports (a mono output to
+        /// both).
+        #[arg(short, long)]
+        connect: bool,
+        /// Do not show the status line.
         #[arg(long)]
         quiet: bool,
     },
@@ -94,6 +126,19 @@ fn main() -> ExitCode {
             format,
             quiet,
         } => run(&chain, &input, output, format, quiet),
+        Command::Live {
+            chain,
+            name,
+            stereo,
+            connect,
+            quiet,
+        } => live::live(&live::Options {
+            chain,
+            name,
+            stereo,
+            connect,
+            quiet,
+        }),
         Command::Check {
             chain,
             rate,

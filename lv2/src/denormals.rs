@@ -18,7 +18,7 @@ use std::marker::PhantomData;
 /// ```
 /// // The same check compiles for a type that is Send.
 /// fn send<T: Send>() {}
-/// send::<nam_lv2::engine::Engine>();
+/// send::<nam_lv2::player::RigPlayer>();
 /// ```
 pub struct DenormalGuard {
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]

@@ -3,7 +3,7 @@
 //! The chain (see [`rig`]): input gain → input IR → noise gate → NAM model →
 //! tone stack → cabinet IR → output gain. Files are LV2 `patch:writable`
 //! parameters loaded by the worker thread; the audio thread swaps in the built
-//! chain with a crossfade ([`engine`]). Mono and stereo plugins.
+//! chain with a crossfade ([`player`]). Mono and stereo plugins.
 //!
 //! Where the `lv2` crates lack an extension or misbehave, this crate adds its
 //! own on `lv2-sys`: [`log`], [`worker`], [`state`], `atom:Path` in [`patch`].
@@ -11,10 +11,10 @@
 
 pub mod controls;
 pub mod denormals;
-pub mod engine;
 pub mod loader;
 pub mod log;
 pub mod patch;
+pub mod player;
 pub mod plugin;
 pub mod rig;
 pub mod shared;

@@ -5,7 +5,11 @@
 //! (mod-host's worker thread has about 16 KiB). So every build runs here: the
 //! calling thread (the host's worker, or the one restoring a state) hands the
 //! work over and waits for it. One thread serves all of an instance's work;
-//! none is started per job.
+//! none is started per job. It runs at the lowest priority (nice
+//! [`LOADER_NICE`]): building a big model's rig takes a few hundred
+//! milliseconds of CPU, which must not be taken from the host's audio threads
+//! where those are not real-time scheduled (JACK without real-time rights, a
+//! dummy backend, a desktop host's non-real-time engine threads).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{channel, sync_channel, SendError, Sender};
@@ -15,6 +19,9 @@ use crate::shared::Shared;
 
 /// Stack of the loading thread.
 const STACK_BYTES: usize = 8 << 20;
+
+/// Nice value of the loading thread (the lowest priority).
+pub const LOADER_NICE: i32 = 19;
 
 /// Work for the loading thread.
 type Work = Box<dyn FnOnce(&Shared) + Send>;
@@ -47,6 +54,7 @@ impl Loader {
             .name("nam-graph loader".into())
             .stack_size(STACK_BYTES)
             .spawn(move || {
+                lower_priority();
                 for request in receiver {
                     // SAFETY: the sender waits for the work to finish
                     // (Loader::run), so the shared state is alive.
@@ -89,6 +97,15 @@ impl Loader {
         }
         answer.recv().ok().flatten()
     }
+}
+
+/// Gives the calling thread the nice value [`LOADER_NICE`]; if refused, it
+/// keeps its priority (loading still works).
+fn lower_priority() {
+    // SAFETY: a plain syscall. On Linux the nice value is per thread, and
+    // `who` 0 with PRIO_PROCESS names the calling thread (not gettid(), whose
+    // libc wrapper needs a newer glibc than MOD's).
+    unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, LOADER_NICE) };
 }
 
 impl Drop for Loader {
@@ -138,5 +155,19 @@ mod tests {
         );
         assert_eq!(shared.loader.run(&shared, whoami).unwrap().0, loader);
         drop(shared);
+    }
+
+    #[test]
+    fn the_loading_thread_alone_runs_at_the_lowest_priority() {
+        let nice = || {
+            // SAFETY: a plain syscall reading the calling thread's nice value.
+            unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }
+        };
+        let caller = nice();
+        let shared = Shared::new(48_000.0, 1, Logger::stderr(), [1, 2, 3], 4);
+        let loader = shared.loader.run(&shared, move |_| nice());
+        assert_eq!(loader, Some(LOADER_NICE));
+        assert_eq!(nice(), caller, "the caller's priority changed");
+        assert_ne!(caller, LOADER_NICE, "run this test at a normal priority");
     }
 }

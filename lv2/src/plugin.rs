@@ -16,9 +16,9 @@ use urid::{Uri, UriBound};
 
 use crate::controls::{Control, Controls};
 use crate::denormals::DenormalGuard;
-use crate::engine::Engine;
 use crate::log::{Level, LogFeature, Logger};
 use crate::patch::{decode, Incoming, NotifyPort, Urids};
+use crate::player::RigPlayer;
 use crate::rig::{FileSlot, Rig, RigFiles};
 use crate::shared::Shared;
 use crate::state::{self, StateDescriptor, StateHost};
@@ -86,20 +86,20 @@ pub struct AudioFeatures {
     schedule: Option<ScheduleFeature>,
 }
 
-/// The engine, touched only from the host's serialized audio-context calls
+/// The rig player, touched only from the host's serialized audio-context calls
 /// (`run`, `work_response`, `activate`, `restore`).
-struct EngineCell(Engine);
+struct PlayerCell(RigPlayer);
 
 // SAFETY: LV2 never calls run/work_response/activate/restore concurrently
 // for one instance; `save` (which may be concurrent) reads only `Shared`,
 // found through `state::register`, never through the plugin.
-unsafe impl Sync for EngineCell {}
+unsafe impl Sync for PlayerCell {}
 
 /// The NAM amp plugin; `STEREO` selects the stereo variant.
 pub struct NamPlugin<const STEREO: bool> {
     /// Also held by the state registry once activated, for `save()`.
     shared: Arc<Shared>,
-    engine: EngineCell,
+    player: PlayerCell,
     urids: Urids,
     jobs: JobEncoder,
     /// File slots whose `patch:Set` echo is due (bit per [`FileSlot`]).
@@ -178,7 +178,7 @@ where
             }
         };
         Some(Self {
-            engine: EngineCell(Engine::new(rig, controls, Self::CHANNELS, rate)),
+            player: PlayerCell(RigPlayer::new(rig, controls, Self::CHANNELS, rate)),
             shared,
             urids,
             jobs: JobEncoder::default(),
@@ -222,11 +222,11 @@ where
     }
 
     fn hand_off_retired(&mut self, features: &AudioFeatures) {
-        while let Some(rig) = self.engine.0.take_retired() {
+        while let Some(rig) = self.player.0.take_retired() {
             let pointer = Box::into_raw(rig);
             if !self.schedule(features, Job::Free(pointer)) {
                 // SAFETY: not scheduled, so we still own it; retried next run.
-                self.engine
+                self.player
                     .0
                     .keep_retired(unsafe { Box::from_raw(pointer) });
                 break;
@@ -244,7 +244,7 @@ where
         if !notify.begin(&self.urids) {
             return;
         }
-        let files = self.engine.0.current().files();
+        let files = self.player.0.current().files();
         for slot in FileSlot::ALL {
             let bit = 1 << slot.index();
             if self.pending_echo & bit == 0 {
@@ -259,27 +259,27 @@ where
     }
 
     fn run_inner(&mut self, ports: &mut Ports, features: &mut AudioFeatures) {
-        let engine = &mut self.engine.0;
+        let player = &mut self.player.0;
         for (control, value) in Control::ALL.into_iter().zip(ports.controls()) {
             if let Some(value) = value {
-                engine.set_control(control, value);
+                player.set_control(control, value);
             }
         }
-        self.shared.store_controls(engine.controls());
-        engine.set_enabled(ports.enabled.as_ref().is_none_or(|v| **v > 0.5));
+        self.shared.store_controls(player.controls());
+        player.set_enabled(ports.enabled.as_ref().is_none_or(|v| **v > 0.5));
         self.handle_events(ports, features);
         self.hand_off_retired(features);
 
-        let engine = &mut self.engine.0;
+        let player = &mut self.player.0;
         match (STEREO, &ports.input_right, &mut ports.output_right) {
-            (true, Some(input_right), Some(output_right)) => engine.process(
+            (true, Some(input_right), Some(output_right)) => player.process(
                 &[&ports.input, input_right],
                 &mut [&mut ports.output, output_right],
             ),
-            _ => engine.process(&[&ports.input], &mut [&mut ports.output]),
+            _ => player.process(&[&ports.input], &mut [&mut ports.output]),
         }
         if let Some(latency) = &mut ports.latency {
-            ***latency = engine.latency_frames() as f32;
+            ***latency = player.latency_frames() as f32;
         }
         self.hand_off_retired(features);
         self.write_echoes(ports);
@@ -306,7 +306,7 @@ where
         // The plugin's address is the instance handle: lv2-core's
         // PluginInstance is repr(C) with the plugin first.
         state::register(self as *const Self as usize, &self.shared);
-        self.engine.0.reset();
+        self.player.0.reset();
         self.pending_echo = ALL_SLOTS;
     }
 
@@ -345,7 +345,7 @@ where
     fn on_reply(&mut self, reply: Reply, features: &mut AudioFeatures) {
         match reply {
             Reply::Ready(rig) => {
-                self.engine.0.install(rig);
+                self.player.0.install(rig);
                 self.pending_echo = ALL_SLOTS;
                 // Several replies can arrive between two runs: each install
                 // may retire a rig, so hand them off at once.
@@ -365,7 +365,7 @@ where
     }
 
     fn restored(&mut self, rig: Box<Rig>) {
-        drop(self.engine.0.replace(rig));
+        drop(self.player.0.replace(rig));
         self.pending_echo = ALL_SLOTS;
     }
 }

@@ -400,7 +400,7 @@ fn every_replaced_rig_is_freed_on_the_worker() {
         assert_eq!(host.echoed(sets[messages - 1].0), Some(path_str(&last)));
     }
     // Each new rig replaces one, which must reach the worker to be freed
-    // (a rig the audio thread cannot hand off is leaked: see Engine::retire).
+    // (a rig the audio thread cannot hand off is leaked: see RigPlayer::retire).
     assert!(leaks.is_empty(), "rigs leaked: {leaks:#?}");
 }
 
@@ -994,6 +994,36 @@ fn the_allocation_detector_fires() {
 }
 
 #[test]
+fn the_page_fault_counter_fires() {
+    // 4 MiB freshly mapped: the kernel maps each page on its first write.
+    let len = 4 << 20;
+    // SAFETY: a private anonymous mapping, written within its length, unmapped.
+    let faults = unsafe {
+        let map = libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        assert_ne!(map, libc::MAP_FAILED);
+        let before = AudioThreadUsage::now();
+        for offset in (0..len).step_by(4096) {
+            std::ptr::write_volatile(map.cast::<u8>().add(offset), 1);
+        }
+        let faults = before.since().faults;
+        libc::munmap(map, len);
+        faults
+    };
+    // At least one per 2 MiB (transparent huge pages), one per page at most.
+    assert!(
+        faults >= 2,
+        "{faults} page faults counted for 4 MiB of new pages"
+    );
+}
+
+#[test]
 fn the_host_counts_allocations_inside_run() {
     let mut host = Host::new(Kind::Mono, 48_000.0);
     let input = vec![0.1f32; 64];
@@ -1416,4 +1446,87 @@ fn model_size_changes_apply_without_a_reload_or_allocation() {
         &reference(&files(Some(&model), None, None), rate, &[&input], block)[0][switch_at..],
     );
     assert!(before > 1e-3, "the size did not change the sound");
+}
+
+// ------------------------------------------------------------ swap cost
+
+/// Runs `host` for `frames` more frames of `input` from `*at`.
+fn run_frames(host: &mut Host, input: &[f32], at: &mut usize, block: usize, frames: usize) {
+    let end = *at + frames;
+    while *at < end {
+        let n = block.min(end - *at);
+        let mut out = vec![0.0; n];
+        host.run(&[&input[*at..*at + n]], &mut [&mut out]);
+        *at += n;
+    }
+}
+
+/// A swap between standard-size models, while playing: the audio thread
+/// must not touch memory it has not touched before (a page fault costs
+/// microseconds each, and a fresh rig's buffers hold hundreds of pages), so
+/// every run() and worker response after warm-up takes no page fault. The
+/// runs' CPU times are printed (steady state against the swaps' crossfades)
+/// for the README's figures; they are not asserted.
+#[test]
+fn model_swaps_take_no_page_fault_on_the_audio_thread() {
+    // Every allocation of 4 KiB or more becomes a fresh mapping, as a big
+    // buffer is in a fresh host process (glibc otherwise recycles the heap,
+    // whose pages are already mapped, and would hide an untouched buffer).
+    // SAFETY: a plain allocator setting.
+    assert_eq!(unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 4096) }, 1);
+    let rate = 48_000.0;
+    let block = 128;
+    let standard = fixture("wavenet_standard.nam");
+    let lite = fixture("wavenet_lite.nam");
+    let input: Vec<f32> = (0..6 * 48_000)
+        .map(|i| 0.3 * (i as f32 * 0.0144).sin())
+        .collect();
+    let mut host = restored(Kind::Mono, rate, &[(MODEL, &standard), (CAB_IR, &cab())]);
+    let mut at = 0;
+    run_frames(&mut host, &input, &mut at, block, 24_000);
+    let warm = host.runs;
+    let steady_runs = 100;
+    run_frames(&mut host, &input, &mut at, block, steady_runs * block);
+    let fade_runs = fade_frames(rate).div_ceil(block) + 2;
+    let mut swap_windows = Vec::new();
+    for model in [&lite, &standard, &lite, &standard] {
+        host.set_file(MODEL, path_str(model));
+        run_until_responses(&mut host, &input, &mut at, block, 1);
+        let first = host.runs - 1;
+        run_frames(&mut host, &input, &mut at, block, (fade_runs + 20) * block);
+        swap_windows.push(first..first + fade_runs);
+        assert_eq!(host.echoed(MODEL), Some(path_str(model)));
+    }
+    assert_eq!(host.alloc_violations, 0);
+
+    let faults: Vec<(usize, u64)> = host.audio_faults[warm..]
+        .iter()
+        .enumerate()
+        .filter(|(_, &f)| f > 0)
+        .map(|(i, &f)| (warm + i, f))
+        .collect();
+    let us = |ns: u64| ns as f64 / 1000.0;
+    let steady = &host.audio_cpu_ns[warm..warm + steady_runs];
+    let steady_max = steady.iter().copied().max().unwrap_or(0);
+    let mut sorted = steady.to_vec();
+    sorted.sort_unstable();
+    eprintln!(
+        "run() CPU time at {block} frames: steady median {:.1} us, max {:.1} us",
+        us(sorted[sorted.len() / 2]),
+        us(steady_max)
+    );
+    for window in &swap_windows {
+        let times = &host.audio_cpu_ns[window.clone()];
+        eprintln!(
+            "  swap at run {}: first run {:.1} us, crossfade max {:.1} us, faults {}",
+            window.start,
+            us(times[0]),
+            us(times.iter().copied().max().unwrap_or(0)),
+            host.audio_faults[window.clone()].iter().sum::<u64>()
+        );
+    }
+    assert!(
+        faults.is_empty(),
+        "page faults on the audio thread after warm-up (run, faults): {faults:?}"
+    );
 }

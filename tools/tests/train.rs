@@ -113,6 +113,27 @@ fn parity_nano_preset() {
 }
 
 #[test]
+fn parity_a2_presets_match_the_trainers_a2() {
+    let dir = temp_dir("parity-a2");
+    for name in ["a2", "a2_lite"] {
+        let architecture = Architecture::from_arg(name).unwrap();
+        check_parity(&architecture, &dir, name);
+    }
+    // `a2` is the fixture's A2 (written by the NAM trainer), weights aside.
+    let Architecture::WaveNet(ours) = Architecture::from_arg("a2").unwrap() else {
+        panic!("a2 is not a WaveNet");
+    };
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/wavenet_a2.nam");
+    let Architecture::WaveNet(theirs) = Architecture::from_arg(fixture.to_str().unwrap()).unwrap()
+    else {
+        panic!("the A2 fixture is not a WaveNet");
+    };
+    assert_eq!(format!("{ours:?}"), format!("{theirs:?}"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn parity_gated_and_plain_wavenets() {
     let dir = temp_dir("parity-wavenet");
     let gated = r#"{"architecture": "WaveNet", "config": {"layers": [
@@ -390,4 +411,104 @@ fn short_training_lowers_esr_and_exports_a_loadable_model() {
     assert_eq!(summary.outcome.epochs_completed, 7);
     assert_eq!(summary.outcome.history.len(), 1);
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The arguments of a short nano training on `dir`'s di.wav/amp.wav.
+fn short_run(dir: &Path, output: &str, epochs: usize, resume: Option<PathBuf>) -> TrainArgs {
+    TrainArgs {
+        input: dir.join("di.wav"),
+        target: dir.join("amp.wav"),
+        arch: "nano".into(),
+        output: dir.join(output),
+        epochs,
+        lr: 0.004,
+        lr_decay: 0.9,
+        weight_decay: 1e-4,
+        batch_size: 4,
+        segment_length: 1024,
+        seed: 3,
+        validation_split: 0.25,
+        device: DeviceChoice::Cpu,
+        resume,
+        latency: Some(0),
+        loss: LossKind::Mse,
+        pre_emphasis: None,
+        pre_emphasis_weight: 1.0,
+        mrstft_weight: None,
+        threads: Some(1),
+        quiet: true,
+        name: None,
+        modeled_by: None,
+        gear_type: None,
+        gear_make: None,
+        gear_model: None,
+        tone_type: None,
+    }
+}
+
+fn weights_of(path: &Path) -> Vec<f32> {
+    match NamFile::load(path).unwrap().spec {
+        nam_kernel::format::ModelSpec::WaveNet { weights, .. } => weights,
+        other => panic!(
+            "{}: not a WaveNet: {}",
+            path.display(),
+            other.architecture()
+        ),
+    }
+}
+
+#[test]
+fn resuming_a_checkpoint_continues_exactly_where_it_stopped() {
+    let dir = temp_dir("resume");
+    let x: Vec<f32> = noise(5, 3 * 48_000).iter().map(|v| 0.3 * v).collect();
+    write_wav(&dir.join("di.wav"), &x, 48_000, 1);
+    write_wav(&dir.join("amp.wav"), &amp(&x, 0), 48_000, 1);
+    let stop = AtomicBool::new(false);
+
+    // Four epochs in one go, and two then two more from the checkpoint.
+    short_run(&dir, "whole.nam", 4, None)
+        .run_with_stop(&stop)
+        .unwrap();
+    short_run(&dir, "half.nam", 2, None)
+        .run_with_stop(&stop)
+        .unwrap();
+    let checkpoint = dir.join("half.checkpoint.nam");
+    assert!(
+        dir.join("half.checkpoint.adam").exists(),
+        "no optimizer state saved"
+    );
+    let resumed = short_run(&dir, "resumed.nam", 4, Some(checkpoint.clone()))
+        .run_with_stop(&stop)
+        .unwrap();
+    assert_eq!(resumed.outcome.epochs_completed, 4);
+    let whole = weights_of(&dir.join("whole.checkpoint.nam"));
+    let continued = weights_of(&dir.join("resumed.checkpoint.nam"));
+    let diff = whole
+        .iter()
+        .zip(&continued)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0_f32, f32::max);
+    assert!(diff <= 1e-6, "resumed weights differ by {diff}");
+
+    // Without the optimizer's state, the moments restart from zero: the
+    // run goes elsewhere (so the comparison above can fail).
+    std::fs::remove_file(dir.join("half.checkpoint.adam")).unwrap();
+    short_run(&dir, "fresh.nam", 4, Some(checkpoint))
+        .run_with_stop(&stop)
+        .unwrap();
+    let fresh = weights_of(&dir.join("fresh.checkpoint.nam"));
+    let apart = whole
+        .iter()
+        .zip(&fresh)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0_f32, f32::max);
+    assert!(apart > 1e-4, "fresh moments changed nothing ({apart})");
+
+    // A state that does not fit the model is refused with the file named.
+    std::fs::write(dir.join("half.checkpoint.adam"), b"not a tensor archive").unwrap();
+    let error = short_run(&dir, "bad.nam", 4, Some(dir.join("half.checkpoint.nam")))
+        .run_with_stop(&stop)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("half.checkpoint.adam"), "{error}");
 }

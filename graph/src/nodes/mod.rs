@@ -8,5 +8,6 @@ pub mod mix;
 pub mod nam;
 pub mod registry;
 pub mod resampler;
+mod sinc;
 pub mod tone_stack;
 pub mod wav;

@@ -462,6 +462,12 @@ pub struct Host {
     pub responses_at: Vec<usize>,
     /// Allocations seen inside run()/work_response().
     pub alloc_violations: u32,
+    /// Page faults taken by the calling (audio) thread inside each run()
+    /// and the worker responses delivered after it, one entry per run.
+    pub audio_faults: Vec<u64>,
+    /// CPU time of the calling thread inside each run() and its responses,
+    /// in ns, one entry per run (for measurements, never for assertions).
+    pub audio_cpu_ns: Vec<u64>,
     /// Worker jobs run.
     pub jobs_run: usize,
     /// Worker jobs that hand a retired rig back to be freed (white box: the
@@ -588,6 +594,8 @@ impl Host {
             frames: 0,
             responses_at: Vec::new(),
             alloc_violations: 0,
+            audio_faults: Vec::new(),
+            audio_cpu_ns: Vec::new(),
             jobs_run: 0,
             free_jobs: 0,
             responses: 0,
@@ -745,6 +753,7 @@ impl Host {
         let handle = self.handle;
         let capacity = self.notify_capacity.min(ATOM_PORT_BYTES - 8) as u32;
         let before = violation_count();
+        let usage = AudioThreadUsage::now();
         {
             let control: &mut [u8] = bytemuck_bytes(&mut self.control);
             let notify: &mut [u8] = bytemuck_bytes(&mut self.notify);
@@ -798,12 +807,15 @@ impl Host {
                 }
             });
         }
+        let mut usage = usage.since();
         self.alloc_violations += violation_count() - before;
         self.pending.clear();
         self.read_notify();
         self.runs += 1;
         self.frames += frames;
-        self.serve_worker();
+        self.serve_worker(&mut usage);
+        self.audio_faults.push(usage.faults);
+        self.audio_cpu_ns.push(usage.cpu_ns);
     }
 
     /// Runs the plugin over whole signals in blocks of `block` frames.
@@ -832,7 +844,7 @@ impl Host {
 
     /// Runs the queued jobs (as the worker thread would) and delivers the
     /// responses (as the host does between two cycles).
-    fn serve_worker(&mut self) {
+    fn serve_worker(&mut self, audio: &mut AudioThreadUsage) {
         let worker = self.worker.unwrap();
         loop {
             let queue = self.queue();
@@ -869,6 +881,7 @@ impl Host {
             }
             let handle = self.handle;
             let before = violation_count();
+            let usage = AudioThreadUsage::now();
             assert_no_alloc(|| {
                 for response in &responses {
                     // SAFETY: delivering the plugin's own response bytes once.
@@ -886,6 +899,7 @@ impl Host {
                     unsafe { end_run(handle) };
                 }
             });
+            audio.add(usage.since());
             self.alloc_violations += violation_count() - before;
             self.responses += responses.len();
             self.responses_at.push(self.frames);
@@ -1245,4 +1259,44 @@ pub fn rms(a: &[f32]) -> f32 {
 
 pub fn all_finite(a: &[f32]) -> bool {
     a.iter().all(|x| x.is_finite())
+}
+
+/// Page faults and CPU time of the calling thread (`getrusage` and the
+/// thread's CPU clock: neither allocates, so they may bracket a `run()`).
+#[derive(Clone, Copy, Default)]
+pub struct AudioThreadUsage {
+    pub faults: u64,
+    pub cpu_ns: u64,
+}
+
+impl AudioThreadUsage {
+    /// The calling thread's totals so far.
+    pub fn now() -> Self {
+        // SAFETY: plain calls filling caller-owned structs.
+        unsafe {
+            let mut usage: libc::rusage = std::mem::zeroed();
+            libc::getrusage(libc::RUSAGE_THREAD, &mut usage);
+            let mut time: libc::timespec = std::mem::zeroed();
+            libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut time);
+            Self {
+                faults: (usage.ru_minflt + usage.ru_majflt) as u64,
+                cpu_ns: time.tv_sec as u64 * 1_000_000_000 + time.tv_nsec as u64,
+            }
+        }
+    }
+
+    /// What the calling thread used since `self` was taken.
+    pub fn since(self) -> Self {
+        let now = Self::now();
+        Self {
+            faults: now.faults - self.faults,
+            cpu_ns: now.cpu_ns - self.cpu_ns,
+        }
+    }
+
+    /// Adds `other`'s usage to this one.
+    pub fn add(&mut self, other: Self) {
+        self.faults += other.faults;
+        self.cpu_ns += other.cpu_ns;
+    }
 }

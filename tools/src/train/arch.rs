@@ -22,7 +22,7 @@ pub enum Architecture {
 pub enum ArchError {
     /// The name is no preset and no readable file.
     #[error(
-        "`{0}` is neither a preset (standard, lite, feather, nano) nor a readable JSON file: {1}"
+        "`{0}` is neither a preset (a2, a2_lite, standard, lite, feather, nano) nor a readable JSON file: {1}"
     )]
     Unreadable(String, std::io::Error),
     /// The file is not JSON of a known shape.
@@ -50,9 +50,46 @@ const LITE_DILATIONS_1: [usize; 7] = [1, 2, 4, 8, 16, 32, 64];
 /// Dilations of the second array of the lite/feather/nano presets.
 const LITE_DILATIONS_2: [usize; 13] = [128, 256, 512, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
 
-/// The config of a preset (`standard`, `lite`, `feather`, `nano`) in the legacy
-/// 0.5 layout the NAM trainer used for them.
+/// Kernel sizes of the A2 layers (the NAM trainer 0.13's packed model).
+const A2_KERNEL_SIZES: [usize; 23] = [
+    6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 15, 15, 6, 6, 6, 6, 6, 6, 6,
+];
+/// Dilations of the A2 layers: three restarting runs and a 13 between them.
+const A2_DILATIONS: [usize; 23] = [
+    1, 3, 7, 17, 41, 101, 239, 1, 3, 7, 17, 41, 101, 239, 1, 13, 1, 3, 7, 17, 41, 101, 239,
+];
+
+/// The config of an A2 WaveNet of `channels` channels: the NAM trainer 0.13's
+/// default (`config_model_packed.json` trains 3 and 8 channels together): one
+/// array of 23 LeakyReLU(0.01) layers with the kernel sizes and dilations
+/// above, a 16-tap head rechannel with bias, head scale 0.01.
+fn a2_config(channels: usize) -> Value {
+    let layers = A2_KERNEL_SIZES.len();
+    json!({
+        "layers": [{
+            "input_size": 1, "condition_size": 1, "channels": channels, "bottleneck": channels,
+            "kernel_sizes": A2_KERNEL_SIZES, "dilations": A2_DILATIONS,
+            "activation": vec![json!({"type": "LeakyReLU", "negative_slope": 0.01}); layers],
+            "gating_mode": vec!["none"; layers],
+            "head": {"out_channels": 1, "kernel_size": 16, "bias": true},
+            "layer1x1": {"active": true, "groups": 1},
+            "head1x1": {"active": false, "out_channels": 1, "groups": 1},
+            "groups_input": 1, "groups_input_mixin": 1
+        }],
+        "head": null,
+        "head_scale": 0.01
+    })
+}
+
+/// The config of a preset: `a2` (8 channels) and `a2_lite` (3), the NAM
+/// trainer 0.13's two A2 sizes, and `standard`, `lite`, `feather`, `nano` in
+/// the legacy 0.5 layout the NAM trainer used for them.
 pub fn preset_config(name: &str) -> Option<Value> {
+    match name {
+        "a2" => return Some(a2_config(8)),
+        "a2_lite" => return Some(a2_config(3)),
+        _ => {}
+    }
     let (channels, head, d1, d2): (usize, usize, &[usize], &[usize]) = match name {
         "standard" => (16, 8, &STANDARD_DILATIONS, &STANDARD_DILATIONS),
         "lite" => (12, 6, &LITE_DILATIONS_1, &LITE_DILATIONS_2),

@@ -9,12 +9,16 @@ use nam_kernel::format::ModelSpec;
 use nam_kernel::{LoadError, NamFile};
 use serde_json::json;
 
+use super::adam::AdamState;
 use super::align::{self, Latency, Method};
 use super::arch::{ArchError, Architecture};
 use super::data::{self, DataError};
 use super::export::{self, UserMetadata};
 use super::loss::{LossConfig, LossKind};
-use super::trainer::{self, Dataset, DeviceChoice, TrainError, TrainOutcome, TrainSettings};
+use super::trainer::{
+    self, Dataset, DeviceChoice, ResumePoint, TrainError, TrainOutcome, TrainSettings,
+};
+use super::verdict;
 
 /// Gear types the NAM trainer knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -177,9 +181,6 @@ pub struct Summary {
     pub output: PathBuf,
 }
 
-/// Weights to resume from and the epochs they were trained for.
-type Resume = (Vec<f32>, usize);
-
 impl TrainArgs {
     fn settings(&self) -> Result<TrainSettings, CommandError> {
         let positive = |v: usize, name: &str| {
@@ -229,8 +230,10 @@ impl TrainArgs {
         }
     }
 
-    /// The architecture and, when resuming, the weights and epochs done.
-    fn architecture(&self) -> Result<(Architecture, Option<Resume>), CommandError> {
+    /// The architecture and, when resuming, where to start: the weights, the
+    /// epochs done and, when saved beside the file ([`optimizer_path`]),
+    /// Adam's state.
+    fn architecture(&self) -> Result<(Architecture, Option<ResumePoint>), CommandError> {
         let Some(path) = &self.resume else {
             return Ok((Architecture::from_arg(&self.arch)?, None));
         };
@@ -247,20 +250,43 @@ impl TrainArgs {
             .and_then(|t| t.pointer("/nam_tools/epochs_completed"))
             .and_then(|v| v.as_u64())
             .unwrap_or(0) as usize;
-        match nam.spec {
+        let (architecture, weights) = match nam.spec {
             ModelSpec::WaveNet { config, weights } => {
                 super::arch::check_wavenet(&config)
                     .map_err(|f| resume_error(format!("the trainer does not implement {f}")))?;
-                Ok((Architecture::WaveNet(config), Some((weights, epochs))))
+                (Architecture::WaveNet(config), weights)
             }
-            ModelSpec::Lstm { config, weights } => {
-                Ok((Architecture::Lstm(config), Some((weights, epochs))))
+            ModelSpec::Lstm { config, weights } => (Architecture::Lstm(config), weights),
+            other => {
+                return Err(resume_error(format!(
+                    "cannot train a {} model",
+                    other.architecture()
+                )))
             }
-            other => Err(resume_error(format!(
-                "cannot train a {} model",
-                other.architecture()
-            ))),
-        }
+        };
+        let state_path = optimizer_path(path);
+        let optimizer = if state_path.exists() {
+            Some(
+                AdamState::load(&state_path).map_err(|problem| CommandError::Resume {
+                    file: state_path.display().to_string(),
+                    problem,
+                })?,
+            )
+        } else {
+            if !self.quiet {
+                eprintln!(
+                    "no optimizer state beside it ({}): Adam's moments start from zero",
+                    state_path.display()
+                );
+            }
+            None
+        };
+        let point = ResumePoint {
+            weights,
+            epochs,
+            optimizer,
+        };
+        Ok((architecture, Some(point)))
     }
 
     /// Runs the whole command; Ctrl-C stops training and still exports.
@@ -347,12 +373,14 @@ impl TrainArgs {
             &architecture,
             &data,
             &settings,
-            resume.as_ref().map(|(w, e)| (w.as_slice(), *e)),
+            resume,
             stop,
-            |weights, epochs, esr| {
+            |weights, epochs, esr, optimizer| {
                 if checkpoint_error.is_none() {
                     checkpoint_error =
-                        write(weights, esr, record(epochs, &device), &checkpoint_path).err();
+                        write(weights, esr, record(epochs, &device), &checkpoint_path)
+                            .and_then(|()| save_optimizer(optimizer, &checkpoint_path))
+                            .err();
                 }
             },
         )?;
@@ -377,6 +405,12 @@ impl TrainArgs {
             outcome.device,
             self.output.display()
         ));
+        say(format!(
+            "ESR {:.4}: {} (the NAM trainer's scale: {})",
+            outcome.best_validation_esr,
+            verdict::esr_verdict(outcome.best_validation_esr),
+            verdict::esr_scale()
+        ));
         Ok(Summary {
             latency,
             outcome,
@@ -395,4 +429,19 @@ fn value_name(value: &impl clap::ValueEnum) -> Option<String> {
 /// `model.nam` → `model.checkpoint.nam`: the latest epoch's weights, for --resume.
 pub fn checkpoint_path(output: &Path) -> PathBuf {
     output.with_extension("checkpoint.nam")
+}
+
+/// `model.checkpoint.nam` → `model.checkpoint.adam`: the optimizer's state
+/// saved with a checkpoint, read back by --resume.
+pub fn optimizer_path(checkpoint: &Path) -> PathBuf {
+    checkpoint.with_extension("adam")
+}
+
+/// Saves the optimizer's state beside the checkpoint `checkpoint`.
+fn save_optimizer(state: &AdamState, checkpoint: &Path) -> Result<(), CommandError> {
+    let path = optimizer_path(checkpoint);
+    state.save(&path).map_err(|e| CommandError::Write {
+        file: path.display().to_string(),
+        source: std::io::Error::other(e.to_string()),
+    })
 }

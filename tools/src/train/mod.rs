@@ -3,8 +3,9 @@
 //!
 //! The parts that need no libtorch are always built: [`data`] (reading and
 //! checking the pair), [`align`] (latency detection), [`arch`] (presets and
-//! configs), [`loudness`]. With the feature: [`model`] (the WaveNet and LSTM in
-//! `tch`, parameters in `.nam` weight order), [`loss`], [`trainer`] (the loop),
+//! configs), [`loudness`], [`verdict`] (what an ESR means). With the feature: [`model`] (the WaveNet and LSTM in
+//! `tch`, parameters in `.nam` weight order), [`loss`], [`adam`] (the
+//! optimizer, its state saved with checkpoints), [`trainer`] (the loop),
 //! [`export`] and [`command`] (the CLI).
 //!
 //! Tests (`tools/tests/train.rs`, feature `train`): the `tch` model and
@@ -16,7 +17,10 @@ pub mod align;
 pub mod arch;
 pub mod data;
 pub mod loudness;
+pub mod verdict;
 
+#[cfg(feature = "train")]
+pub mod adam;
 #[cfg(feature = "train")]
 pub mod command;
 #[cfg(feature = "train")]

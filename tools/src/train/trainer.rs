@@ -1,13 +1,17 @@
 //! The training loop: Adam with exponential learning-rate decay per epoch,
 //! random segments in batches, validation ESR each epoch, the best model kept,
-//! a progress bar, and a stop flag (Ctrl-C) honoured between batches.
+//! a progress bar, and a stop flag (Ctrl-C) honoured between batches. Every
+//! epoch's segments and learning rate depend only on the seed and the epoch's
+//! number, and the optimizer's state is saved with each checkpoint, so a
+//! resumed run continues exactly as the uninterrupted one would have.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
+use tch::{nn, Device, Kind, Tensor};
 
+use super::adam::{Adam, AdamState};
 use super::arch::Architecture;
 use super::loss::LossConfig;
 use super::model::TrainModel;
@@ -61,6 +65,16 @@ pub struct Dataset {
     pub validation_target: Vec<f32>,
 }
 
+/// Where a resumed run starts.
+pub struct ResumePoint {
+    /// The weights (`.nam` layout).
+    pub weights: Vec<f32>,
+    /// The epochs they were trained for.
+    pub epochs: usize,
+    /// Adam's state after those epochs; `None` starts its moments at zero.
+    pub optimizer: Option<AdamState>,
+}
+
 /// What a run produced.
 #[derive(Clone, Debug)]
 pub struct TrainOutcome {
@@ -109,6 +123,9 @@ pub enum TrainError {
     /// libtorch reported an error.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
+    /// A saved optimizer state does not fit the model.
+    #[error("the optimizer state does not fit the model: {0}")]
+    OptimizerState(String),
     /// The loss became NaN or infinite.
     #[error("the training loss became {0} at epoch {1}; try a lower --lr")]
     Diverged(f64, usize),
@@ -129,6 +146,13 @@ impl SplitMix {
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
     }
+}
+
+/// The segment positions' generator for `epoch` (0-based): a function of the
+/// seed and the epoch only, so a resumed run draws what the uninterrupted one
+/// would have.
+fn epoch_rng(seed: u64, epoch: usize) -> SplitMix {
+    SplitMix(seed ^ 0x6e61_6d2d_7472_6169 ^ (epoch as u64).wrapping_mul(0xd1b5_4a32_d192_ed03))
 }
 
 /// Picks the device.
@@ -181,16 +205,16 @@ pub fn validation_esr(
     }
 }
 
-/// Trains `architecture` on `data`; `resume` holds `.nam` weights and the epochs
-/// they were trained for. `stop` ends the run between batches; `checkpoint` is
-/// called after each epoch with `(weights, epochs completed, validation ESR)`.
+/// Trains `architecture` on `data`, from `resume` if given. `stop` ends the
+/// run between batches; `checkpoint` is called after each epoch with
+/// `(weights, epochs completed, validation ESR, optimizer state)`.
 pub fn train(
     architecture: &Architecture,
     data: &Dataset,
     settings: &TrainSettings,
-    resume: Option<(&[f32], usize)>,
+    resume: Option<ResumePoint>,
     stop: &AtomicBool,
-    mut checkpoint: impl FnMut(&[f32], usize, f64),
+    mut checkpoint: impl FnMut(&[f32], usize, f64, &AdamState),
 ) -> Result<TrainOutcome, TrainError> {
     let device = select_device(settings.device)?;
     let rf = architecture.receptive_field();
@@ -210,17 +234,19 @@ pub fn train(
     tch::manual_seed(settings.seed as i64);
     let vs = nn::VarStore::new(device);
     let mut model = TrainModel::new(&vs.root(), architecture);
+    let mut optimizer = Adam::new(&vs, settings.learning_rate, settings.weight_decay);
     let first_epoch = match resume {
-        Some((weights, epochs)) => {
-            model.import_weights(weights);
-            epochs
+        Some(point) => {
+            model.import_weights(&point.weights);
+            if let Some(state) = point.optimizer {
+                optimizer
+                    .restore(state)
+                    .map_err(TrainError::OptimizerState)?;
+            }
+            point.epochs
         }
         None => 0,
     };
-    let mut optimizer = nn::Adam::default()
-        .wd(settings.weight_decay)
-        .build(&vs, settings.learning_rate)?;
-    let mut rng = SplitMix(settings.seed ^ 0x6e61_6d2d_7472_6169);
     // As many segments per epoch as the NAM trainer's non-overlapping ones.
     let segments = (data.train_input.len() + 1 - rf) / settings.segment_samples;
     let batches = (segments / settings.batch_size).max(1);
@@ -239,7 +265,10 @@ pub fn train(
     let bar = progress_bar(settings, batches, first_epoch);
     let (mut history, mut interrupted, mut epoch) = (Vec::new(), false, first_epoch);
     while epoch < settings.epochs && !interrupted {
-        optimizer.set_lr(settings.learning_rate * settings.learning_rate_decay.powi(epoch as i32));
+        optimizer.set_learning_rate(
+            settings.learning_rate * settings.learning_rate_decay.powi(epoch as i32),
+        );
+        let mut rng = epoch_rng(settings.seed, epoch);
         let mut loss_sum = 0.0;
         let mut done = 0;
         for _ in 0..batches {
@@ -281,7 +310,7 @@ pub fn train(
             settings.epochs,
             loss_sum / done.max(1) as f64
         ));
-        checkpoint(&weights, epoch, esr);
+        checkpoint(&weights, epoch, esr, optimizer.state());
     }
     bar.finish_and_clear();
     Ok(TrainOutcome {

@@ -2,8 +2,8 @@
 //! [`Rig`], crossfades to a new one when it arrives, crossfades to the dry
 //! signal on bypass, and guarantees finite output.
 //!
-//! Nothing here allocates, locks or blocks after [`Engine::new`]; rigs arrive
-//! built (from the worker) and leave through [`Engine::take_retired`] so they
+//! Nothing here allocates, locks or blocks after [`RigPlayer::new`]; rigs arrive
+//! built (from the worker) and leave through [`RigPlayer::take_retired`] so they
 //! are dropped off the audio thread.
 
 use crate::controls::{Control, Controls};
@@ -25,7 +25,7 @@ const MAX_DRY_DELAY_FRAMES: usize = 8192;
 const RETIRED_SLOTS: usize = 8;
 
 /// Mono or stereo audio processing around the current rig.
-pub struct Engine {
+pub struct RigPlayer {
     channels: usize,
     fade_frames: usize,
     current: Box<Rig>,
@@ -38,7 +38,7 @@ pub struct Engine {
     wet: f32,
     enabled: bool,
     /// The next processing starts at the current control values and bypass
-    /// state without ramps (set when the engine starts afresh: instantiation,
+    /// state without ramps (set when the player starts afresh: instantiation,
     /// activation, state restore).
     snap_pending: bool,
     dry_delay: [DelayLine; 2],
@@ -51,12 +51,12 @@ pub struct Engine {
     recoveries: u64,
 }
 
-impl Engine {
-    /// Creates the engine for `channels` (1 or 2) at `sample_rate_hz`, playing
+impl RigPlayer {
+    /// Creates the player for `channels` (1 or 2) at `sample_rate_hz`, playing
     /// `rig`. Allocates: call off the audio thread.
     pub fn new(rig: Box<Rig>, controls: Controls, channels: usize, sample_rate_hz: f64) -> Self {
         let buffers = || [vec![0.0; CHUNK_FRAMES], vec![0.0; CHUNK_FRAMES]];
-        let mut engine = Self {
+        let mut player = Self {
             channels: channels.clamp(1, 2),
             fade_frames: ((sample_rate_hz * FADE_SECONDS) as usize).max(1),
             current: rig,
@@ -76,8 +76,8 @@ impl Engine {
             input_buffers: buffers(),
             recoveries: 0,
         };
-        engine.current.set_controls(&controls);
-        engine
+        player.current.set_controls(&controls);
+        player
     }
 
     /// The rig playing now (or fading in).
@@ -340,41 +340,41 @@ mod tests {
     use crate::rig::RigFiles;
     use nam_graph::ReadFiles;
 
-    fn engine(rate: f64) -> Engine {
+    fn player(rate: f64) -> RigPlayer {
         let controls = Controls::default();
         let rig = Rig::build(&RigFiles::default(), &controls, rate, 1, &mut ReadFiles).unwrap();
-        Engine::new(Box::new(rig), controls, 1, rate)
+        RigPlayer::new(Box::new(rig), controls, 1, rate)
     }
 
     #[test]
     fn non_finite_input_gives_finite_output() {
-        let mut engine = engine(48_000.0);
+        let mut player = player(48_000.0);
         let mut input: Vec<f32> = (0..4096).map(|i| (i as f32 * 0.05).sin() * 0.5).collect();
         input[100] = f32::NAN;
         input[2000] = f32::INFINITY;
         input[3000] = f32::NEG_INFINITY;
         let mut output = vec![0.0; input.len()];
-        engine.process(&[&input], &mut [&mut output]);
+        player.process(&[&input], &mut [&mut output]);
         assert!(output.iter().all(|x| x.is_finite()));
-        assert_eq!(engine.recoveries(), 0, "sanitized before the chain");
+        assert_eq!(player.recoveries(), 0, "sanitized before the chain");
         assert!(output[3500].abs() > 0.0, "signal still passes");
     }
 
     #[test]
     fn bypass_crossfades_to_the_input_without_a_jump() {
         let rate = 48_000.0;
-        let mut engine = engine(rate);
-        engine.set_control(Control::OutputGainDb, -20.0);
+        let mut player = player(rate);
+        player.set_control(Control::OutputGainDb, -20.0);
         let input = vec![0.5f32; 48_000];
         let mut output = vec![0.0; input.len()];
-        engine.process(&[&input[..24_000]], &mut [&mut output[..24_000]]);
+        player.process(&[&input[..24_000]], &mut [&mut output[..24_000]]);
         assert!(
             (output[23_999] - 0.05).abs() < 1e-3,
             "processed: {}",
             output[23_999]
         );
-        engine.set_enabled(false);
-        engine.process(&[&input[24_000..]], &mut [&mut output[24_000..]]);
+        player.set_enabled(false);
+        player.process(&[&input[24_000..]], &mut [&mut output[24_000..]]);
         let fade = (rate * FADE_SECONDS) as usize;
         assert_eq!(output[24_000 + fade + 10], 0.5, "fully dry after the fade");
         let steps = output[23_999..24_000 + fade + 2].windows(2);
