@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Real LV2 hosts for the plugin's tests (scripts/test-lv2.sh, scripts/lv2-bench.sh).
 #
-# Installs the Debian packages they need (only the missing ones, with apt-get) and
+# Installs the Debian packages they need (Ardour 7 among them, run headless by
+# scripts/ardour/run.sh) (only the missing ones, with apt-get) and
 # builds the team's headless hosts from ../shared/tools into .cache/hosts/, where
 # later runs reuse them (a run with everything cached takes about a second):
 #
@@ -28,7 +29,7 @@ die() { printf 'error: lv2-hosts: %s\n' "$*" >&2; exit 1; }
 # --- Debian packages -----------------------------------------------------------------
 apt_packages="lilv-utils lv2-dev jalv jackd2 jack-tools sox sordi serdi \
   liblilv-dev libsndfile1-dev libjack-jackd2-dev libreadline-dev libfftw3-dev libelf-dev \
-  meson ninja-build pkg-config gcc g++ make python3 python3-venv python3-pip valgrind time librsvg2-bin"
+  meson ninja-build pkg-config gcc g++ make python3 python3-venv python3-pip valgrind time librsvg2-bin ardour"
 missing=$(for p in $apt_packages; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
 if [ -n "$missing" ]; then
   # shellcheck disable=SC2086

@@ -134,7 +134,7 @@ scripts/aarch64-cost.sh --models "$harness_model" --samples 4096,12288 2>&1 | te
 grep -Eq '^\| wavenet_nano \| full \| [1-9][0-9 ]* \|' "$log" || die "scripts/aarch64-cost.sh printed no count for wavenet_nano"
 passed=$((passed + 1))
 
-step "LV2 plugin in real hosts: validators, lv2patchhost parity with nam-graph, jalv, Carla, mod-host"
+step "LV2 plugin in real hosts: validators, lv2patchhost parity with nam-graph, jalv, Carla, mod-host, Ardour"
 MOD_BUNDLE=$PWD/$mod_bundle scripts/test-lv2.sh 2>&1 | tee "$log"
 lv2_passed=$(awk '/^[0-9]+ passed, 0 failed$/ { n = $1 } END { print n + 0 }' "$log")
 [ "$lv2_passed" -gt 0 ] || die "scripts/test-lv2.sh ran no check"

@@ -4,7 +4,9 @@
 //! input_gain → [input_ir] → gate → [amp] → eq → [cab] → output_gain
 //! ```
 //!
-//! Bracketed nodes exist only when their file is set. The chain is a
+//! Bracketed nodes exist only when their file is set. The cabinet IR is
+//! normalized and trimmed by [`CAB_LEVEL_DB`] (see there); the input IR plays
+//! at its own level (its level is the drive into the model). The chain is a
 //! [`ChainSpec`] value ([`chain_spec`]), built by `nam-graph`; written as
 //! `chain.toml`, `nam-graph run` on it reproduces the plugin's output exactly.
 
@@ -19,6 +21,19 @@ use crate::controls::{Control, Controls, CONTROL_COUNT};
 /// The largest internal block of the plugin's graph (host blocks of any size
 /// are split into blocks of at most this many frames).
 pub const BLOCK_FRAMES: usize = 64;
+
+/// Level of the cabinet IR after normalization, in dB.
+///
+/// The cabinet is normalized as `nam-graph`'s `ir` node does with
+/// `normalize = true` (its magnitude response scaled to an RMS of 0 dB over
+/// 20 Hz – 20 kHz), so every IR file plays at the same level whatever its
+/// own, as users of other NAM and IR plugins expect. A normalized cab still
+/// raises a guitar amp's output by about +9 dB (its response peaks in the
+/// mids, where the amp's energy is, and rolls off above): this trim, the
+/// bundled demo chain's `level_db`, brings the amp plus cab back to about
+/// the amp's own loudness (−3 dB RMS, peaks −6 dBFS for the bundled drive
+/// model and cab on the demo DI, instead of +18 dBFS with the raw IR).
+pub const CAB_LEVEL_DB: f32 = -12.0;
 
 /// A file the user chooses: the plugin's `patch:writable` parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,11 +128,16 @@ pub fn chain_spec(files: &RigFiles, controls: &Controls) -> ChainSpec {
     };
     let ir = |slot: FileSlot| {
         files.get(slot).map(|path| {
+            let cab = slot == FileSlot::CabIr;
             let kind = NodeKind::Ir {
                 file: path.to_owned(),
-                normalize: false,
+                normalize: cab,
             };
-            node(slot.node_id(), kind)
+            let mut spec = node(slot.node_id(), kind);
+            if cab {
+                spec.params.insert("level_db".to_owned(), CAB_LEVEL_DB);
+            }
+            spec
         })
     };
     let amp = files.get(FileSlot::Model).map(|path| {
@@ -235,5 +255,36 @@ impl Rig {
     /// Processes one buffer per channel. Audio thread; allocation-free.
     pub fn process(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
         self.graph.process(inputs, outputs);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ir_node(spec: &ChainSpec, id: &str) -> (bool, Option<f32>) {
+        let node = spec
+            .nodes
+            .iter()
+            .find(|n| n.id.as_deref() == Some(id))
+            .expect("node");
+        let NodeKind::Ir { normalize, .. } = node.kind else {
+            panic!("{id} is not an ir node");
+        };
+        (normalize, node.params.get("level_db").copied())
+    }
+
+    #[test]
+    fn the_cab_is_normalized_and_trimmed_the_input_ir_plays_as_it_is() {
+        let mut files = RigFiles::default();
+        files.set(FileSlot::InputIr, Some(PathBuf::from("/irs/boost.wav")));
+        files.set(FileSlot::CabIr, Some(PathBuf::from("/irs/cab.wav")));
+        let spec = chain_spec(&files, &Controls::default());
+        assert_eq!(ir_node(&spec, "cab"), (true, Some(CAB_LEVEL_DB)));
+        assert_eq!(ir_node(&spec, "input_ir"), (false, None));
+        // written as chain.toml, `nam-graph run` plays the same cab
+        let toml = toml::to_string(&spec).expect("serializes");
+        let back: ChainSpec = toml::from_str(&toml).expect("parses");
+        assert_eq!(ir_node(&back, "cab"), (true, Some(CAB_LEVEL_DB)));
     }
 }

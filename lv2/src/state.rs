@@ -8,7 +8,7 @@
 
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::marker::PhantomData;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use lv2_core::plugin::Plugin;
@@ -269,7 +269,7 @@ impl<P: StateHost> StateDescriptor<P> {
             }
             let absolute = paths.map_with(&text, |m| m.absolute_path);
             match absolute.into_string() {
-                Ok(path) => files.set(slot, Some(PathBuf::from(path))),
+                Ok(path) => files.set(slot, Some(user_path(PathBuf::from(path)))),
                 Err(_) => shared.logger.log(
                     Level::Error,
                     &format!("the saved {} path is not UTF-8; not restored", slot.label()),
@@ -300,10 +300,72 @@ impl<P: StateHost> StateDescriptor<P> {
     }
 }
 
+/// Most links a missing file's path is followed through by [`user_path`].
+const MAX_LINK_HOPS: usize = 16;
+
+/// The path to load and to name in messages for a restored file: `path`
+/// itself, unless it is a symbolic link to nothing. Ardour keeps a session's
+/// outside files as links (`plugins/N/stateM/drive.nam` →
+/// `externals/drive.nam` → the user's file); when the user's file has moved,
+/// the path at the end of those links is the one the user knows, so the "not
+/// restored" message names it instead of Ardour's internal link.
+fn user_path(path: PathBuf) -> PathBuf {
+    let mut current = path;
+    for _ in 0..MAX_LINK_HOPS {
+        if current.exists() {
+            break;
+        }
+        let Ok(target) = std::fs::read_link(&current) else {
+            break;
+        };
+        let dir = current.parent().unwrap_or(Path::new("/"));
+        // `dir/../../user/x.nam` as `/…/user/x.nam`: the folder of a missing
+        // file usually exists and can be resolved; else keep the joined path
+        let joined = dir.join(&target);
+        current = match (joined.parent(), joined.file_name()) {
+            (Some(parent), Some(name)) => parent
+                .canonicalize()
+                .map(|parent| parent.join(name))
+                .unwrap_or(joined),
+            _ => joined,
+        };
+    }
+    current
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::log::Logger;
+
+    #[test]
+    fn a_link_to_a_moved_file_is_named_by_the_path_it_points_to() {
+        let dir = std::env::temp_dir().join(format!("nam-lv2-links-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (user, session) = (dir.join("user"), dir.join("session"));
+        std::fs::create_dir_all(&user).unwrap();
+        std::fs::create_dir_all(session.join("externals")).unwrap();
+        std::fs::create_dir_all(session.join("plugins/1/state1")).unwrap();
+        // Ardour's layout: two relative links in a row
+        let external = session.join("externals/drive.nam");
+        let state_link = session.join("plugins/1/state1/drive.nam");
+        std::os::unix::fs::symlink("../../user/drive.nam", &external).unwrap();
+        std::os::unix::fs::symlink("../../../externals/drive.nam", &state_link).unwrap();
+        let user_file = user.canonicalize().unwrap().join("drive.nam");
+
+        // the user's file moved away: the path is the user's
+        assert_eq!(user_path(state_link.clone()), user_file);
+        // a path that is no link is kept, present or not
+        assert_eq!(user_path(dir.join("none.nam")), dir.join("none.nam"));
+        // the file in place: the link is kept (the host's mapping stays as it is)
+        std::fs::write(&user_file, "{}").unwrap();
+        assert_eq!(user_path(state_link.clone()), state_link);
+        // a loop of links ends
+        std::os::unix::fs::symlink("b", dir.join("a")).unwrap();
+        std::os::unix::fs::symlink("a", dir.join("b")).unwrap();
+        let _ = user_path(dir.join("a"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn save_finds_an_activated_instance_until_it_is_dropped() {
