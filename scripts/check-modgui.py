@@ -338,7 +338,7 @@ def check_plugin(g, plugin, art_dir, checked_files):
     for p in writable:
         if g.one(p, RDFS + "range") == ATOM_PATH:
             path_types.update((g.one(p, MOD + "fileTypes") or "").split(","))
-    for kind in ("nammodel", "cabsim"):
+    for kind in ("nammodel", "aidadspmodel", "cabsim"):
         if kind not in path_types:
             fail(f"<{plugin}>: no writable path parameter with mod:fileTypes '{kind}' for the file selectors")
 

@@ -11,7 +11,8 @@
 #     through the plugin with model and IRs set by patch:Set, fixed and random block sizes,
 #     latency compensated, equal to `nam-graph run` on the same chain within 1e-5; state
 #     save/restore; a model swap while playing; bad files refused with log:Error; patch:Get;
-#     bypass (lv2:enabled); the stereo plugin; valgrind memcheck of all that;
+#     bypass (lv2:enabled); the stereo plugin; AIDA-X / RTNeural models (.json, .aidax) in the
+#     same model parameter; valgrind memcheck of all that;
 #   - jalv (JACK dummy backend), restoring a saved state;
 #   - Carla (headless, offline engine): each file parameter set through the state, the model
 #     through Carla's path parameter, project saved and reloaded;
@@ -308,7 +309,9 @@ CAB=$demo/cab.wav
 DRIVE=$demo/drive.nam
 STANDARD=$shared/peers/models/wavenet_standard.nam   # random weights, standard size
 LSTM=$shared/fixtures/lstm_1x16.nam
-for f in "$DI" "$CAB" "$DRIVE" "$STANDARD" "$LSTM"; do [ -f "$f" ] || die "missing test file $f"; done
+AIDAX_REAL=$root/nam-kernel/tests/rtneural/tw40_british_lead_deerinkstudios.json  # a real AIDA-X capture
+AIDAX_GRU44=$root/nam-kernel/tests/rtneural/gen_gru40.json   # GRU 40, states 44.1 kHz
+for f in "$DI" "$CAB" "$DRIVE" "$STANDARD" "$LSTM" "$AIDAX_REAL" "$AIDAX_GRU44"; do [ -f "$f" ] || die "missing test file $f"; done
 data=$work/data
 mkdir -p "$data"
 # -D: no dither, so every host reads the same samples
@@ -318,6 +321,8 @@ sox -D "$DI" "$data/di1s.wav" trim 0 1 || die "sox failed"
 sox -D "$DI" "$data/di3.wav" trim 0 3 && sox -D "$data/di3.wav" "$data/di3r.wav" reverse \
   && sox -D -M "$data/di3.wav" "$data/di3r.wav" "$data/di_st.wav" || die "sox failed"   # stereo: L != R
 head -c 700 "$DRIVE" >"$data/truncated.nam"                     # invalid JSON
+cp "$root/nam-kernel/tests/rtneural/gen_lstm20_dense_tanh.json" "$data/lstm_dense.aidax"  # loaded by content
+printf '{"name": "not a model"}' >"$data/not-a-model.json"
 : >"$data/empty.wav"
 printf 'this is not a wav file\n' >"$data/text.wav"
 # The cab IR as FLAC and AIFF (the same 24-bit samples), one FLAC named .wav (the plugin
@@ -908,11 +913,16 @@ check "parity 96k standard, blocks var:1:4096" t_parity "$URI" "$data/di96.wav" 
 check "parity 48k no files (gain, gate, tone stack)" t_parity "$URI" "$data/di1s.wav" 100 bass=2 treble=8 output_gain_db=6
 check "out of the box: drive + cab below 0 dBFS, cab as the demo's" t_out_of_box
 check "parity stereo 48k drive+cab, var:1:1024" t_parity "$URI_ST" "$data/di_st.wav" var:1:1024:13 --model "$DRIVE" --cab "$CAB"
+check "parity 48k AIDA-X capture (LSTM 12) + cab, var:1:1024" t_parity "$URI" "$DI" var:1:1024:5 --model "$AIDAX_REAL" --cab "$CAB"
+check "parity 48k AIDA-X .aidax (LSTM, dense tanh), block 64" t_parity "$URI" "$data/di1s.wav" 64 --model "$data/lstm_dense.aidax"
+check "parity 48k AIDA-X GRU of a 44.1k model (resampled), block 256" t_parity "$URI" "$data/di1s.wav" 256 --model "$AIDAX_GRU44" --cab "$CAB"
+check "state: AIDA-X model save, restore = nam-graph run" t_state "$data/di1s.wav" --model "$AIDAX_REAL" --cab "$CAB"
 check "state: save, restore = nam-graph run from frame 0" t_state "$DI" --model "$STANDARD" --input-ir "$CAB" --cab "$CAB"
 check "state: restore with controls and 44.1k" t_state "$data/di44.wav" --model "$DRIVE" --cab "$CAB" bass=8 output_gain_db=-3
 check "model swap while playing" t_swap
 check "bad model (truncated .nam) refused" t_bad_file "$P_MODEL" "$data/truncated.nam"
 check "missing model file refused" t_bad_file "$P_MODEL" "$data/no-such-model.nam"
+check "JSON that is neither .nam nor AIDA-X refused" t_bad_file "$P_MODEL" "$data/not-a-model.json"
 check "bad cab IR (not a WAV) refused" t_bad_file "$P_CAB" "$data/text.wav"
 check "bad cab IR (truncated FLAC) refused" t_bad_file "$P_CAB" "$data/truncated.flac"
 check "FLAC cab IR plays like the WAV cab" t_cab_container "$data/cab.flac"
@@ -935,6 +945,7 @@ check "carla offline: cab IR via state, save+reload" t_carla state "$P_CAB" "$CA
 check "carla offline: model via path parameter (patch)" t_carla patch "$P_MODEL" "$DRIVE"
 check "mod-host: patch_set model, echo, render, bypass" t_modhost "$P_MODEL" "$DRIVE" --model "$DRIVE"
 check "mod-host: patch_set cab IR, echo, render, bypass" t_modhost "$P_CAB" "$CAB" --cab "$CAB"
+check "mod-host: patch_set AIDA-X model, echo, render, bypass" t_modhost "$P_MODEL" "$AIDAX_REAL" --model "$AIDAX_REAL"
 check "ardour: mono, 48k, export, save, reopen, export" t_ardour "$URI" 1 48000
 check "ardour: mono, 44.1k, reopen, latency compensated" t_ardour "$URI" 1 44100
 check "ardour: stereo track, 48k, export, save, reopen, export" t_ardour "$URI_ST" 2 48000

@@ -53,8 +53,8 @@ grep -q '^test live_on_jack_dummy \.\.\. ok$' "$log" \
   || die "nam-graph live's test on JACK's dummy backend (graph/tests/live.rs) did not run and pass"
 echo "cargo test: $passed tests passed"
 
-step "aarch64 under qemu: kernel unit tests, every fixture with every table, kernel equivalence, plugin unit tests"
-cargo test -p nam-kernel -p nam-lv2 --locked --target aarch64-unknown-linux-gnu --lib --test fixtures --test kernels 2>&1 | tee "$log"
+step "aarch64 under qemu: kernel unit tests, every fixture with every table, kernel equivalence, RTNeural parity, plugin unit tests"
+cargo test -p nam-kernel -p nam-lv2 --locked --target aarch64-unknown-linux-gnu --lib --test fixtures --test kernels --test rtneural 2>&1 | tee "$log"
 aarch64_passed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^passed/) s += $i } END { print s + 0 }' "$log")
 [ "$aarch64_passed" -gt 0 ] || die "the aarch64 run ran no test"
 passed=$((passed + aarch64_passed))
@@ -113,6 +113,20 @@ if [ -x "$namcore" ]; then
   passed=$((passed + 1))
 else
   echo "NeuralAmpModelerCore not built in ${namcore%/namcore-default/*}: comparison with it skipped (scripts/bench-peers.sh builds it)"
+fi
+# An AIDA-X capture through the harness, against RTNeural run live by NeuralAudio when it is
+# built (nam-kernel/tests/rtneural.rs checks the same against committed references always).
+aidax_model=nam-kernel/tests/rtneural/tw40_california_clean_deerinkstudios.json
+"$anchor" dump "$aidax_model" 64 "$harness_dir/aidax.f32"
+neuralaudio=${NAM_PEERS_BUILD:-.cache/peers}/neuralaudio-default/Utils/AnchorBench/AnchorBench
+if [ -x "$neuralaudio" ]; then
+  "$neuralaudio" dump "$aidax_model" 64 "$harness_dir/aidax-rtneural.f32" rtneural >/dev/null 2>&1
+  printf 'AIDA-X capture, detected table block 64 vs RTNeural (NeuralAudio): '
+  scripts/compare-f32.py "$harness_dir/aidax.f32" "$harness_dir/aidax-rtneural.f32" --tol 1e-5 \
+    || die "the harness's output of $aidax_model differs from RTNeural's"
+  passed=$((passed + 1))
+else
+  echo "NeuralAudio not built in ${neuralaudio%/neuralaudio-default/*}: live RTNeural comparison skipped (scripts/bench-peers.sh builds it)"
 fi
 
 step "aarch64 instruction count of one small model (scripts/aarch64-cost.sh)"

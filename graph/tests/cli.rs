@@ -519,3 +519,102 @@ fn flac_and_aiff_cabs_and_inputs_render_like_their_wavs() {
         assert_eq!(other, as_input, "{name} as input");
     }
 }
+
+/// A generated AIDA-X model of `nam-kernel/tests/rtneural`.
+fn aidax_model(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../nam-kernel/tests/rtneural/{name}"))
+}
+
+#[test]
+fn an_aida_x_model_plays_in_a_chain_as_the_kernel_plays_it() {
+    // Named `.aidax` (the loader goes by content), at its own 48 kHz rate.
+    let dir = temp_dir("aidax");
+    let model = dir.join("capture.aidax");
+    std::fs::copy(aidax_model("gen_gru8.json"), &model).unwrap();
+    let chain = dir.join("chain.toml");
+    std::fs::write(
+        &chain,
+        "[[node]]\nkind = \"nam\"\nmodel = \"capture.aidax\"\n",
+    )
+    .unwrap();
+    let input_samples = tone(4800, 0.0);
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let input = dir.join("in.wav");
+    write_wav(&input, spec, std::slice::from_ref(&input_samples));
+    let output = dir.join("out.wav");
+    let (ok, _, err) = run_to(&chain, &input, &output);
+    assert!(ok, "{err}");
+    let (_, out) = read_wav(&output);
+    let mut kernel = nam_graph::nam_kernel::Model::load(&model).expect("loads");
+    let mut want = vec![0.0; input_samples.len()];
+    kernel.process(&input_samples, &mut want);
+    assert_eq!(out[0].len(), want.len());
+    for (got, want) in out[0].iter().zip(&want) {
+        assert!((got - want).abs() <= 1e-6, "{got} vs {want}");
+    }
+    assert!(want.iter().any(|x| x.abs() > 1e-3), "the model is silent");
+}
+
+#[test]
+fn an_aida_x_model_s_sample_rate_is_honoured_through_the_resampler() {
+    // gen_gru40 states 44.1 kHz: a 48 kHz file is resampled around it.
+    let dir = temp_dir("aidax-rate");
+    let chain = dir.join("chain.toml");
+    let model = aidax_model("gen_gru40.json");
+    std::fs::write(
+        &chain,
+        format!(
+            "[[node]]\nkind = \"nam\"\nmodel = \"{}\"\n",
+            model.display()
+        ),
+    )
+    .unwrap();
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let input = dir.join("in.wav");
+    write_wav(&input, spec, &[tone(48_000, 0.0)]);
+    let output = dir.join("out.wav");
+    let (ok, stdout, err) = run_to(&chain, &input, &output);
+    assert!(ok, "{err}");
+    assert!(
+        !stdout.contains("latency 0 frames"),
+        "resampling adds latency, reported: {stdout}"
+    );
+    let (out_spec, out) = read_wav(&output);
+    assert_eq!((out_spec.sample_rate, out[0].len()), (48_000, 48_000));
+    assert!(out[0].iter().all(|x| x.is_finite()));
+}
+
+#[test]
+fn a_file_no_loader_reads_is_refused_with_what_it_looked_like() {
+    let dir = temp_dir("not-a-model");
+    std::fs::write(dir.join("model.json"), "{\"name\": \"x\", \"gain\": 3}").unwrap();
+    let chain = dir.join("chain.toml");
+    std::fs::write(&chain, "[[node]]\nkind = \"nam\"\nmodel = \"model.json\"\n").unwrap();
+    let input = dir.join("in.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    write_wav(&input, spec, &[tone(480, 0.0)]);
+    let output = dir.join("out.wav");
+    let (ok, _, err) = run_to(&chain, &input, &output);
+    assert!(!ok);
+    assert!(err.contains("model.json"), "{err}");
+    assert!(
+        err.contains("not a model file: found a JSON object with keys name, gain"),
+        "{err}"
+    );
+    assert!(!output.exists());
+}

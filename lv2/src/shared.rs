@@ -233,28 +233,39 @@ impl Shared {
         }
     }
 
-    /// The `index`-th `.nam` file (sorted by name) in the folder of the
-    /// current model, for MIDI program changes.
+    /// The `index`-th model file (sorted by name; `.nam`, and AIDA-X's
+    /// `.aidax` and `.json`) in the folder of the current model, for MIDI
+    /// program changes.
     pub fn program_model(&self, index: u8) -> Result<PathBuf, String> {
         let files = self.files();
         let folder = files
             .get(FileSlot::Model)
             .and_then(Path::parent)
-            .ok_or("program change ignored: load a model first; programs select the .nam files in its folder")?;
+            .ok_or("program change ignored: load a model first; programs select the model files in its folder")?;
         let mut models: Vec<PathBuf> = std::fs::read_dir(folder)
             .map_err(|e| format!("{}: cannot list the folder: {e}", folder.display()))?
             .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|p| p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("nam")))
+            .filter(|p| p.is_file() && is_model_file_name(p))
             .collect();
         models.sort();
         models.get(usize::from(index)).cloned().ok_or_else(|| {
             format!(
-                "program {index}: {} holds only {} .nam file(s) (programs count from 0)",
+                "program {index}: {} holds only {} model file(s) (programs count from 0)",
                 folder.display(),
                 models.len()
             )
         })
     }
+}
+
+/// Whether `path` is named like a model file: `.nam`, or AIDA-X's `.aidax`
+/// and `.json` (what is inside decides how it loads).
+fn is_model_file_name(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        ["nam", "aidax", "json"]
+            .iter()
+            .any(|m| e.eq_ignore_ascii_case(m))
+    })
 }
 
 #[cfg(test)]

@@ -127,6 +127,18 @@ fn file_parameters_are_described_and_writable() {
 }
 
 #[test]
+fn the_model_parameter_offers_nam_and_aida_x_files_in_mod() {
+    let subject = format!("\n<{}>\n", FileSlot::Model.uri());
+    let start = TTL.find(&subject).expect("model parameter described");
+    let end = start + TTL[start..].find(" .\n").expect("the description ends");
+    let description = &TTL[start..end];
+    assert!(
+        description.contains("mod:fileTypes \"nammodel,aidadspmodel\""),
+        "{description}"
+    );
+}
+
+#[test]
 fn manifest_names_both_plugins_and_the_binary() {
     for uri in ["urn:nam-graph:amp", "urn:nam-graph:amp-stereo"] {
         assert!(MANIFEST.contains(&format!(

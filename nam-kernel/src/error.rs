@@ -49,6 +49,12 @@ pub enum FormatError {
         /// 1-based column.
         column: usize,
     },
+    /// The document is not a model file any loader reads.
+    #[error("not a model file: found {looked_like}; expected a .nam model (keys `architecture`, `config`, `weights`) or an RTNeural / AIDA-X model (keys `in_shape`, `layers`)")]
+    NotAModel {
+        /// What the file looked like.
+        looked_like: String,
+    },
     /// A required field is absent (or null).
     #[error("missing field `{field}`")]
     MissingField {

@@ -5,7 +5,7 @@
 //! and adding to other rows.
 
 use nam_kernel::format::Activation;
-use nam_kernel::kernels::{ConvShape, Kernels, LayerFront, LstmWeights, Output};
+use nam_kernel::kernels::{ConvShape, GruWeights, Kernels, LayerFront, LstmWeights, Output};
 
 /// A small deterministic generator (xorshift) for test data in [-1, 1).
 struct Noise(u64);
@@ -259,6 +259,113 @@ fn lstm_steps_match_the_scalar_reference() {
         }
     }
     assert!(checked >= 2 * 38 * (tables().len() - 1), "{checked}");
+}
+
+/// Random Keras GRU weights: kernel, recurrent, input bias, recurrent bias.
+fn gru_weights(noise: &mut Noise, input_size: usize, h: usize) -> [Vec<f32>; 4] {
+    [
+        noise.fill(input_size * 3 * h),
+        noise.fill(h * 3 * h),
+        noise.fill(3 * h),
+        noise.fill(3 * h),
+    ]
+}
+
+/// `steps` GRU steps with `table` from `hidden`, the state's units returned.
+fn run_gru(
+    table: &Kernels,
+    input_size: usize,
+    h: usize,
+    [kernel, recurrent, input_bias, recurrent_bias]: &[Vec<f32>; 4],
+    input: &[f32],
+    hidden: &[f32],
+    steps: usize,
+) -> Vec<f32> {
+    let packed = GruWeights::pack(
+        table,
+        input_size,
+        h,
+        kernel,
+        recurrent,
+        input_bias,
+        recurrent_bias,
+    );
+    let mut state = vec![0.0; packed.padded_hidden()];
+    state[..h].copy_from_slice(hidden);
+    let mut next = vec![f32::NAN; packed.padded_hidden()];
+    for _ in 0..steps {
+        (table.gru_step)(&packed, input, &state, &mut next);
+        std::mem::swap(&mut state, &mut next);
+    }
+    state.truncate(h);
+    state
+}
+
+#[test]
+fn gru_steps_match_the_scalar_reference() {
+    let mut noise = Noise(0x6e75_0000);
+    let mut checked = 0;
+    for input_size in [1, 3] {
+        // Every chunk remainder of every table (4, 8 lanes; up to 6 chunks a group).
+        for h in (1..=33).chain([40, 48, 49, 64, 97]) {
+            let weights = gru_weights(&mut noise, input_size, h);
+            let input = noise.fill(input_size);
+            let hidden = noise.fill(h);
+            // Several steps, so the state feeds back as in a model.
+            let want = run_gru(tables()[0], input_size, h, &weights, &input, &hidden, 4);
+            for table in &tables()[1..] {
+                let got = run_gru(table, input_size, h, &weights, &input, &hidden, 4);
+                for (got, want) in got.iter().zip(&want) {
+                    assert!(
+                        (got - want).abs() <= 1e-5,
+                        "{} input {input_size} hidden {h}: {got} vs {want}",
+                        table.name
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 2 * 38 * (tables().len() - 1), "{checked}");
+}
+
+#[test]
+fn the_scalar_gru_step_is_keras_gru_with_reset_after() {
+    let mut noise = Noise(0x6e75_1111);
+    for (input_size, h) in [(1, 1), (1, 8), (2, 5), (12, 12)] {
+        let weights = gru_weights(&mut noise, input_size, h);
+        let [kernel, recurrent, bi, br] = &weights;
+        let input = noise.fill(input_size);
+        let hidden = noise.fill(h);
+        let got = run_gru(tables()[0], input_size, h, &weights, &input, &hidden, 1);
+        // The textbook formula in f64, from the unpacked Keras layout.
+        let sigmoid = |x: f64| 1.0 / (1.0 + (-x).exp());
+        let affine = |gate: usize, from_input: bool| -> f64 {
+            let column = gate;
+            if from_input {
+                let sum: f64 = (0..input_size)
+                    .map(|i| f64::from(kernel[i * 3 * h + column]) * f64::from(input[i]))
+                    .sum();
+                sum + f64::from(bi[column])
+            } else {
+                let sum: f64 = (0..h)
+                    .map(|j| f64::from(recurrent[j * 3 * h + column]) * f64::from(hidden[j]))
+                    .sum();
+                sum + f64::from(br[column])
+            }
+        };
+        for unit in 0..h {
+            let z = sigmoid(affine(unit, true) + affine(unit, false));
+            let r = sigmoid(affine(h + unit, true) + affine(h + unit, false));
+            let n = (affine(2 * h + unit, true) + r * affine(2 * h + unit, false)).tanh();
+            let want = (1.0 - z) * n + z * f64::from(hidden[unit]);
+            assert!(
+                (f64::from(got[unit]) - want).abs() <= 1e-6,
+                "input {input_size} hidden {h} unit {unit}: {} vs {want}",
+                got[unit]
+            );
+        }
+    }
 }
 
 #[test]

@@ -419,10 +419,10 @@ fn invalid_fields_are_named_by_path() {
         assert_contains(&message, &["bad_field.nam", &format!("`{field}`"), detail]);
     }
 
-    // A document that is not an object at all.
+    // A document that is not an object at all: no loader reads it.
     let (kind, message) = load_text_err("[1, 2, 3]", "array.nam");
-    assert!(matches!(kind, FormatError::InvalidField { .. }), "{kind:?}");
-    assert_contains(&message, &["array.nam", "expected an object"]);
+    assert!(matches!(kind, FormatError::NotAModel { .. }), "{kind:?}");
+    assert_contains(&message, &["array.nam", "not a model file", "a JSON array"]);
 }
 
 #[test]

@@ -53,3 +53,42 @@ fn processing_never_allocates() {
     }
     assert!(!cases.is_empty());
 }
+
+#[test]
+fn rtneural_models_never_allocate() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rtneural");
+    let mut checked = 0;
+    for name in [
+        "gen_gru16x2.json",
+        "gen_lstm20_dense_tanh.json",
+        "gen_lstm8x2_relu.json",
+    ] {
+        let file = NamFile::load(dir.join(name)).expect("model loads");
+        for &kernels in nam_kernel::kernels::Kernels::available() {
+            let options = nam_kernel::BuildOptions {
+                kernels,
+                ..Default::default()
+            };
+            let mut model = Model::build(&file, options).expect("model builds");
+            let input: Vec<f32> = (0..4096).map(|i| (i as f32 * 0.01).sin() * 0.5).collect();
+            let mut output = vec![0.0; input.len()];
+            let before = violation_count();
+            assert_no_alloc(|| {
+                for length in [1, 17, 64, 4096] {
+                    model.process(&input[..length], &mut output[..length]);
+                }
+                model.reset();
+                model.process(&input, &mut output);
+            });
+            assert_eq!(
+                violation_count(),
+                before,
+                "{name} on {}: allocated",
+                kernels.name
+            );
+            assert!(output.iter().all(|x| x.is_finite()), "{name}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3, "{checked}");
+}

@@ -20,6 +20,10 @@ pub enum Error {
     /// The `chain.toml` failed (the error names its file and line).
     #[error("{0}")]
     Chain(#[from] ChainError),
+    /// `convert` cannot write the model in the format asked (the message
+    /// names the file and the reason).
+    #[error("{0}")]
+    Convert(String),
     /// The default chain failed (the error names the node and its file).
     #[error("{0}")]
     DefaultChain(Box<nam_graph::BuildError>),

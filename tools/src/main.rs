@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use nam_kernel::format::ModelFormat;
 use nam_kernel::{BuildOptions, Model, NamFile};
 use nam_tools::bench::{self, BenchOptions, ChainSource};
 use nam_tools::info::{printable, ModelInfo};
@@ -26,6 +27,11 @@ enum Command {
     /// Time a model per kernel table and inside a chain: ns per sample and
     /// real-time factor.
     Bench(BenchArgs),
+    /// Convert a model between formats where the target can express it:
+    /// an AIDA-X / RTNeural LSTM stack with a dense output to a .nam LSTM,
+    /// and back. The output format follows OUTPUT's extension (.nam, or
+    /// .json / .aidax for AIDA-X).
+    Convert(ConvertArgs),
     /// Train a model from a DI recording and the gear's output (`train` feature).
     #[cfg(feature = "train")]
     Train(Box<nam_tools::train::command::TrainArgs>),
@@ -38,6 +44,14 @@ struct InfoArgs {
     /// Print a machine-readable JSON object instead of text.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Args)]
+struct ConvertArgs {
+    /// The model to convert (.nam, .json or .aidax; read by content).
+    input: PathBuf,
+    /// Where to write it (.nam, .json or .aidax).
+    output: PathBuf,
 }
 
 #[derive(Args)]
@@ -75,6 +89,7 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Info(args) => info(&args),
         Command::Bench(args) => bench(&args),
+        Command::Convert(args) => convert(&args),
         #[cfg(feature = "train")]
         Command::Train(args) => {
             // Progress and the result are reported on stderr as training runs.
@@ -139,6 +154,40 @@ fn info(args: &InfoArgs) -> Result<String, Error> {
     } else {
         Ok(format!("file:             {name}\n{}", info.render()))
     }
+}
+
+/// `convert`: writes the converted model, reports what it wrote.
+fn convert(args: &ConvertArgs) -> Result<String, Error> {
+    let (file, name) = load(&args.input)?;
+    let output = args.output.display().to_string();
+    let extension = args
+        .output
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let target = match extension.as_deref() {
+        Some("nam") => ModelFormat::Nam,
+        Some("json" | "aidax") => ModelFormat::RtNeural,
+        _ => {
+            return Err(Error::Convert(format!(
+                "{output}: name the output .nam, .json or .aidax to choose its format"
+            )))
+        }
+    };
+    let converted = nam_tools::convert::convert(&file, target).map_err(|reason| {
+        Error::Convert(format!(
+            "{name}: cannot convert to {}: {reason}",
+            target.name()
+        ))
+    })?;
+    converted
+        .save(&args.output)
+        .map_err(|e| Error::Convert(format!("{output}: cannot write: {e}")))?;
+    Ok(format!(
+        "{name} ({}) -> {output} ({})\n",
+        file.format().name(),
+        target.name()
+    ))
 }
 
 /// The `bench` report.

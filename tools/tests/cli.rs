@@ -476,3 +476,142 @@ fn a_reader_that_stops_early_is_not_a_panic() {
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+fn aidax_model(name: &str) -> PathBuf {
+    repo().join(format!("nam-kernel/tests/rtneural/{name}"))
+}
+
+#[test]
+fn info_describes_an_aida_x_model() {
+    let model = aidax_model("gen_lstm20_dense_tanh.json");
+    let text = stdout_ok(&["info", s(&model)]);
+    for expected in [
+        "architecture:     RTNeural (RTNeural / AIDA-X (.json, .aidax) file)",
+        "layers:           lstm 20, dense 8 Tanh, dense 1",
+        "input skip:       no",
+        "multiply-adds:    1848 per sample",
+    ] {
+        assert!(text.contains(expected), "`{expected}` missing:\n{text}");
+    }
+    let real = aidax_model("tw40_california_clean_deerinkstudios.json");
+    let report = json_ok(&["info", s(&real), "--json"]);
+    assert_eq!(report["architecture"], "RTNeural");
+    assert_eq!(report["version"], "none");
+    assert_eq!(report["sample_rate_hz"], 48_000.0);
+    assert_eq!(report["sample_rate_declared"], true);
+    // LSTM 12: 4·12·(1 + 12 + 1) weights, then a dense 12 -> 1 with its bias.
+    assert_eq!(report["parameters"], 4 * 12 * 14 + 13);
+}
+
+#[test]
+fn bench_runs_an_aida_x_model_on_every_kernel_table() {
+    let model = aidax_model("gen_gru16x2.json");
+    let report = json_ok(&[
+        "bench",
+        s(&model),
+        "--json",
+        "--seconds",
+        "0.02",
+        "--block",
+        "32",
+    ]);
+    let tables: Vec<&str> = report["model"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            check_timing(s(&model), r);
+            r["kernels"].as_str().unwrap()
+        })
+        .collect();
+    let available: Vec<&str> = Kernels::available().iter().map(|k| k.name).collect();
+    assert_eq!(tables, available);
+}
+
+/// Output of `model` after 8192 zeros, for 8192 samples of a tone with noise.
+fn settled_output(model: &Path) -> Vec<f32> {
+    let mut model = Model::load(model).unwrap_or_else(|e| panic!("{e}"));
+    let mut input = vec![0.0_f32; 8192];
+    input
+        .extend((0..8192).map(|i| 0.3 * (i as f32 * 0.0144).sin() + 0.02 * (i as f32 * 1.7).sin()));
+    let mut output = vec![0.0; input.len()];
+    model.process(&input, &mut output);
+    output.split_off(8192)
+}
+
+#[test]
+fn convert_turns_an_aida_x_lstm_into_a_nam_lstm_and_back() {
+    let dir = std::env::temp_dir().join(format!("nam-tools-convert-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // The real capture, and the same with AIDA-X gains (folded into the weights).
+    let real = aidax_model("tw40_california_clean_deerinkstudios.json");
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&real).unwrap()).unwrap();
+    doc["in_gain"] = 6.0.into();
+    doc["out_gain"] = (-3.0).into();
+    let gained = dir.join("gained.aidax");
+    std::fs::write(&gained, doc.to_string()).unwrap();
+    for source in [real.clone(), gained] {
+        let nam = dir.join("converted.nam");
+        let report = stdout_ok(&["convert", s(&source), s(&nam)]);
+        assert!(report.contains("-> "), "{report}");
+        let info = json_ok(&["info", s(&nam), "--json"]);
+        assert_eq!(info["architecture"], "LSTM");
+        let (want, got) = (settled_output(&source), settled_output(&nam));
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() <= 1e-5, "{}: {g} vs {w}", source.display());
+        }
+        assert!(want.iter().any(|x| x.abs() > 1e-2));
+    }
+    // And back: the same layers and weights as the original file.
+    let nam = dir.join("converted.nam");
+    stdout_ok(&["convert", s(&real), s(&nam)]);
+    let back = dir.join("back.json");
+    stdout_ok(&["convert", s(&nam), s(&back)]);
+    let (a, b) = (NamFile::load(&real).unwrap(), NamFile::load(&back).unwrap());
+    match (&a.spec, &b.spec) {
+        (
+            nam_kernel::format::ModelSpec::RtNeural { config, weights },
+            nam_kernel::format::ModelSpec::RtNeural {
+                config: config_back,
+                weights: weights_back,
+            },
+        ) => {
+            assert_eq!(config, config_back);
+            assert_eq!(weights, weights_back);
+        }
+        other => panic!("not RTNeural specs: {other:?}"),
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn convert_refuses_what_the_target_cannot_express_with_the_reason() {
+    let dir = std::env::temp_dir().join(format!("nam-tools-refuse-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = |name: &str| dir.join(name).display().to_string();
+    let gru = aidax_model("gen_gru8.json");
+    let cases = [
+        (s(&gru).to_owned(), out("gru.nam"), "layer 0 is gru 8"),
+        (
+            s(&aidax_model("gen_lstm20_dense_tanh.json")).to_owned(),
+            out("dense.nam"),
+            "layer 1 is dense 8",
+        ),
+        (
+            s(&fixture("wavenet_nano")).to_owned(),
+            out("nano.aidax"),
+            "a WaveNet model has no RTNeural / AIDA-X",
+        ),
+        (
+            s(&gru).to_owned(),
+            out("gru.wav"),
+            "name the output .nam, .json or .aidax",
+        ),
+    ];
+    for (input, output, reason) in cases {
+        let error = error_line(&["convert", &input, &output]);
+        assert!(error.contains(reason), "`{error}` lacks `{reason}`");
+        assert!(!Path::new(&output).exists(), "{output} was written");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

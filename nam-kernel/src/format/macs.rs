@@ -42,6 +42,7 @@ pub fn per_sample(spec: &ModelSpec) -> u64 {
         ModelSpec::Lstm { config, .. } => lstm(config),
         ModelSpec::ConvNet { config, .. } => convnet(config),
         ModelSpec::Linear { config, .. } => config.receptive_field as u64,
+        ModelSpec::RtNeural { config, .. } => config.macs(),
         ModelSpec::SlimmableContainer { submodels } => {
             submodels.last().map_or(0, |s| per_sample(&s.model.spec))
         }

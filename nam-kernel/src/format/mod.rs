@@ -28,6 +28,7 @@ mod linear;
 mod lstm;
 pub mod macs;
 mod metadata;
+mod rtneural;
 pub mod slim;
 mod wavenet;
 mod write;
@@ -44,6 +45,7 @@ pub use convnet::ConvNetConfig;
 pub use linear::LinearConfig;
 pub use lstm::LstmConfig;
 pub use metadata::Metadata;
+pub use rtneural::{RtNeuralConfig, RtNeuralLayer};
 pub use wavenet::{
     ArrayHeadConfig, FilmConfig, FilmPosition, Gating, Head1x1Config, LayerArrayConfig,
     LayerConfig, PostHeadConfig, SlimmableConfig, WaveNetConfig,
@@ -111,10 +113,12 @@ impl std::fmt::Display for Version {
     }
 }
 
-/// A parsed and validated `.nam` document.
+/// A parsed and validated model document: a `.nam` file or an RTNeural /
+/// AIDA-X file ([`ModelFormat`]), in one form.
 #[derive(Clone, Debug)]
 pub struct NamFile {
-    /// The format version the file declares.
+    /// The `.nam` format version the file declares (0.0.0 for an RTNeural
+    /// file, which has none).
     pub version: Version,
     /// Descriptive metadata (all optional).
     pub metadata: Metadata,
@@ -155,6 +159,14 @@ pub enum ModelSpec {
         /// The flat weight vector.
         weights: Vec<f32>,
     },
+    /// An RTNeural / AIDA-X model: recurrent and dense layers, input skip
+    /// and gains (see [`RtNeuralConfig`]).
+    RtNeural {
+        /// The config.
+        config: RtNeuralConfig,
+        /// The flat weight vector, layer by layer in Keras' order.
+        weights: Vec<f32>,
+    },
     /// Several complete models, one chosen by a size value.
     SlimmableContainer {
         /// The submodels, ascending by `max_value`.
@@ -179,6 +191,7 @@ impl ModelSpec {
             ModelSpec::Lstm { .. } => "LSTM",
             ModelSpec::ConvNet { .. } => "ConvNet",
             ModelSpec::Linear { .. } => "Linear",
+            ModelSpec::RtNeural { .. } => "RTNeural",
             ModelSpec::SlimmableContainer { .. } => "SlimmableContainer",
         }
     }
@@ -191,7 +204,7 @@ impl ModelSpec {
     pub fn receptive_field(&self) -> usize {
         match self {
             ModelSpec::WaveNet { config, .. } => config.receptive_field(),
-            ModelSpec::Lstm { .. } => 1,
+            ModelSpec::Lstm { .. } | ModelSpec::RtNeural { .. } => 1,
             ModelSpec::ConvNet { config, .. } => config.receptive_field(),
             ModelSpec::Linear { config, .. } => config.receptive_field,
             ModelSpec::SlimmableContainer { submodels } => submodels
@@ -201,18 +214,109 @@ impl ModelSpec {
     }
 }
 
+/// The model file formats this crate reads, told apart by their content
+/// ([`ModelFormat::sniff`]), never by the file's extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelFormat {
+    /// A Neural Amp Modeler `.nam` document.
+    Nam,
+    /// An RTNeural / AIDA-X model (`.json`, `.aidax`).
+    RtNeural,
+}
+
+impl ModelFormat {
+    /// Which loader reads `value`: an object with any of `.nam`'s keys
+    /// `architecture`, `config`, `weights`, `version` is a `.nam` document
+    /// (its loader names what is missing), one with `layers` and `in_shape`
+    /// an RTNeural model; `None` for anything else. The one place a new
+    /// format is recognised.
+    pub fn sniff(value: &Value) -> Option<Self> {
+        let object = value.as_object()?;
+        let nam_keys = ["architecture", "config", "weights", "version"];
+        if nam_keys.iter().any(|key| object.contains_key(*key)) {
+            Some(ModelFormat::Nam)
+        } else if object.contains_key("layers") && object.contains_key("in_shape") {
+            Some(ModelFormat::RtNeural)
+        } else {
+            None
+        }
+    }
+
+    /// The format's name for people.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelFormat::Nam => "NAM (.nam)",
+            ModelFormat::RtNeural => "RTNeural / AIDA-X (.json, .aidax)",
+        }
+    }
+}
+
+/// What a document no loader accepts looks like, for the error.
+fn describe_unknown(value: &Value) -> String {
+    match value {
+        Value::Object(object) => {
+            let keys: Vec<&str> = object.keys().take(8).map(String::as_str).collect();
+            let more = if object.len() > keys.len() {
+                ", ..."
+            } else {
+                ""
+            };
+            format!("a JSON object with keys {}{more}", keys.join(", "))
+        }
+        Value::Array(items) => format!("a JSON array of {} items", items.len()),
+        Value::String(_) => "a JSON string".to_owned(),
+        Value::Number(_) => "a JSON number".to_owned(),
+        Value::Bool(_) => "a JSON boolean".to_owned(),
+        Value::Null => "JSON null".to_owned(),
+    }
+}
+
+/// What a file that is not JSON text looks like, for the error; `None` when
+/// it starts like JSON (then the parser's error says what is wrong).
+fn describe_non_json(bytes: &[u8]) -> Option<String> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if matches!(first, Some(b'{' | b'[')) {
+        return None;
+    }
+    Some(
+        if bytes.starts_with(b"RIFF") {
+            "a RIFF file (a WAV?)"
+        } else if bytes.is_empty() {
+            "an empty file"
+        } else if std::str::from_utf8(bytes).is_err() || bytes.contains(&0) {
+            "binary data"
+        } else {
+            "text that is not a JSON object"
+        }
+        .to_owned(),
+    )
+}
+
 impl NamFile {
-    /// Reads and validates a `.nam` file. A file larger than
-    /// [`limits::MAX_FILE_BYTES`] is refused before it is read.
+    /// Reads and validates a model file of any [`ModelFormat`], chosen by its
+    /// content. A file larger than [`limits::MAX_FILE_BYTES`] is refused
+    /// before it is read.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, LoadError> {
         let path = path.as_ref();
         let name = path.display().to_string();
-        let text = read_limited(path).map_err(|kind| LoadError::new(&name, kind))?;
-        Self::from_json_str(&text, &name)
+        let bytes = read_limited(path).map_err(|kind| LoadError::new(&name, kind))?;
+        let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes);
+        if let Some(looked_like) = describe_non_json(bytes) {
+            return Err(LoadError::new(
+                &name,
+                FormatError::NotAModel { looked_like },
+            ));
+        }
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            let message = format!("not UTF-8 text (at byte {})", e.valid_up_to());
+            let error = std::io::Error::new(std::io::ErrorKind::InvalidData, message);
+            LoadError::new(&name, FormatError::Io(error))
+        })?;
+        Self::from_json_str(text, &name)
     }
 
-    /// Parses and validates a `.nam` document held in memory; `source_name` names
-    /// it in errors. A leading UTF-8 byte order mark is skipped.
+    /// Parses and validates a model document held in memory; `source_name`
+    /// names it in errors. A leading UTF-8 byte order mark is skipped.
     pub fn from_json_str(text: &str, source_name: &str) -> Result<Self, LoadError> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let value: Value = serde_json::from_str(text)
@@ -220,9 +324,25 @@ impl NamFile {
         Self::from_json_value(&value, source_name)
     }
 
-    /// Validates an already-parsed JSON document.
+    /// Validates an already-parsed JSON document of any [`ModelFormat`].
     pub fn from_json_value(value: &Value, source_name: &str) -> Result<Self, LoadError> {
-        parse_document(&Node::root(value, ""), 0).map_err(|kind| LoadError::new(source_name, kind))
+        let root = Node::root(value, "");
+        let parsed = match ModelFormat::sniff(value) {
+            Some(ModelFormat::Nam) => parse_document(&root, 0),
+            Some(ModelFormat::RtNeural) => parse_rtneural(&root),
+            None => Err(FormatError::NotAModel {
+                looked_like: describe_unknown(value),
+            }),
+        };
+        parsed.map_err(|kind| LoadError::new(source_name, kind))
+    }
+
+    /// The format the model came in (what [`NamFile::save`] writes back).
+    pub fn format(&self) -> ModelFormat {
+        match self.spec {
+            ModelSpec::RtNeural { .. } => ModelFormat::RtNeural,
+            _ => ModelFormat::Nam,
+        }
     }
 
     /// The sample rate the model was trained at: the declared one, or
@@ -240,15 +360,15 @@ impl NamFile {
 
 /// Reads a file as text, refusing it from its size before reading when it
 /// exceeds [`limits::MAX_FILE_BYTES`] (and if it grows past it while read).
-fn read_limited(path: &Path) -> Result<String, FormatError> {
+fn read_limited(path: &Path) -> Result<Vec<u8>, FormatError> {
     let limit = limits::MAX_FILE_BYTES;
     let file = std::fs::File::open(path)?;
     let bytes = file.metadata()?.len();
     if bytes > limit {
         return Err(FormatError::FileTooLarge { bytes, limit });
     }
-    let mut text = String::with_capacity(usize::try_from(bytes).unwrap_or(0));
-    file.take(limit + 1).read_to_string(&mut text)?;
+    let mut text = Vec::with_capacity(usize::try_from(bytes).unwrap_or(0));
+    file.take(limit + 1).read_to_end(&mut text)?;
     let read = text.len() as u64;
     if read > limit {
         return Err(FormatError::FileTooLarge { bytes: read, limit });
@@ -289,6 +409,22 @@ fn json_error(text: &str, error: &serde_json::Error) -> FormatError {
         column,
         message: error.to_string(),
     }
+}
+
+/// An RTNeural document as a [`NamFile`] with no `.nam` version.
+fn parse_rtneural(doc: &Node) -> Result<NamFile, FormatError> {
+    let parsed = rtneural::parse(doc)?;
+    let spec = ModelSpec::RtNeural {
+        config: parsed.config,
+        weights: parsed.weights,
+    };
+    check_compute(doc, &spec)?;
+    Ok(NamFile {
+        version: Version::new(0, 0, 0),
+        metadata: parsed.metadata,
+        declared_sample_rate_hz: parsed.sample_rate_hz,
+        spec,
+    })
 }
 
 fn parse_document(doc: &Node, depth: usize) -> Result<NamFile, FormatError> {

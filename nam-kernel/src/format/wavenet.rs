@@ -427,7 +427,10 @@ impl WaveNetConfig {
 pub(crate) fn spec_out_channels(spec: &ModelSpec) -> Option<usize> {
     match spec {
         ModelSpec::WaveNet { config, .. } => Some(config.out_channels()),
-        ModelSpec::Lstm { .. } | ModelSpec::ConvNet { .. } | ModelSpec::Linear { .. } => Some(1),
+        ModelSpec::Lstm { .. }
+        | ModelSpec::ConvNet { .. }
+        | ModelSpec::Linear { .. }
+        | ModelSpec::RtNeural { .. } => Some(1),
         ModelSpec::SlimmableContainer { .. } => None,
     }
 }
@@ -436,7 +439,7 @@ pub(crate) fn spec_out_channels(spec: &ModelSpec) -> Option<usize> {
 pub(crate) fn spec_receptive_field(spec: &ModelSpec) -> usize {
     match spec {
         ModelSpec::WaveNet { config, .. } => config.receptive_field(),
-        ModelSpec::Lstm { .. } => 1,
+        ModelSpec::Lstm { .. } | ModelSpec::RtNeural { .. } => 1,
         ModelSpec::ConvNet { config, .. } => config.receptive_field(),
         ModelSpec::Linear { config, .. } => config.receptive_field,
         ModelSpec::SlimmableContainer { submodels } => submodels

@@ -1,4 +1,5 @@
-//! Writing a [`NamFile`] back to a `.nam` document.
+//! Writing a [`NamFile`] back to a `.nam` document (an RTNeural model is
+//! written back as an RTNeural document, see `rtneural.rs`).
 //!
 //! The document has the fields, key order and number forms the NAM trainer
 //! (`neural-amp-modeler` 0.13) writes: `version`, `metadata`, `architecture`,
@@ -101,6 +102,11 @@ fn document(file: &NamFile, legacy_allowed: bool) -> Value {
         ModelSpec::Lstm { config, weights } => (lstm(config), weights_json(weights)),
         ModelSpec::ConvNet { config, weights } => (convnet(config), weights_json(weights)),
         ModelSpec::Linear { config, weights } => (linear(config), weights_json(weights)),
+        ModelSpec::RtNeural { config, weights } => {
+            // An RTNeural model is written back in its own format.
+            let rate = file.declared_sample_rate_hz;
+            return super::rtneural::to_json(config, weights, &file.metadata, rate);
+        }
         ModelSpec::SlimmableContainer { submodels } => {
             let list: Vec<Value> = submodels
                 .iter()

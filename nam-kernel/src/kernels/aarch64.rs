@@ -11,7 +11,7 @@
 use std::arch::aarch64::*;
 
 use super::simd::{self, Simd, EXPONENT_FROM_SHIFTED};
-use super::{ConvShape, Kernels, LayerFront, LstmWeights, Output};
+use super::{ConvShape, GruWeights, Kernels, LayerFront, LstmWeights, Output};
 use crate::format::Activation;
 
 pub(super) static NEON: Kernels = Kernels {
@@ -20,6 +20,7 @@ pub(super) static NEON: Kernels = Kernels {
     layer_front: neon_layer_front,
     lstm_step: neon_lstm_step,
     lstm_lanes: <Neon as Simd>::LANES,
+    gru_step: neon_gru_step,
     activate: neon_activate,
 };
 
@@ -55,6 +56,11 @@ fn neon_lstm_step(
 ) {
     // SAFETY: as above.
     unsafe { simd::lstm_step::<Neon>(weights, input, hidden, hidden_out, cell) }
+}
+
+fn neon_gru_step(weights: &GruWeights, input: &[f32], hidden: &[f32], hidden_out: &mut [f32]) {
+    // SAFETY: as above.
+    unsafe { simd::gru_step::<Neon>(weights, input, hidden, hidden_out) }
 }
 
 fn neon_activate(activation: &Activation, channel: usize, row: &mut [f32]) {

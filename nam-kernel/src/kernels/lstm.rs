@@ -69,7 +69,7 @@ impl LstmWeights {
     }
 
     /// The packed row of `gate`'s pre-activation for hidden unit `unit`.
-    fn row(&self, gate: usize, unit: usize) -> usize {
+    pub(super) fn row(&self, gate: usize, unit: usize) -> usize {
         (unit / self.lanes * GATES + gate) * self.lanes + unit % self.lanes
     }
 

@@ -11,6 +11,7 @@
 mod aarch64;
 pub mod activation;
 mod conv;
+mod gru;
 mod layer;
 mod lstm;
 mod scalar;
@@ -19,6 +20,7 @@ mod simd;
 mod x86_64;
 
 use crate::format::Activation;
+pub use gru::GruWeights;
 pub use lstm::LstmWeights;
 
 /// Shape of one convolution call over a block of frames.
@@ -121,6 +123,10 @@ pub type LstmStepFn = fn(
     cell: &mut [f32],
 );
 
+/// A GRU step kernel; see [`Kernels::gru_step`].
+pub type GruStepFn =
+    fn(weights: &GruWeights, input: &[f32], hidden: &[f32], hidden_out: &mut [f32]);
+
 /// A table of kernel implementations.
 #[derive(Clone, Copy)]
 pub struct Kernels {
@@ -143,6 +149,11 @@ pub struct Kernels {
     pub lstm_step: LstmStepFn,
     /// The chunk width [`LstmWeights::pack`] interleaves gates by for this table.
     pub lstm_lanes: usize,
+    /// One GRU time step (Keras' `reset_after` form, see [`GruWeights`]) with
+    /// weights packed for this table ([`GruWeights::pack`]): from `input` and
+    /// `hidden` into `hidden_out` (both state buffers
+    /// [`GruWeights::padded_hidden`] long, distinct: a model swaps them).
+    pub gru_step: GruStepFn,
     /// Applies an activation in place to one channel's row.
     pub activate: fn(activation: &Activation, channel: usize, row: &mut [f32]),
 }

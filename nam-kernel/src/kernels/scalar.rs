@@ -1,6 +1,6 @@
 //! The portable reference table: plain loops, separate multiply and add.
 
-use super::{activation, conv, layer, lstm, Kernels};
+use super::{activation, conv, gru, layer, lstm, Kernels};
 
 pub(super) static KERNELS: Kernels = Kernels {
     name: "scalar",
@@ -8,5 +8,6 @@ pub(super) static KERNELS: Kernels = Kernels {
     layer_front: layer::layer_front,
     lstm_step: lstm::lstm_step,
     lstm_lanes: 1,
+    gru_step: gru::gru_step,
     activate: activation::apply,
 };

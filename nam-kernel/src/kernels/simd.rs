@@ -11,7 +11,7 @@
 //! Tail frames that do not fill a vector use masked (or partial) loads and
 //! stores, so every block length takes the same path.
 
-use super::{ConvShape, LayerFront, LstmWeights, Output};
+use super::{ConvShape, GruWeights, LayerFront, LstmWeights, Output};
 use crate::format::Activation;
 
 /// One instruction set's vector of [`Simd::LANES`] `f32`.
@@ -701,59 +701,124 @@ pub(super) unsafe fn lstm_step<S: Simd>(
     cell: &mut [f32],
 ) {
     weights.check_step(input, hidden, hidden_out, cell);
-    assert_eq!(
-        weights.lanes(),
-        S::LANES,
-        "lstm weights packed for another table"
-    );
-    let chunks = weights.padded_hidden() / S::LANES;
-    let step = LstmStep {
-        weights: weights.weights().as_ptr(),
-        bias: weights.bias().as_ptr(),
-        rows: 4 * weights.padded_hidden(),
-        input,
-        hidden: &hidden[..weights.hidden_size()],
-        hidden_out: hidden_out.as_mut_ptr(),
-        cell: cell.as_mut_ptr(),
-    };
-    let mut chunk = 0;
-    // SAFETY: `check_step` and the packing give `rows` packed rows for every
-    // column of `input` and `hidden`, and `padded_hidden` floats in
-    // `hidden_out` and `cell`; every group stays under `chunks`.
+    let step = RecurrentStep::new::<S>(weights, input, hidden, hidden_out);
+    let cell = cell.as_mut_ptr();
+    // SAFETY: `check_step` gives `padded_hidden` floats in `cell`, and
+    // `run` hands the update whole chunks below `padded_hidden`.
     unsafe {
-        while chunk < chunks {
-            chunk += match (chunks - chunk).min(S::LSTM_CHUNKS) {
-                1 => step.chunks::<S, 1>(chunk),
-                2 => step.chunks::<S, 2>(chunk),
-                3 => step.chunks::<S, 3>(chunk),
-                4 => step.chunks::<S, 4>(chunk),
-                5 => step.chunks::<S, 5>(chunk),
-                _ => step.chunks::<S, 6>(chunk),
-            };
-        }
+        step.run::<S>(|unit, [i, f, g, o]| {
+            let (i, f) = (sigmoid::<S, true>(i), sigmoid::<S, true>(f));
+            let (g, o) = (tanh::<S, true>(g), sigmoid::<S, true>(o));
+            let c = S::mul_add(f, S::load(cell.add(unit)), S::mul(i, g));
+            S::store(cell.add(unit), c);
+            S::mul(o, tanh::<S, true>(c))
+        });
     }
 }
 
-/// The operands of one [`lstm_step`], as raw pointers checked once.
-struct LstmStep<'a> {
+/// One GRU step (see [`Kernels::gru_step`](super::Kernels::gru_step)): the
+/// LSTM's register blocking over the GRU's four packed rows per unit
+/// ([`GruWeights`]), then `h' = n + z (h − n)`.
+///
+/// # Safety
+/// `S`'s instruction set must be available.
+#[inline(always)]
+pub(super) unsafe fn gru_step<S: Simd>(
+    weights: &GruWeights,
+    input: &[f32],
+    hidden: &[f32],
+    hidden_out: &mut [f32],
+) {
+    weights.check_step(input, hidden, hidden_out);
+    let step = RecurrentStep::new::<S>(weights.packed(), input, hidden, hidden_out);
+    let previous = hidden.as_ptr();
+    // SAFETY: `check_step` gives `padded_hidden` floats in `hidden`, and
+    // `run` hands the update whole chunks below `padded_hidden`.
+    unsafe {
+        step.run::<S>(|unit, [z, r, nx, nh]| {
+            let (z, r) = (sigmoid::<S, true>(z), sigmoid::<S, true>(r));
+            let n = tanh::<S, true>(S::mul_add(r, nh, nx));
+            S::mul_add(z, S::sub(S::load(previous.add(unit)), n), n)
+        });
+    }
+}
+
+/// The operands of one recurrent step over rows packed like
+/// [`LstmWeights`], as raw pointers checked once.
+struct RecurrentStep<'a> {
     weights: *const f32,
     bias: *const f32,
     /// Packed rows per column.
     rows: usize,
+    /// Chunks of `S::LANES` units.
+    chunks: usize,
     input: &'a [f32],
     hidden: &'a [f32],
     hidden_out: *mut f32,
-    cell: *mut f32,
 }
 
-impl LstmStep<'_> {
+impl<'a> RecurrentStep<'a> {
+    /// The operands; the caller has checked the buffers' lengths.
+    ///
+    /// # Panics
+    /// When the weights were packed for another chunk width.
+    fn new<S: Simd>(
+        weights: &LstmWeights,
+        input: &'a [f32],
+        hidden: &'a [f32],
+        hidden_out: &mut [f32],
+    ) -> Self {
+        assert_eq!(
+            weights.lanes(),
+            S::LANES,
+            "recurrent weights packed for another table"
+        );
+        Self {
+            weights: weights.weights().as_ptr(),
+            bias: weights.bias().as_ptr(),
+            rows: 4 * weights.padded_hidden(),
+            chunks: weights.padded_hidden() / S::LANES,
+            input,
+            hidden: &hidden[..weights.hidden_size()],
+            hidden_out: hidden_out.as_mut_ptr(),
+        }
+    }
+
+    /// Every chunk, up to [`Simd::LSTM_CHUNKS`] at a time: `update(first
+    /// unit, four gate vectors)` gives the new hidden vector of the chunk.
+    ///
+    /// # Safety
+    /// `S`'s instruction set must be available; the buffers hold
+    /// `padded_hidden` floats (`hidden_out`) and the packing's rows.
+    #[inline(always)]
+    unsafe fn run<S: Simd>(&self, mut update: impl FnMut(usize, [S::V; 4]) -> S::V) {
+        let mut chunk = 0;
+        // SAFETY: the caller's promise; every group stays under `chunks`.
+        unsafe {
+            while chunk < self.chunks {
+                chunk += match (self.chunks - chunk).min(S::LSTM_CHUNKS) {
+                    1 => self.chunks::<S, 1>(chunk, &mut update),
+                    2 => self.chunks::<S, 2>(chunk, &mut update),
+                    3 => self.chunks::<S, 3>(chunk, &mut update),
+                    4 => self.chunks::<S, 4>(chunk, &mut update),
+                    5 => self.chunks::<S, 5>(chunk, &mut update),
+                    _ => self.chunks::<S, 6>(chunk, &mut update),
+                };
+            }
+        }
+    }
+
     /// Chunks `first..first + N`: the gates in registers, then the update.
     /// Returns `N`.
     ///
     /// # Safety
-    /// As [`lstm_step`], with `first + N` within the packed chunks.
+    /// As [`RecurrentStep::run`], with `first + N` within the packed chunks.
     #[inline(always)]
-    unsafe fn chunks<S: Simd, const N: usize>(&self, first: usize) -> usize {
+    unsafe fn chunks<S: Simd, const N: usize>(
+        &self,
+        first: usize,
+        update: &mut impl FnMut(usize, [S::V; 4]) -> S::V,
+    ) -> usize {
         let lanes = S::LANES;
         let row0 = first * 4 * lanes;
         // SAFETY: the caller's promise; rows `row0 .. row0 + 4 N lanes` exist
@@ -775,13 +840,9 @@ impl LstmStep<'_> {
                 }
                 w = w.add(self.rows);
             }
-            for (n, [i, f, g, o]) in gates.into_iter().enumerate() {
+            for (n, chunk) in gates.into_iter().enumerate() {
                 let unit = (first + n) * lanes;
-                let (i, f) = (sigmoid::<S, true>(i), sigmoid::<S, true>(f));
-                let (g, o) = (tanh::<S, true>(g), sigmoid::<S, true>(o));
-                let c = S::mul_add(f, S::load(self.cell.add(unit)), S::mul(i, g));
-                S::store(self.cell.add(unit), c);
-                S::store(self.hidden_out.add(unit), S::mul(o, tanh::<S, true>(c)));
+                S::store(self.hidden_out.add(unit), update(unit, chunk));
             }
         }
         N

@@ -12,7 +12,7 @@
 use std::arch::x86_64::*;
 
 use super::simd::{self, Simd, EXPONENT_FROM_SHIFTED};
-use super::{ConvShape, Kernels, LayerFront, LstmWeights, Output};
+use super::{ConvShape, GruWeights, Kernels, LayerFront, LstmWeights, Output};
 use crate::format::Activation;
 
 /// True when this CPU can run [`AVX2_FMA`].
@@ -77,6 +77,19 @@ macro_rules! table {
                 unsafe { lstm_step(weights, input, hidden, hidden_out, cell) }
             },
             lstm_lanes: <$lstm_simd as Simd>::LANES,
+            gru_step: |weights, input, hidden, hidden_out| {
+                #[target_feature(enable = $features)]
+                fn gru_step(
+                    weights: &GruWeights,
+                    input: &[f32],
+                    hidden: &[f32],
+                    hidden_out: &mut [f32],
+                ) {
+                    unsafe { simd::gru_step::<$lstm_simd>(weights, input, hidden, hidden_out) }
+                }
+                // SAFETY: as above.
+                unsafe { gru_step(weights, input, hidden, hidden_out) }
+            },
             activate: |activation, channel, row| {
                 #[target_feature(enable = $features)]
                 fn activate(activation: &Activation, channel: usize, row: &mut [f32]) {

@@ -7,6 +7,7 @@ mod conv;
 mod convnet;
 mod linear;
 mod lstm;
+mod rtneural;
 mod sizes;
 mod wavenet;
 
@@ -48,6 +49,7 @@ pub(crate) enum Network {
     Lstm(lstm::Lstm),
     ConvNet(convnet::ConvNet),
     Linear(linear::Linear),
+    RtNeural(rtneural::RtNeural),
     Container(sizes::Sizes),
 }
 
@@ -94,6 +96,9 @@ impl Network {
             ModelSpec::ConvNet { config, weights } => {
                 Network::ConvNet(convnet::ConvNet::build(config, weights, max_frames)?)
             }
+            ModelSpec::RtNeural { config, weights } => {
+                Network::RtNeural(rtneural::RtNeural::build(config, weights, options.kernels)?)
+            }
             ModelSpec::Linear { config, weights } => {
                 Network::Linear(linear::Linear::build(config, weights, max_frames)?)
             }
@@ -111,14 +116,14 @@ impl Network {
         match self {
             Network::WaveNet(w) => w.out_channels(),
             Network::Container(c) => c.playing().out_channels(),
-            Network::Lstm(_) | Network::ConvNet(_) | Network::Linear(_) => 1,
+            Network::Lstm(_) | Network::ConvNet(_) | Network::Linear(_) | Network::RtNeural(_) => 1,
         }
     }
 
     fn receptive_field(&self) -> usize {
         match self {
             Network::WaveNet(w) => w.receptive_field(),
-            Network::Lstm(_) => 1,
+            Network::Lstm(_) | Network::RtNeural(_) => 1,
             Network::ConvNet(c) => c.receptive_field(),
             Network::Linear(l) => l.receptive_field(),
             Network::Container(c) => c.playing().receptive_field(),
@@ -130,7 +135,7 @@ impl Network {
     /// stored initial state is already the trainer's settled state).
     fn prewarm_frames(&self) -> usize {
         match self {
-            Network::Lstm(_) => 0,
+            Network::Lstm(_) | Network::RtNeural(_) => 0,
             Network::Container(c) => c.playing().prewarm_frames(),
             other => other.receptive_field() - 1,
         }
@@ -144,7 +149,7 @@ impl Network {
             Network::ConvNet(c) => c.for_each_history(f),
             Network::Linear(l) => l.for_each_history(f),
             Network::Container(c) => c.playing_mut().for_each_history(f),
-            Network::Lstm(_) => {}
+            Network::Lstm(_) | Network::RtNeural(_) => {}
         }
     }
 
@@ -177,6 +182,7 @@ impl Network {
         match self {
             Network::WaveNet(w) => w.clear(),
             Network::Lstm(l) => l.clear(),
+            Network::RtNeural(r) => r.clear(),
             Network::ConvNet(c) => c.clear(),
             Network::Linear(l) => l.clear(),
             Network::Container(c) => c.clear(),
@@ -195,6 +201,7 @@ impl Network {
         match self {
             Network::WaveNet(w) => w.process_block(kernels, input, output, out_stride),
             Network::Lstm(l) => l.process_block(kernels, input, output),
+            Network::RtNeural(r) => r.process_block(kernels, input, output),
             Network::ConvNet(c) => c.process_block(kernels, input, output),
             Network::Linear(l) => l.process_block(kernels, input, output),
             Network::Container(c) => c.process_block(kernels, input, output, out_stride),
@@ -469,7 +476,9 @@ fn state_floats(spec: &ModelSpec, max_frames: usize) -> usize {
             }
             total
         }
-        ModelSpec::Lstm { weights, .. } => weights.len().saturating_mul(3),
+        ModelSpec::Lstm { weights, .. } | ModelSpec::RtNeural { weights, .. } => {
+            weights.len().saturating_mul(3)
+        }
         ModelSpec::ConvNet { config, weights } => config
             .dilations
             .iter()

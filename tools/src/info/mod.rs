@@ -11,7 +11,7 @@ mod sizes;
 mod summary;
 mod text;
 
-use nam_kernel::format::{macs, Metadata, ModelSpec};
+use nam_kernel::format::{macs, Metadata, ModelFormat, ModelSpec};
 use nam_kernel::NamFile;
 use serde::Serialize;
 use serde_json::Value;
@@ -25,9 +25,12 @@ pub use text::printable;
 /// Everything `info` reports about one model (or one submodel).
 #[derive(Clone, Debug, Serialize)]
 pub struct ModelInfo {
-    /// `WaveNet`, `LSTM`, `ConvNet`, `Linear` or `SlimmableContainer`.
+    /// `WaveNet`, `LSTM`, `ConvNet`, `Linear`, `SlimmableContainer` or
+    /// `RTNeural`.
     pub architecture: &'static str,
-    /// The format version the file declares.
+    /// The file format (`NAM (.nam)`, `RTNeural / AIDA-X (.json, .aidax)`).
+    pub format: &'static str,
+    /// The `.nam` format version the file declares (`none` for other formats).
     pub version: String,
     /// The sample rate the model expects (48 kHz when the file states none).
     pub sample_rate_hz: f64,
@@ -130,7 +133,11 @@ impl ModelInfo {
         };
         Self {
             architecture: file.architecture(),
-            version: file.version.to_string(),
+            format: file.format().name(),
+            version: match file.format() {
+                ModelFormat::Nam => file.version.to_string(),
+                ModelFormat::RtNeural => "none".to_owned(),
+            },
             sample_rate_hz: file.sample_rate_hz(),
             sample_rate_declared: file.declared_sample_rate_hz.is_some(),
             parameters: parameters(&file.spec),
@@ -165,6 +172,7 @@ pub fn parameters(spec: &ModelSpec) -> usize {
                     .map_or(0, |nested| parameters(&nested.spec))
         }
         ModelSpec::Lstm { weights, .. }
+        | ModelSpec::RtNeural { weights, .. }
         | ModelSpec::ConvNet { weights, .. }
         | ModelSpec::Linear { weights, .. } => weights.len(),
         ModelSpec::SlimmableContainer { submodels } => {

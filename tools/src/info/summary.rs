@@ -1,6 +1,8 @@
 //! Per-architecture config summaries, serialisable for `info --json`.
 
-use nam_kernel::format::{macs, FilmPosition, Gating, LayerArrayConfig, ModelSpec, PostHeadConfig};
+use nam_kernel::format::{
+    macs, FilmPosition, Gating, LayerArrayConfig, ModelSpec, PostHeadConfig, RtNeuralLayer,
+};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -47,6 +49,17 @@ pub enum ConfigSummary {
         receptive_field: usize,
         /// Whether a bias follows the taps.
         bias: bool,
+    },
+    /// An RTNeural / AIDA-X model.
+    RtNeural {
+        /// Each layer as `type size [activation]`, input first.
+        layers: Vec<String>,
+        /// Whether the input is added to the network's output (`in_skip`).
+        input_skip: bool,
+        /// Gain applied to the input, dB (`in_gain`).
+        input_gain_db: f32,
+        /// Gain applied to the output, dB (`out_gain`).
+        output_gain_db: f32,
     },
     /// A container: see [`ModelInfo::submodels`].
     SlimmableContainer {
@@ -168,6 +181,28 @@ impl ConfigSummary {
             ModelSpec::Linear { config, .. } => ConfigSummary::Linear {
                 receptive_field: config.receptive_field,
                 bias: config.bias,
+            },
+            ModelSpec::RtNeural { config, .. } => ConfigSummary::RtNeural {
+                layers: config
+                    .layers
+                    .iter()
+                    .map(|layer| {
+                        let activation = match layer {
+                            RtNeuralLayer::Dense { activation, .. }
+                            | RtNeuralLayer::Activation { activation, .. } => {
+                                match activation_label_json(&activation.to_json()) {
+                                    label if label == "Identity" => String::new(),
+                                    label => format!(" {label}"),
+                                }
+                            }
+                            _ => String::new(),
+                        };
+                        format!("{} {}{activation}", layer.type_name(), layer.output_size())
+                    })
+                    .collect(),
+                input_skip: config.input_skip,
+                input_gain_db: config.input_gain_db,
+                output_gain_db: config.output_gain_db,
             },
             ModelSpec::SlimmableContainer { submodels } => ConfigSummary::SlimmableContainer {
                 submodels: submodels.len(),

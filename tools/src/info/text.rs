@@ -21,11 +21,19 @@ fn model(out: &mut String, info: &ModelInfo, indent: &str) {
     } else {
         " (not stated; the NAM default)"
     };
-    let _ = writeln!(
-        out,
-        "{indent}architecture:     {} (file version {})",
-        info.architecture, info.version
-    );
+    if info.version == "none" {
+        let _ = writeln!(
+            out,
+            "{indent}architecture:     {} ({} file)",
+            info.architecture, info.format
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "{indent}architecture:     {} (file version {})",
+            info.architecture, info.version
+        );
+    }
     let _ = writeln!(out, "{indent}sample rate:      {rate} Hz{declared}");
     let _ = writeln!(out, "{indent}parameters:       {}", info.parameters);
     let _ = writeln!(
@@ -118,6 +126,27 @@ fn config(out: &mut String, config: &ConfigSummary, indent: &str) {
             let _ = writeln!(
                 out,
                 "{indent}LSTM:             {num_layers} layer(s), hidden size {hidden_size}, input size {input_size}"
+            );
+        }
+        ConfigSummary::RtNeural {
+            layers,
+            input_skip,
+            input_gain_db,
+            output_gain_db,
+        } => {
+            let _ = writeln!(out, "{indent}layers:           {}", layers.join(", "));
+            let _ = writeln!(
+                out,
+                "{indent}input skip:       {}",
+                if *input_skip {
+                    "yes (the input is added to the output)"
+                } else {
+                    "no"
+                }
+            );
+            let _ = writeln!(
+                out,
+                "{indent}gains:            input {input_gain_db} dB, output {output_gain_db} dB (applied, as AIDA-X does)"
             );
         }
         ConfigSummary::ConvNet {

@@ -1,0 +1,322 @@
+//! A streaming RTNeural / AIDA-X model: recurrent (LSTM, GRU) and dense
+//! layers one sample at a time, with AIDA-X's input gain, input skip and
+//! output gain around them.
+//!
+//! RTNeural starts from a zero state; AIDA-X then feeds 2048 zeros before
+//! the first block, and NeuralAudio feeds 2048 zeros at load. The start
+//! state here is the state silence converges to ([`SETTLE_LIMIT`]), the
+//! same "silence forever" every `.nam` model starts from.
+
+use super::conv::WeightCursor;
+use crate::error::BuildError;
+use crate::format::{Activation, RtNeuralConfig, RtNeuralLayer};
+use crate::kernels::{GruWeights, Kernels, LstmWeights};
+
+/// Zeros fed at most to settle the state at build; settling stops earlier
+/// once a step leaves every state unchanged.
+const SETTLE_LIMIT: usize = 8192;
+
+/// A recurrent layer's state: the hidden state in two buffers that swap each
+/// step (a step reads one and writes the other), and the LSTM's cell.
+#[derive(Clone, Debug)]
+struct State {
+    hidden: [Vec<f32>; 2],
+    current: usize,
+    cell: Vec<f32>,
+}
+
+impl State {
+    fn zeros(padded: usize, cell: bool) -> Self {
+        Self {
+            hidden: [vec![0.0; padded], vec![0.0; padded]],
+            current: 0,
+            cell: if cell { vec![0.0; padded] } else { Vec::new() },
+        }
+    }
+
+    /// The buffer a step reads and the one it writes.
+    fn read_write(&mut self) -> (&[f32], &mut [f32]) {
+        let [first, second] = &mut self.hidden;
+        if self.current == 0 {
+            (first, second)
+        } else {
+            (second, first)
+        }
+    }
+
+    fn current(&self) -> &[f32] {
+        &self.hidden[self.current]
+    }
+}
+
+/// One layer, with what it needs to run.
+#[derive(Clone, Debug)]
+enum Layer {
+    Lstm(LstmWeights),
+    Gru(GruWeights),
+    Dense {
+        input_size: usize,
+        /// `[input][output]`.
+        weights: Vec<f32>,
+        bias: Vec<f32>,
+        activation: Activation,
+    },
+    Activation(Activation),
+}
+
+/// A layer and its output.
+#[derive(Clone, Debug)]
+struct Stage {
+    layer: Layer,
+    /// Recurrent layers: the state (its current hidden buffer is the output).
+    state: Option<State>,
+    /// Other layers: the output.
+    output: Vec<f32>,
+    /// Values the layer outputs.
+    size: usize,
+    /// The settled state [`RtNeural::clear`] returns to.
+    initial: Option<State>,
+}
+
+impl Stage {
+    fn output(&self) -> &[f32] {
+        match &self.state {
+            Some(state) => &state.current()[..self.size],
+            None => &self.output[..self.size],
+        }
+    }
+
+    /// One step from `input`.
+    fn step(&mut self, kernels: &Kernels, input: &[f32]) {
+        match (&self.layer, &mut self.state) {
+            (Layer::Lstm(weights), Some(state)) => {
+                let [first, second] = &mut state.hidden;
+                let (hidden, hidden_out) = if state.current == 0 {
+                    (first, second)
+                } else {
+                    (second, first)
+                };
+                (kernels.lstm_step)(weights, input, hidden, hidden_out, &mut state.cell);
+                state.current ^= 1;
+            }
+            (Layer::Gru(weights), Some(state)) => {
+                let (hidden, hidden_out) = state.read_write();
+                (kernels.gru_step)(weights, input, hidden, hidden_out);
+                state.current ^= 1;
+            }
+            (
+                Layer::Dense {
+                    input_size,
+                    weights,
+                    bias,
+                    activation,
+                },
+                None,
+            ) => {
+                let output = &mut self.output;
+                output.copy_from_slice(bias);
+                for (&x, row) in input[..*input_size]
+                    .iter()
+                    .zip(weights.chunks_exact(output.len()))
+                {
+                    for (y, &w) in output.iter_mut().zip(row) {
+                        *y += w * x;
+                    }
+                }
+                activate(kernels, activation, output);
+            }
+            (Layer::Activation(activation), None) => {
+                self.output.copy_from_slice(input);
+                activate(kernels, activation, &mut self.output);
+            }
+            // `build` pairs recurrent layers with a state and no other.
+            _ => {}
+        }
+    }
+}
+
+/// Applies `activation` to a vector of channels.
+fn activate(kernels: &Kernels, activation: &Activation, values: &mut [f32]) {
+    match activation {
+        Activation::Identity => {}
+        Activation::PReLU { .. } => {
+            for (channel, value) in values.iter_mut().enumerate() {
+                (kernels.activate)(activation, channel, std::slice::from_mut(value));
+            }
+        }
+        _ => (kernels.activate)(activation, 0, values),
+    }
+}
+
+/// A runnable RTNeural model.
+#[derive(Clone, Debug)]
+pub(crate) struct RtNeural {
+    stages: Vec<Stage>,
+    input_gain: f32,
+    output_gain: f32,
+    input_skip: bool,
+}
+
+impl RtNeural {
+    /// Builds the layers with weights packed for `kernels`, then settles the
+    /// state on silence.
+    pub(crate) fn build(
+        config: &RtNeuralConfig,
+        weights: &[f32],
+        kernels: &Kernels,
+    ) -> Result<Self, BuildError> {
+        let mut cursor = WeightCursor::new(weights);
+        let mut stages = Vec::with_capacity(config.layers.len());
+        for layer in &config.layers {
+            stages.push(build_stage(layer, &mut cursor, kernels)?);
+        }
+        cursor.finish()?;
+        let mut model = Self {
+            stages,
+            input_gain: RtNeuralConfig::gain_factor(config.input_gain_db),
+            output_gain: RtNeuralConfig::gain_factor(config.output_gain_db),
+            input_skip: config.input_skip,
+        };
+        model.settle(kernels);
+        Ok(model)
+    }
+
+    /// Feeds zeros until the state stops changing (at most [`SETTLE_LIMIT`])
+    /// and keeps that state as the start state.
+    fn settle(&mut self, kernels: &Kernels) {
+        for _ in 0..SETTLE_LIMIT {
+            let before: Vec<Option<State>> = self.stages.iter().map(|s| s.state.clone()).collect();
+            self.step(kernels, 0.0);
+            let unchanged = self.stages.iter().zip(&before).all(|(stage, before)| {
+                match (&stage.state, before) {
+                    (Some(now), Some(before)) => {
+                        now.current() == before.current() && now.cell == before.cell
+                    }
+                    _ => true,
+                }
+            });
+            if unchanged {
+                break;
+            }
+        }
+        for stage in &mut self.stages {
+            stage.initial = stage.state.clone();
+        }
+    }
+
+    /// Back to the settled start state.
+    pub(crate) fn clear(&mut self) {
+        for stage in &mut self.stages {
+            if let (Some(state), Some(initial)) = (&mut stage.state, &stage.initial) {
+                let current = initial.current;
+                state.hidden[state.current].copy_from_slice(&initial.hidden[current]);
+                state.cell.copy_from_slice(&initial.cell);
+            }
+        }
+    }
+
+    /// One sample through every layer; the network's output (before the
+    /// skip and output gain).
+    fn step(&mut self, kernels: &Kernels, x: f32) -> f32 {
+        let input = [x];
+        let mut previous: &[f32] = &input;
+        let mut held: &mut [Stage] = &mut self.stages;
+        // Each stage reads the one before it: split as we go.
+        let mut last = x;
+        while let Some((stage, rest)) = held.split_first_mut() {
+            stage.step(kernels, previous);
+            last = stage.output().first().copied().unwrap_or(0.0);
+            previous = stage.output();
+            held = rest;
+        }
+        last
+    }
+
+    pub(crate) fn process_block(&mut self, kernels: &Kernels, input: &[f32], output: &mut [f32]) {
+        for (&x, y) in input.iter().zip(output.iter_mut()) {
+            let x = x * self.input_gain;
+            let network = self.step(kernels, x);
+            let skip = if self.input_skip { x } else { 0.0 };
+            *y = (network + skip) * self.output_gain;
+        }
+    }
+}
+
+fn build_stage(
+    layer: &RtNeuralLayer,
+    cursor: &mut WeightCursor,
+    kernels: &Kernels,
+) -> Result<Stage, BuildError> {
+    let size = layer.output_size();
+    let (layer, state) = match *layer {
+        RtNeuralLayer::Lstm {
+            input_size,
+            hidden_size: h,
+        } => {
+            let kernel = cursor.take(input_size * 4 * h)?;
+            let recurrent = cursor.take(h * 4 * h)?;
+            let bias = cursor.take(4 * h)?;
+            // Keras' `[column][gate row]` to PyTorch's `[gate row][column]`.
+            let columns = input_size + h;
+            let mut weight = vec![0.0; 4 * h * columns];
+            for row in 0..4 * h {
+                for c in 0..input_size {
+                    weight[row * columns + c] = kernel[c * 4 * h + row];
+                }
+                for c in 0..h {
+                    weight[row * columns + input_size + c] = recurrent[c * 4 * h + row];
+                }
+            }
+            let weights = LstmWeights::pack(kernels, input_size, h, &weight, bias);
+            let state = State::zeros(weights.padded_hidden(), true);
+            (Layer::Lstm(weights), Some(state))
+        }
+        RtNeuralLayer::Gru {
+            input_size,
+            hidden_size: h,
+        } => {
+            let kernel = cursor.take(input_size * 3 * h)?;
+            let recurrent = cursor.take(h * 3 * h)?;
+            let input_bias = cursor.take(3 * h)?;
+            let recurrent_bias = cursor.take(3 * h)?;
+            let weights = GruWeights::pack(
+                kernels,
+                input_size,
+                h,
+                kernel,
+                recurrent,
+                input_bias,
+                recurrent_bias,
+            );
+            let state = State::zeros(weights.padded_hidden(), false);
+            (Layer::Gru(weights), Some(state))
+        }
+        RtNeuralLayer::Dense {
+            input_size,
+            output_size,
+            ref activation,
+        } => (
+            Layer::Dense {
+                input_size,
+                weights: cursor.take(input_size * output_size)?.to_vec(),
+                bias: cursor.take(output_size)?.to_vec(),
+                activation: activation.clone(),
+            },
+            None,
+        ),
+        RtNeuralLayer::Activation { ref activation, .. } => {
+            (Layer::Activation(activation.clone()), None)
+        }
+    };
+    Ok(Stage {
+        output: if state.is_some() {
+            Vec::new()
+        } else {
+            vec![0.0; size]
+        },
+        initial: None,
+        layer,
+        state,
+        size,
+    })
+}
