@@ -14,7 +14,7 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing
 fi
 mkdir -p out
-# cargo shows its progress: the first build takes a few minutes.
-cargo build --release --locked -p nam-graph --bin nam-graph
-target/release/nam-graph run examples/demo/chain.toml examples/demo/di.wav -o out/demo.wav
+# Not quiet: cargo shows its progress (the first build takes a few minutes).
+cargo run --release --locked -p nam-graph --bin nam-graph -- \
+  run examples/demo/chain.toml examples/demo/di.wav -o out/demo.wav
 echo "listen: out/demo.wav (the input is examples/demo/di.wav)"
