@@ -123,6 +123,39 @@ impl<'a> Node<'a> {
     }
 
     /// A positive integer no larger than `limit` (checked before anything is allocated).
+    /// Appends this array of exactly `len` numbers to `out` as `f32`,
+    /// refusing another count ([`FormatError::WeightCountMismatch`]) and
+    /// values that are not finite as `f32` ([`FormatError::NonFiniteWeight`]).
+    pub(crate) fn append_weights(&self, len: usize, out: &mut Vec<f32>) -> Result<(), FormatError> {
+        let array = self
+            .value
+            .as_array()
+            .ok_or_else(|| self.invalid("expected an array of numbers"))?;
+        if array.len() != len {
+            return Err(FormatError::WeightCountMismatch {
+                field: self.path.to_string(),
+                expected: len,
+                found: array.len(),
+            });
+        }
+        out.reserve(len);
+        for (index, value) in array.iter().enumerate() {
+            let x = value
+                .as_f64()
+                .ok_or_else(|| self.path.index(index).invalid("expected a number"))?;
+            let w = x as f32;
+            if !w.is_finite() {
+                return Err(FormatError::NonFiniteWeight {
+                    field: self.path.to_string(),
+                    index,
+                    value: w,
+                });
+            }
+            out.push(w);
+        }
+        Ok(())
+    }
+
     pub(crate) fn as_dim(&self, limit: usize) -> Result<usize, FormatError> {
         let too_large = |value: f64| FormatError::TooLarge {
             field: self.path.to_string(),

@@ -506,33 +506,8 @@ fn parse_document(doc: &Node, depth: usize) -> Result<NamFile, FormatError> {
 
 /// Reads `weights`, checking the count against the config and that each is finite.
 fn parse_weights(doc: &Node, expected: usize) -> Result<Vec<f32>, FormatError> {
-    let node = doc.req("weights")?;
-    let array = node
-        .value
-        .as_array()
-        .ok_or_else(|| node.invalid("expected an array of numbers"))?;
-    if array.len() != expected {
-        return Err(FormatError::WeightCountMismatch {
-            field: node.path.to_string(),
-            expected,
-            found: array.len(),
-        });
-    }
-    let mut weights = Vec::with_capacity(array.len());
-    for (index, value) in array.iter().enumerate() {
-        let x = value
-            .as_f64()
-            .ok_or_else(|| node.path.index(index).invalid("expected a number"))?;
-        let w = x as f32;
-        if !w.is_finite() {
-            return Err(FormatError::NonFiniteWeight {
-                field: node.path.to_string(),
-                index,
-                value: w,
-            });
-        }
-        weights.push(w);
-    }
+    let mut weights = Vec::new();
+    doc.req("weights")?.append_weights(expected, &mut weights)?;
     Ok(weights)
 }
 

@@ -307,7 +307,7 @@ fn parse_layer(
             let bias = w.get(2);
             if kind == "lstm" {
                 let bias = bias.ok_or_else(|| arrays.path.index(2).missing())?;
-                read_vector(bias, gates * size, weights)?;
+                bias.append_weights(gates * size, weights)?;
                 RtNeuralLayer::Lstm {
                     input_size,
                     hidden_size: size,
@@ -324,7 +324,7 @@ fn parse_layer(
             let w = array_items(&arrays, 1..=2)?;
             read_matrix(&w[0], input_size, size, weights)?;
             match w.get(1) {
-                Some(bias) => read_vector(bias, size, weights)?,
+                Some(bias) => bias.append_weights(size, weights)?,
                 None => weights.extend(std::iter::repeat_n(0.0, size)),
             }
             RtNeuralLayer::Dense {
@@ -345,7 +345,7 @@ fn parse_layer(
                 .first()
                 .ok_or_else(|| w[0].invalid("expected [[slopes]]"))?;
             let mut slopes = Vec::new();
-            read_vector(row, input_size, &mut slopes)?;
+            row.append_weights(input_size, &mut slopes)?;
             RtNeuralLayer::Activation {
                 size: input_size,
                 activation: Activation::PReLU {
@@ -417,37 +417,7 @@ fn read_matrix(
         });
     }
     for row in &items {
-        read_vector(row, columns, out)?;
-    }
-    Ok(())
-}
-
-/// Appends a vector of `len` finite numbers.
-fn read_vector(node: &Node, len: usize, out: &mut Vec<f32>) -> Result<(), FormatError> {
-    let array = node
-        .value
-        .as_array()
-        .ok_or_else(|| node.invalid("expected an array of numbers"))?;
-    if array.len() != len {
-        return Err(FormatError::WeightCountMismatch {
-            field: node.path.to_string(),
-            expected: len,
-            found: array.len(),
-        });
-    }
-    for (index, value) in array.iter().enumerate() {
-        let x = value
-            .as_f64()
-            .ok_or_else(|| node.path.index(index).invalid("expected a number"))?;
-        let w = x as f32;
-        if !w.is_finite() {
-            return Err(FormatError::NonFiniteWeight {
-                field: node.path.to_string(),
-                index,
-                value: w,
-            });
-        }
-        out.push(w);
+        row.append_weights(columns, out)?;
     }
     Ok(())
 }
@@ -464,7 +434,7 @@ fn read_gru_bias(node: Option<&Node>, len: usize, out: &mut Vec<f32>) -> Result<
         n => return Err(node.invalid(format!("expected 1 or 2 bias rows, found {n}"))),
     }
     for row in &rows {
-        read_vector(row, len, out)?;
+        row.append_weights(len, out)?;
     }
     if rows.len() == 1 {
         out.extend(std::iter::repeat_n(0.0, len));
