@@ -264,3 +264,22 @@ fn a_flac_or_aiff_cab_convolves_like_the_wav_cab() {
         assert_eq!(other.impulse_response_rate_hz(), 48_000.0);
     }
 }
+
+#[test]
+fn an_absurd_wav_channel_count_is_refused_before_decoding() {
+    // Found by fuzzing: a `fmt ` chunk declaring 0x7301 channels made the
+    // decoder's own arithmetic overflow.
+    let path = scratch("channels.wav");
+    let mut bytes = b"RIFFD\0\0\0WAVEfmt \x10\0\0\0\x01\0\x01\x73".to_vec();
+    bytes.extend_from_slice(b"owt\0\0\x05\0\xdcS\0 \0");
+    std::fs::write(&path, &bytes).unwrap();
+    match error(&path) {
+        Problem::TooManyChannels { channels, limit } => {
+            assert_eq!(
+                (channels, limit),
+                (0x7301, Limits::IMPULSE_RESPONSE.max_channels)
+            );
+        }
+        other => panic!("expected too many channels, got {other}"),
+    }
+}

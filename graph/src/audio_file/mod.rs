@@ -296,6 +296,19 @@ fn read_checked(path: &Path, limits: &Limits, keep_channels: usize) -> Result<Au
         .read_to_end(&mut head)
         .map_err(io)?;
     let container = check_head(metadata.len(), &head, limits)?;
+    if container == Container::Wav {
+        // The decoder trusts the `fmt ` chunk's channel count in its own
+        // arithmetic (an absurd count overflows there): refuse it first.
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        let mut header = Vec::new();
+        (&mut file)
+            .take(WAV_HEADER_SCAN)
+            .read_to_end(&mut header)
+            .map_err(io)?;
+        if let Some(channels) = wav_declared_channels(&header) {
+            check_declared_channels(channels, limits)?;
+        }
+    }
     // The decoder reads the same open file from its start.
     file.seek(SeekFrom::Start(0)).map_err(io)?;
     let audio = decode::decode(
@@ -322,6 +335,45 @@ fn check_head(bytes: u64, head: &[u8], limits: &Limits) -> Result<Container, Pro
         Sniffed::Unsupported(what) => Err(Problem::UnsupportedContainer(what)),
         Sniffed::Unknown(looks_like) => Err(Problem::Unrecognized(looks_like)),
     }
+}
+
+/// Bytes at the start of a WAV file searched for its `fmt ` chunk.
+const WAV_HEADER_SCAN: u64 = 1 << 16;
+
+/// The channel count the `fmt ` chunk of a WAV file declares, if that chunk
+/// starts within `header` (the file's first bytes).
+fn wav_declared_channels(header: &[u8]) -> Option<usize> {
+    let mut at = 12usize;
+    while at.checked_add(8)? <= header.len() {
+        let size = u32::from_le_bytes(header[at + 4..at + 8].try_into().ok()?) as usize;
+        if &header[at..at + 4] == b"fmt " {
+            let channels = header.get(at + 10..at + 12)?;
+            return Some(usize::from(u16::from_le_bytes([channels[0], channels[1]])));
+        }
+        // Chunks are padded to an even size.
+        at = at
+            .checked_add(8)?
+            .checked_add(size)?
+            .checked_add(size & 1)?;
+    }
+    None
+}
+
+/// Refuses a declared channel count of 0 or above the limit.
+fn check_declared_channels(channels: usize, limits: &Limits) -> Result<(), Problem> {
+    if channels == 0 {
+        return Err(Problem::malformed(
+            Container::Wav,
+            "the fmt chunk declares 0 channels",
+        ));
+    }
+    if channels > limits.max_channels {
+        return Err(Problem::TooManyChannels {
+            channels,
+            limit: limits.max_channels,
+        });
+    }
+    Ok(())
 }
 
 /// `audio`, if every sample kept is finite.
