@@ -660,6 +660,10 @@ t_long_run() { # t_long_run SECONDS
                "$P_MODEL=$shared/fixtures/wavenet_feather.nam" "$P_MODEL=$shared/fixtures/wavenet_a2.nam")
   local bads=("$P_MODEL=$data/truncated.nam" "$P_CAB=$data/text.wav" "$P_INIR=$data/empty.wav"
               "$P_MODEL=$data/no-such-model.nam")
+  local spec
+  for spec in "${goods[@]}"; do
+    [ -f "${spec#*=}" ] || fail "missing test file ${spec#*=} (a good file of the long run)" || return 1
+  done
   local all=() clean=() early=() i=1 good=0 bad=0 at
   while [ $((i * step)) -lt $((loops * di_frames)) ]; do
     at=$((i * step))
