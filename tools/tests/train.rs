@@ -253,29 +253,13 @@ fn amp(input: &[f32], delay: usize) -> Vec<f32> {
 }
 
 #[test]
-fn alignment_finds_a_known_delay() {
+fn alignment_removes_the_latency() {
     let x: Vec<f32> = noise(5, 200_000).iter().map(|v| 0.3 * v).collect();
-    for delay in [0, 37, 480] {
-        let found = align::detect(&x, &amp(&x, delay), 48_000).unwrap();
-        assert_eq!(found.method, Method::Deconvolution);
-        assert_eq!(found.samples, delay as i64, "{found}");
-    }
+    let found = align::detect(Path::new("di.wav"), &x, &amp(&x, 37), 48_000, None).unwrap();
+    assert_eq!((found.samples, found.method), (37, Method::Deconvolution));
     let (a, b) = align::apply(&x, &amp(&x, 37), 37);
     assert_eq!(a.len(), x.len() - 37);
     assert_eq!(b[0], amp(&x, 0)[0]);
-}
-
-#[test]
-fn alignment_uses_nam_calibration_impulses() {
-    let mut x: Vec<f32> = noise(9, 600_000).iter().map(|v| 0.2 * v).collect();
-    for p in [504_000, 552_000] {
-        x[p - 2_000..p + 2_000].iter_mut().for_each(|v| *v = 0.0);
-        x[p] = 0.5;
-    }
-    x[492_000..498_000].iter_mut().for_each(|v| *v = 0.0);
-    let found = align::detect(&x, &amp(&x, 25), 48_000).unwrap();
-    assert_eq!(found.method, Method::NamImpulses);
-    assert_eq!(found.samples, 24, "{found}");
 }
 
 /// Set to run without `../shared/data`: the tests that need it then say so
@@ -303,14 +287,25 @@ fn shared_data() -> Option<(PathBuf, PathBuf)> {
 }
 
 #[test]
-fn shared_data_latency_is_zero() {
+fn shared_data_latency_is_zero_and_the_user_is_told_how_it_was_found() {
     let Some((input, target)) = shared_data() else {
         eprintln!("skipped: needs the shared data");
         return;
     };
     let (x, y) = data::read_pair(&input, &target).unwrap();
-    let found = align::detect(&x.samples, &y.samples, 48_000).unwrap();
+    let found = align::detect(&input, &x.samples, &y.samples, 48_000, None).unwrap();
+    eprintln!(
+        "{}\nlatency: {found}\nwarnings: {:?}",
+        align::describe_input(found.signal.as_ref()),
+        found.warnings
+    );
     assert_eq!(found.samples, 0, "{found}");
+    assert_eq!(found.method, Method::Deconvolution);
+    assert_eq!(
+        align::describe_input(found.signal.as_ref()),
+        "not a NAM capture signal; latency from the response onset"
+    );
+    assert!(found.to_string().contains("peaks at"), "{found}");
 }
 
 #[test]
@@ -349,6 +344,7 @@ fn short_training_lowers_esr_and_exports_a_loadable_model() {
         device: DeviceChoice::Cpu,
         resume: None,
         latency: None,
+        plot: Some(dir.join("plot.png")),
         loss: LossKind::Mse,
         pre_emphasis: Some(0.85),
         pre_emphasis_weight: 1.0,
@@ -365,6 +361,23 @@ fn short_training_lowers_esr_and_exports_a_loadable_model() {
     let summary = args.run_with_stop(&AtomicBool::new(false)).unwrap();
     let outcome = &summary.outcome;
     assert_eq!(outcome.epochs_completed, 6);
+    assert_eq!(outcome.train_loss.len(), 6);
+    // The summary a guitarist reads, and the plot.
+    let report = summary.report();
+    for words in [
+        "ESR",
+        "model written",
+        "plot written",
+        "latency: 0 samples",
+        "not a NAM capture signal",
+    ] {
+        assert!(report.contains(words), "{words:?} missing from:\n{report}");
+    }
+    assert!(report.contains(nam_tools::train::verdict::esr_verdict(
+        outcome.best_validation_esr
+    )));
+    let png = std::fs::read(dir.join("plot.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "the plot is not a PNG");
     assert!(
         outcome.best_validation_esr < 0.7 * outcome.initial_validation_esr,
         "ESR {} -> {}",
@@ -431,6 +444,7 @@ fn short_run(dir: &Path, output: &str, epochs: usize, resume: Option<PathBuf>) -
         device: DeviceChoice::Cpu,
         resume,
         latency: Some(0),
+        plot: None,
         loss: LossKind::Mse,
         pre_emphasis: None,
         pre_emphasis_weight: 1.0,
