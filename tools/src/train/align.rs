@@ -95,7 +95,10 @@ const MAX_DISAGREEMENT: i64 = 20;
 /// above [`RISE_FRACTION`] of its peak is doubtful.
 const MAX_RISE_SAMPLES: i64 = 4;
 /// Deconvolution: where the response "first rises", as a fraction of its peak.
-const RISE_FRACTION: f32 = 0.1;
+/// Above the pre-ringing of converters' anti-alias filters (an ideal one's
+/// first side lobe is 22% of its peak; the team's real capture rises to 10%
+/// seven samples before its onset), so only a slowly rising response counts.
+const RISE_FRACTION: f32 = 0.25;
 /// Deconvolution: a peak less than this many times the next candidate (a
 /// local maximum further than [`CANDIDATE_DISTANCE`] samples away) is doubtful.
 const MIN_PEAK_MARGIN: f32 = 1.5;
@@ -275,8 +278,8 @@ fn judge_response(lags: &[(i64, f32)]) -> Option<Latency> {
     if onset - rise > MAX_RISE_SAMPLES {
         warnings.push(format!(
             "the response rises over {} samples (above {:.0}% of its peak from {rise}, \
-             {:.0}% at {onset}): the latency could be anywhere from {rise} to {onset} samples; \
-             if the capture is sample-aligned (digital, no interface), give --latency 0",
+             {:.0}% at {onset}): the latency could be anywhere from {rise} to {onset} samples, or 0 if the \
+             capture is sample-aligned (digital, no interface): then give --latency 0",
             onset - rise,
             100.0 * RISE_FRACTION,
             100.0 * ONSET_FRACTION
