@@ -107,7 +107,8 @@ where
     let peak = data.target[range.clone()]
         .iter()
         .chain(&data.prediction[range.clone()])
-        .fold(1e-6_f32, |m, x| m.max(x.abs()));
+        .fold(1e-6_f32, |m, x| m.max(x.abs()))
+        * 1.05;
     let ms = |i: usize| 1e3 * i as f64 / rate;
     let mut chart = ChartBuilder::on(area)
         .caption(
