@@ -213,13 +213,6 @@ pub fn detect(file: &Path, samples: &[f32], rate_hz: u32) -> Option<Detected> {
 
 /// The trainer's sample checksums.
 fn by_samples(samples: &[f32], rate_hz: u32) -> Option<CaptureSignal> {
-    let md5_of = |span: &[f32]| {
-        let mut hasher = Md5::new();
-        for &x in span {
-            hasher.update(f64::from(x).to_le_bytes());
-        }
-        hex(&hasher.finalize())
-    };
     SAMPLE_MD5
         .iter()
         .find(|(spans, start, end, signal)| {
@@ -229,6 +222,16 @@ fn by_samples(samples: &[f32], rate_hz: u32) -> Option<CaptureSignal> {
                 && end.is_none_or(|end| md5_of(&samples[samples.len() - spans.end..]) == end)
         })
         .map(|(_, _, _, signal)| *signal)
+}
+
+/// The trainer's checksum of samples: MD5 of them as little-endian 64-bit
+/// floats (exact for 16- and 24-bit PCM, which `f32` holds exactly).
+fn md5_of(span: &[f32]) -> String {
+    let mut hasher = Md5::new();
+    for &x in span {
+        hasher.update(f64::from(x).to_le_bytes());
+    }
+    hex(&hasher.finalize())
 }
 
 /// True when `samples` is laid out like `signal`: its rate and length, silence
@@ -301,6 +304,36 @@ mod tests {
             hex(&Md5::digest(b"abc")),
             "900150983cd24fb0d6963f7d28e17f72"
         );
+    }
+
+    #[test]
+    fn sample_checksums_match_the_nam_trainers() {
+        // A 24-bit PCM WAV of a fixed ramp; the expected MD5 was computed by
+        // neural-amp-modeler 0.13 (`hashlib.md5(nam.data.wav_to_np(path))`) on
+        // the same samples written by wavio.
+        let dir = std::env::temp_dir().join(format!("nam-md5-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ramp24.wav");
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 48_000,
+            bits_per_sample: 24,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&path, spec).unwrap();
+        for i in 0..4800_i64 {
+            w.write_sample(((i * 7919) % (1 << 23) - (1 << 22)) as i32)
+                .unwrap();
+        }
+        w.finalize().unwrap();
+        let audio =
+            nam_graph::audio_file::read(&path, &nam_graph::audio_file::Limits::RECORDING, 1)
+                .unwrap();
+        assert_eq!(
+            md5_of(&audio.samples[0]),
+            "dc0ddf58de3605ffb26eb90313da5ffa"
+        );
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
