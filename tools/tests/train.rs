@@ -576,3 +576,99 @@ fn an_ambiguous_latency_reports_the_shifted_and_unshifted_esr() {
     assert!(report.contains(&format!("{unshifted:.4}")), "{report}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The NAM trainer's python (`scripts/nam-venv.sh`): `NAM_VENV_PYTHON`, or the venv in the
+/// repository's cache. Missing, the test fails saying how to make it.
+fn nam_trainer_python() -> PathBuf {
+    let python = std::env::var_os("NAM_VENV_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../.cache/nam-venv/bin/python")
+        });
+    assert!(
+        python.exists(),
+        "{} not found: run scripts/nam-venv.sh (scripts/test-train.sh does) or set NAM_VENV_PYTHON",
+        python.display()
+    );
+    python
+}
+
+fn write_f32(path: &Path, samples: &[f32]) {
+    let bytes: Vec<u8> = samples.iter().flat_map(|x| x.to_le_bytes()).collect();
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn read_f32(path: &Path) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap();
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+#[test]
+fn mrstft_matches_the_nam_trainers_loss_and_gradient() {
+    use nam_tools::train::loss::mrstft;
+    let python = nam_trainer_python();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/auraloss-reference.py");
+    let dir = temp_dir("mrstft");
+    let (batch, samples) = (3, 8192);
+    // Targets with a digitally silent stretch, where the magnitudes' clamp decides.
+    let mut target = noise(11, batch * samples);
+    for row in target.chunks_mut(samples) {
+        row[samples - 2048..].fill(0.0);
+    }
+    let near: Vec<f32> = target
+        .iter()
+        .zip(noise(12, batch * samples))
+        .map(|(t, n)| t + 0.05 * n)
+        .collect();
+    let unrelated: Vec<f32> = noise(13, batch * samples).iter().map(|x| 0.3 * x).collect();
+    for (name, pred) in [("near", near), ("unrelated", unrelated)] {
+        let (pred_path, target_path, out_path) = (
+            dir.join(format!("{name}-pred.f32")),
+            dir.join(format!("{name}-target.f32")),
+            dir.join(format!("{name}-out.f32")),
+        );
+        write_f32(&pred_path, &pred);
+        write_f32(&target_path, &target);
+        let status = std::process::Command::new(&python)
+            .arg(&script)
+            .args([&pred_path, &target_path])
+            .arg(batch.to_string())
+            .arg(&out_path)
+            .env("OMP_NUM_THREADS", "1")
+            .status()
+            .expect("running the NAM trainer's python");
+        assert!(status.success(), "{} failed", script.display());
+        let reference = read_f32(&out_path);
+        let (reference_loss, reference_grad) = (f64::from(reference[0]), &reference[1..]);
+
+        let p = Tensor::from_slice(&pred)
+            .view([batch as i64, samples as i64])
+            .set_requires_grad(true);
+        let t = Tensor::from_slice(&target).view([batch as i64, samples as i64]);
+        let loss = mrstft(&p, &t);
+        loss.backward();
+        let ours = loss.double_value(&[]);
+        let grad = Vec::<f32>::try_from(&p.grad().flatten(0, -1)).unwrap();
+
+        let loss_error = (ours - reference_loss).abs() / reference_loss;
+        assert!(
+            loss_error < 1e-5,
+            "{name}: MRSTFT {ours} vs the trainer's {reference_loss} (relative {loss_error:e})"
+        );
+        assert_eq!(grad.len(), reference_grad.len());
+        let scale = reference_grad.iter().fold(0.0_f32, |m, g| m.max(g.abs()));
+        let grad_error = grad
+            .iter()
+            .zip(reference_grad)
+            .fold(0.0_f32, |m, (a, b)| m.max((a - b).abs()))
+            / scale;
+        assert!(
+            scale > 0.0 && grad_error < 1e-4,
+            "{name}: MRSTFT gradient differs from the trainer's by {grad_error:e} of its largest value {scale:e}"
+        );
+        println!("{name}: MRSTFT {ours:.7} (trainer {reference_loss:.7}), gradient within {grad_error:.1e}");
+    }
+}
