@@ -515,14 +515,14 @@ unsafe fn exp<S: Simd>(x: S::V) -> S::V {
 /// formula of [`super::activation`]'s `tanh` and `sigmoid`, fused (eleven
 /// multiply-adds and one division, two short independent chains).
 #[inline(always)]
-unsafe fn odd_rational<S: Simd>(x: S::V, limit: f32, p: &[f32; 4], q: &[f32; 4]) -> S::V {
+unsafe fn odd_rational<S: Simd>(x: S::V, limit: f32, p0: f32, p: &[f32; 3], q: &[f32; 4]) -> S::V {
     // SAFETY: arithmetic only.
     unsafe {
         let x = S::min(S::max(x, S::splat(-limit)), S::splat(limit));
         let s = S::mul(x, x);
-        let num = S::mul_add(S::splat(p[3]), s, S::splat(p[2]));
-        let num = S::mul_add(num, s, S::splat(p[1]));
+        let num = S::mul_add(S::splat(p[2]), s, S::splat(p[1]));
         let num = S::mul_add(num, s, S::splat(p[0]));
+        let num = S::mul_add(num, s, S::splat(p0));
         let den = S::mul_add(S::splat(q[3]), s, S::splat(q[2]));
         let den = S::mul_add(den, s, S::splat(q[1]));
         let den = S::mul_add(den, s, S::splat(q[0]));
@@ -536,7 +536,7 @@ unsafe fn odd_rational<S: Simd>(x: S::V, limit: f32, p: &[f32; 4], q: &[f32; 4])
 unsafe fn tanh<S: Simd>(x: S::V) -> S::V {
     use super::activation::{TANH_LIMIT, TANH_P, TANH_Q};
     // SAFETY: arithmetic only.
-    unsafe { odd_rational::<S>(x, TANH_LIMIT, &TANH_P, &TANH_Q) }
+    unsafe { odd_rational::<S>(x, TANH_LIMIT, 1.0, &TANH_P, &TANH_Q) }
 }
 
 /// `1 / (1 + e^{−x})`, as [`super::activation::sigmoid`].
@@ -547,7 +547,7 @@ unsafe fn sigmoid<S: Simd>(x: S::V) -> S::V {
     unsafe {
         S::add(
             S::splat(0.5),
-            odd_rational::<S>(x, SIGMOID_LIMIT, &SIGMOID_P, &SIGMOID_Q),
+            odd_rational::<S>(x, SIGMOID_LIMIT, 0.25, &SIGMOID_P, &SIGMOID_Q),
         )
     }
 }
