@@ -512,8 +512,9 @@ unsafe fn exp<S: Simd>(x: S::V) -> S::V {
 }
 
 /// `x P(x²) / Q(x²)` on `x` clamped to `±limit`, `Q`'s constant term 1: the
-/// formula of [`super::activation`]'s `tanh` and `sigmoid`, fused (eleven
-/// multiply-adds and one division, two short independent chains).
+/// formula of [`super::activation`]'s `tanh` and `sigmoid`, fused (a clamp, two
+/// multiplies, seven multiply-adds and one division; `P` and `Q` are two short
+/// independent chains).
 #[inline(always)]
 unsafe fn odd_rational<S: Simd>(x: S::V, limit: f32, p0: f32, p: &[f32; 3], q: &[f32; 4]) -> S::V {
     // SAFETY: arithmetic only.
