@@ -59,9 +59,8 @@ pub(super) unsafe trait Simd {
     unsafe fn min(a: Self::V, b: Self::V) -> Self::V;
     /// Lane-wise maximum.
     unsafe fn max(a: Self::V, b: Self::V) -> Self::V;
-    /// `1 / a` to about 1e-7 relative (an estimate refined by Newton steps,
-    /// no division).
-    unsafe fn recip(a: Self::V) -> Self::V;
+    /// `a / b`, correctly rounded.
+    unsafe fn div(a: Self::V, b: Self::V) -> Self::V;
     /// `acc[r][v] += w[r] · xs[v]` for every row `r < R` and vector `v < V`:
     /// one (tap, input row) step of a convolution tile. Reads exactly `R`
     /// floats at `w`.
@@ -486,11 +485,8 @@ unsafe fn store_tile<S: Simd, const PART: bool>(p: *mut f32, v: S::V, part: usiz
 
 /// `e^x`, saturating to `e^88` above and about `e^-87` below (the same
 /// range reduction and polynomial as [`super::activation::exp`], fused).
-/// `SHORT_CHAIN` evaluates the polynomial by Estrin's scheme (3 dependent
-/// steps instead of Horner's 7, two more instructions): for recurrences
-/// (the LSTM) whose speed is their dependency chain.
 #[inline(always)]
-unsafe fn exp<S: Simd, const SHORT_CHAIN: bool>(x: S::V) -> S::V {
+unsafe fn exp<S: Simd>(x: S::V) -> S::V {
     use super::activation::{LN2_HI, LN2_LO, LOG2_E};
     // SAFETY: arithmetic only.
     unsafe {
@@ -499,57 +495,71 @@ unsafe fn exp<S: Simd, const SHORT_CHAIN: bool>(x: S::V) -> S::V {
         let k = S::sub(shifted, S::splat(ROUND_MAGIC));
         let r = S::neg_mul_add(k, S::splat(LN2_HI), x);
         let r = S::neg_mul_add(k, S::splat(LN2_LO), r);
-        let p = if SHORT_CHAIN {
-            let r2 = S::mul(r, r);
-            let r4 = S::mul(r2, r2);
-            let low = S::mul_add(
-                r2,
-                S::mul_add(r, S::splat(1.0 / 6.0), S::splat(0.5)),
-                S::add(r, S::splat(1.0)),
-            );
-            let high = S::mul_add(
-                r2,
-                S::mul_add(r, S::splat(1.0 / 5040.0), S::splat(1.0 / 720.0)),
-                S::mul_add(r, S::splat(1.0 / 120.0), S::splat(1.0 / 24.0)),
-            );
-            S::mul_add(r4, high, low)
-        } else {
-            let mut p = S::splat(1.0 / 5040.0);
-            for c in [
-                1.0 / 720.0,
-                1.0 / 120.0,
-                1.0 / 24.0,
-                1.0 / 6.0,
-                0.5,
-                1.0,
-                1.0,
-            ] {
-                p = S::mul_add(p, r, S::splat(c));
-            }
-            p
-        };
+        let mut p = S::splat(1.0 / 5040.0);
+        for c in [
+            1.0 / 720.0,
+            1.0 / 120.0,
+            1.0 / 24.0,
+            1.0 / 6.0,
+            0.5,
+            1.0,
+            1.0,
+        ] {
+            p = S::mul_add(p, r, S::splat(c));
+        }
         S::mul(p, S::exp2_from_shifted(shifted))
     }
 }
 
-/// `tanh(x) = 1 − 2 / (e^{2x} + 1)`, the division by a refined reciprocal.
+/// `x P(x²) / Q(x²)` on `x` clamped to `±limit`, `Q`'s constant term 1: the
+/// formula of [`super::activation`]'s `tanh` and `sigmoid`, fused (a clamp, two
+/// multiplies, seven multiply-adds and one division; `P` and `Q` are two short
+/// independent chains).
 #[inline(always)]
-unsafe fn tanh<S: Simd, const SHORT_CHAIN: bool>(x: S::V) -> S::V {
+unsafe fn odd_rational<S: Simd>(x: S::V, limit: f32, p0: f32, p: &[f32; 3], q: &[f32; 4]) -> S::V {
     // SAFETY: arithmetic only.
     unsafe {
-        let one = S::splat(1.0);
-        let r = S::recip(S::add(exp::<S, SHORT_CHAIN>(S::add(x, x)), one));
-        S::sub(one, S::add(r, r))
+        let x = S::min(S::max(x, S::splat(-limit)), S::splat(limit));
+        let s = S::mul(x, x);
+        let num = S::mul_add(S::splat(p[2]), s, S::splat(p[1]));
+        let num = S::mul_add(num, s, S::splat(p[0]));
+        let num = S::mul_add(num, s, S::splat(p0));
+        let den = S::mul_add(S::splat(q[3]), s, S::splat(q[2]));
+        let den = S::mul_add(den, s, S::splat(q[1]));
+        let den = S::mul_add(den, s, S::splat(q[0]));
+        let den = S::mul_add(den, s, S::splat(1.0));
+        S::div(S::mul(x, num), den)
     }
 }
 
-/// `1 / (1 + e^{−x})`, the division by a refined reciprocal.
+/// `tanh(x)`, as [`super::activation::tanh`].
 #[inline(always)]
-unsafe fn sigmoid<S: Simd, const SHORT_CHAIN: bool>(x: S::V) -> S::V {
+unsafe fn tanh<S: Simd>(x: S::V) -> S::V {
+    use super::activation::{TANH_LIMIT, TANH_P, TANH_Q};
+    // SAFETY: arithmetic only.
+    unsafe { odd_rational::<S>(x, TANH_LIMIT, 1.0, &TANH_P, &TANH_Q) }
+}
+
+/// `1 / (1 + e^{−x})`, as [`super::activation::sigmoid`].
+#[inline(always)]
+unsafe fn sigmoid<S: Simd>(x: S::V) -> S::V {
+    use super::activation::{SIGMOID_LIMIT, SIGMOID_P, SIGMOID_Q};
     // SAFETY: arithmetic only.
     unsafe {
-        let one = S::splat(1.0);
-        S::recip(S::add(one, exp::<S, SHORT_CHAIN>(S::sub(S::splat(0.0), x))))
+        S::add(
+            S::splat(0.5),
+            odd_rational::<S>(x, SIGMOID_LIMIT, 0.25, &SIGMOID_P, &SIGMOID_Q),
+        )
+    }
+}
+
+/// `x / (1 + e^{−x})`, as [`super::activation`]'s SiLU.
+#[inline(always)]
+unsafe fn silu<S: Simd>(x: S::V) -> S::V {
+    // SAFETY: arithmetic only.
+    unsafe {
+        let e = exp::<S>(S::sub(S::splat(0.0), x));
+        S::div(x, S::add(S::splat(1.0), e))
     }
 }
 
@@ -589,9 +599,9 @@ impl<S: Simd> Lanewise<S> for Vectorized {
         unsafe {
             match *self {
                 Vectorized::Identity => x,
-                Vectorized::Tanh => tanh::<S, true>(x),
-                Vectorized::Sigmoid => sigmoid::<S, true>(x),
-                Vectorized::SiLU => S::mul(x, sigmoid::<S, true>(x)),
+                Vectorized::Tanh => tanh::<S>(x),
+                Vectorized::Sigmoid => sigmoid::<S>(x),
+                Vectorized::SiLU => silu::<S>(x),
                 Vectorized::Clamp { min, max } => S::min(S::max(x, S::splat(min)), S::splat(max)),
                 Vectorized::Leaky { slope } => leaky::<S>(x, S::splat(slope)),
             }
@@ -707,11 +717,11 @@ pub(super) unsafe fn lstm_step<S: Simd>(
     // `run` hands the update whole chunks below `padded_hidden`.
     unsafe {
         step.run::<S>(|unit, [i, f, g, o]| {
-            let (i, f) = (sigmoid::<S, true>(i), sigmoid::<S, true>(f));
-            let (g, o) = (tanh::<S, true>(g), sigmoid::<S, true>(o));
+            let (i, f) = (sigmoid::<S>(i), sigmoid::<S>(f));
+            let (g, o) = (tanh::<S>(g), sigmoid::<S>(o));
             let c = S::mul_add(f, S::load(cell.add(unit)), S::mul(i, g));
             S::store(cell.add(unit), c);
-            S::mul(o, tanh::<S, true>(c))
+            S::mul(o, tanh::<S>(c))
         });
     }
 }
@@ -736,8 +746,8 @@ pub(super) unsafe fn gru_step<S: Simd>(
     // `run` hands the update whole chunks below `padded_hidden`.
     unsafe {
         step.run::<S>(|unit, [z, r, nx, nh]| {
-            let (z, r) = (sigmoid::<S, true>(z), sigmoid::<S, true>(r));
-            let n = tanh::<S, true>(S::mul_add(r, nh, nx));
+            let (z, r) = (sigmoid::<S>(z), sigmoid::<S>(r));
+            let n = tanh::<S>(S::mul_add(r, nh, nx));
             S::mul_add(z, S::sub(S::load(previous.add(unit)), n), n)
         });
     }

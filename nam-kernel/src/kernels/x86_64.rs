@@ -177,14 +177,8 @@ unsafe impl Simd for Avx2 {
         unsafe { _mm256_max_ps(a, b) }
     }
     #[inline(always)]
-    unsafe fn recip(a: __m256) -> __m256 {
-        // 12-bit estimate, then two Newton steps (each doubles the bits).
-        unsafe {
-            let two = _mm256_set1_ps(2.0);
-            let r = _mm256_rcp_ps(a);
-            let r = _mm256_mul_ps(r, _mm256_fnmadd_ps(a, r, two));
-            _mm256_mul_ps(r, _mm256_fnmadd_ps(a, r, two))
-        }
+    unsafe fn div(a: __m256, b: __m256) -> __m256 {
+        unsafe { _mm256_div_ps(a, b) }
     }
     #[inline(always)]
     unsafe fn exp2_from_shifted(shifted: __m256) -> __m256 {
@@ -277,12 +271,8 @@ unsafe impl Simd for Avx512 {
         unsafe { _mm512_max_ps(a, b) }
     }
     #[inline(always)]
-    unsafe fn recip(a: __m512) -> __m512 {
-        // 14-bit estimate, then one Newton step.
-        unsafe {
-            let r = _mm512_rcp14_ps(a);
-            _mm512_mul_ps(r, _mm512_fnmadd_ps(a, r, _mm512_set1_ps(2.0)))
-        }
+    unsafe fn div(a: __m512, b: __m512) -> __m512 {
+        unsafe { _mm512_div_ps(a, b) }
     }
     #[inline(always)]
     unsafe fn exp2_from_shifted(shifted: __m512) -> __m512 {
