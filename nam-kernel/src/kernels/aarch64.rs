@@ -10,13 +10,16 @@
 use std::arch::aarch64::*;
 
 use super::simd::{self, Simd, EXPONENT_FROM_SHIFTED};
-use super::{ConvShape, GruWeights, Kernels, LayerFront, LstmWeights, Output};
+use super::{
+    one_pass_layer, ConvShape, GruWeights, Kernels, LayerFront, LstmWeights, Output, WaveNetLayer,
+};
 use crate::format::Activation;
 
 pub(super) static NEON: Kernels = Kernels {
     name: "neon",
     conv: neon_conv,
     layer_front: neon_layer_front,
+    layer: neon_layer,
     lstm_step: neon_lstm_step,
     lstm_lanes: <Neon as Simd>::LANES,
     gru_step: neon_gru_step,
@@ -44,6 +47,18 @@ fn neon_layer_front(
 ) {
     // SAFETY: as above.
     unsafe { simd::layer_front::<Neon>(front, input, condition, z, head) }
+}
+
+fn neon_layer(
+    layer: &WaveNetLayer,
+    input: &[f32],
+    condition: &[f32],
+    z: &mut [f32],
+    head: &mut [f32],
+    out: &mut [f32],
+) {
+    // SAFETY: as above.
+    unsafe { one_pass_layer::layer::<Neon>(layer, input, condition, z, head, out) }
 }
 
 fn neon_lstm_step(

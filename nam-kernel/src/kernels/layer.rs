@@ -1,7 +1,8 @@
-//! The reference [`LayerFront`]: the convolution, the mixer, the activation
-//! and the head sum as separate passes of the scalar kernels.
+//! The reference [`LayerFront`] and [`WaveNetLayer`]: the convolution, the
+//! mixer, the activation, the head sum and the layer 1x1 as separate passes
+//! of the scalar kernels.
 
-use super::{activation, conv, ConvShape, LayerFront, Output};
+use super::{activation, conv, ConvShape, LayerFront, Output, WaveNetLayer};
 
 /// `z = activation(bias + conv(input) + mixer · condition)`; `head += z`.
 pub(super) fn layer_front(
@@ -44,4 +45,48 @@ pub(super) fn layer_front(
             }
         }
     }
+}
+
+/// The front half into `z` and `head`, then `out = x + layer1x1(z)`.
+pub(super) fn layer(
+    layer: &WaveNetLayer,
+    input: &[f32],
+    condition: &[f32],
+    z: &mut [f32],
+    head: &mut [f32],
+    out: &mut [f32],
+) {
+    layer_front(&layer.front, input, condition, z, Some(head));
+    let (shape, residual) = layer1x1(layer, input);
+    conv::conv(
+        &shape,
+        layer.layer1x1,
+        Some(layer.layer1x1_bias),
+        residual,
+        z,
+        out,
+    );
+}
+
+/// The layer 1x1's shape (from `z` to the output) and the residual it is
+/// added to (the input's newest frames).
+pub(super) fn layer1x1<'a>(layer: &WaveNetLayer, input: &'a [f32]) -> (ConvShape, Output<'a>) {
+    let front = &layer.front.conv;
+    let newest = front.first + (front.taps - 1) * front.dilation;
+    let shape = ConvShape {
+        frames: front.frames,
+        taps: 1,
+        dilation: 1,
+        cout: front.cin_per_group,
+        cin_per_group: front.cout,
+        groups: 1,
+        in_stride: front.out_stride,
+        first: 0,
+        out_stride: layer.out_stride,
+    };
+    let residual = Output::AddTo {
+        source: input.get(newest..).unwrap_or_default(),
+        stride: front.in_stride,
+    };
+    (shape, residual)
 }

@@ -14,6 +14,7 @@ mod conv;
 mod gru;
 mod layer;
 mod lstm;
+mod one_pass_layer;
 mod scalar;
 mod simd;
 #[cfg(target_arch = "x86_64")]
@@ -95,6 +96,24 @@ pub struct LayerFront<'a> {
     pub head_stride: usize,
 }
 
+/// A whole WaveNet layer without a head 1x1, done by [`Kernels::layer`]: the
+/// front half ([`LayerFront`], its head sum included: the head has the
+/// convolution's `cout` rows) into `z`, then the residual
+/// `out = x + layer1x1_bias + layer1x1 · z`, where `x` is the input's newest
+/// frames (those of the last tap: offset `first + (taps − 1) · dilation`) and
+/// `out` has the input's `cin_per_group` rows.
+#[derive(Clone, Copy, Debug)]
+pub struct WaveNetLayer<'a> {
+    /// The front half (one group).
+    pub front: LayerFront<'a>,
+    /// The layer 1x1's weights, `[z row][output row]` (one group).
+    pub layer1x1: &'a [f32],
+    /// The layer 1x1's bias, one per output row.
+    pub layer1x1_bias: &'a [f32],
+    /// Distance between the output rows.
+    pub out_stride: usize,
+}
+
 /// A convolution kernel; see [`Kernels::conv`].
 pub type ConvFn = fn(
     shape: &ConvShape,
@@ -112,6 +131,16 @@ pub type LayerFrontFn = fn(
     condition: &[f32],
     z: &mut [f32],
     head: Option<&mut [f32]>,
+);
+
+/// A whole-layer kernel; see [`Kernels::layer`].
+pub type LayerFn = fn(
+    layer: &WaveNetLayer,
+    input: &[f32],
+    condition: &[f32],
+    z: &mut [f32],
+    head: &mut [f32],
+    out: &mut [f32],
 );
 
 /// An LSTM step kernel; see [`Kernels::lstm_step`].
@@ -139,6 +168,13 @@ pub struct Kernels {
     /// `condition` into `z` (rows `conv.out_stride` apart), also added to
     /// `head` when given.
     pub layer_front: LayerFrontFn,
+    /// A whole WaveNet layer (see [`WaveNetLayer`]) from `input` and
+    /// `condition` into `out`, the activation added to `head`; `z` is scratch
+    /// (rows `front.conv.out_stride` apart) whose content is left unspecified.
+    /// SIMD tables run layers of at most four channels in one pass with the
+    /// activation held in registers, and others as
+    /// [`Kernels::layer_front`] then [`Kernels::conv`].
+    pub layer: LayerFn,
     /// One LSTM time step (PyTorch's gate order i, f, g, o) with weights
     /// packed for this table ([`LstmWeights::pack`]): the gates are
     /// `bias + W · [input, hidden]` (the first `hidden_size` floats of

@@ -6,6 +6,7 @@ pub(super) static KERNELS: Kernels = Kernels {
     name: "scalar",
     conv: conv::conv,
     layer_front: layer::layer_front,
+    layer: layer::layer,
     lstm_step: lstm::lstm_step,
     lstm_lanes: 1,
     gru_step: gru::gru_step,

@@ -441,7 +441,7 @@ impl Band<'_> {
 /// One (tap, input row) step of a tile: `V` input vectors from `x`, `R`
 /// weights from `w`, `R · V` fused multiply-adds.
 #[inline(always)]
-unsafe fn step<S: Simd, const R: usize, const V: usize, const PART: bool>(
+pub(super) unsafe fn step<S: Simd, const R: usize, const V: usize, const PART: bool>(
     acc: &mut [[S::V; V]; R],
     x: *const f32,
     w: *const f32,
@@ -459,7 +459,7 @@ unsafe fn step<S: Simd, const R: usize, const V: usize, const PART: bool>(
 
 /// A whole vector, or its first `part` lanes when `PART`.
 #[inline(always)]
-unsafe fn load_tile<S: Simd, const PART: bool>(p: *const f32, part: usize) -> S::V {
+pub(super) unsafe fn load_tile<S: Simd, const PART: bool>(p: *const f32, part: usize) -> S::V {
     // SAFETY: the caller guarantees the floats read are valid.
     unsafe {
         if PART {
@@ -472,7 +472,7 @@ unsafe fn load_tile<S: Simd, const PART: bool>(p: *const f32, part: usize) -> S:
 
 /// Stores a whole vector, or its first `part` lanes when `PART`.
 #[inline(always)]
-unsafe fn store_tile<S: Simd, const PART: bool>(p: *mut f32, v: S::V, part: usize) {
+pub(super) unsafe fn store_tile<S: Simd, const PART: bool>(p: *mut f32, v: S::V, part: usize) {
     // SAFETY: the caller guarantees the floats written are valid.
     unsafe {
         if PART {
@@ -576,14 +576,14 @@ unsafe fn leaky<S: Simd>(x: S::V, slope: S::V) -> S::V {
 /// A lane-wise function. (Not a closure: a closure is a function of its own,
 /// compiled without the table's target features unless inlined, which LLVM
 /// does not promise.)
-trait Lanewise<S: Simd> {
+pub(super) trait Lanewise<S: Simd> {
     /// The function on one vector.
     unsafe fn apply(&self, x: S::V) -> S::V;
 }
 
 /// The lane-wise activations [`activate`] vectorizes.
 #[derive(Clone, Copy)]
-enum Vectorized {
+pub(super) enum Vectorized {
     Identity,
     Tanh,
     Sigmoid,
@@ -667,7 +667,7 @@ pub(super) unsafe fn activate<S: Simd>(activation: &Activation, channel: usize, 
 impl Vectorized {
     /// The vectorized form of `activation`, when it has one that does not
     /// depend on the channel.
-    fn of(activation: &Activation) -> Option<Vectorized> {
+    pub(super) fn of(activation: &Activation) -> Option<Vectorized> {
         Some(match activation {
             Activation::Identity => Vectorized::Identity,
             Activation::Tanh => Vectorized::Tanh,

@@ -12,7 +12,9 @@
 use std::arch::x86_64::*;
 
 use super::simd::{self, Simd, EXPONENT_FROM_SHIFTED};
-use super::{ConvShape, GruWeights, Kernels, LayerFront, LstmWeights, Output};
+use super::{
+    one_pass_layer, ConvShape, GruWeights, Kernels, LayerFront, LstmWeights, Output, WaveNetLayer,
+};
 use crate::format::Activation;
 
 /// True when this CPU can run [`AVX2_FMA`].
@@ -59,6 +61,21 @@ macro_rules! table {
                 }
                 // SAFETY: as above.
                 unsafe { layer_front(front, input, condition, z, head) }
+            },
+            layer: |layer, input, condition, z, head, out| {
+                #[target_feature(enable = $features)]
+                fn whole_layer(
+                    layer: &WaveNetLayer,
+                    input: &[f32],
+                    condition: &[f32],
+                    z: &mut [f32],
+                    head: &mut [f32],
+                    out: &mut [f32],
+                ) {
+                    unsafe { one_pass_layer::layer::<$simd>(layer, input, condition, z, head, out) }
+                }
+                // SAFETY: as above.
+                unsafe { whole_layer(layer, input, condition, z, head, out) }
             },
             lstm_step: |weights, input, hidden, hidden_out, cell| {
                 #[target_feature(enable = $features)]

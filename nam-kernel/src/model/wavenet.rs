@@ -8,7 +8,7 @@ use crate::error::BuildError;
 use crate::format::{
     Activation, FilmPosition, Gating, LayerArrayConfig, LayerConfig, PostHeadConfig, WaveNetConfig,
 };
-use crate::kernels::{Kernels, LayerFront, Output};
+use crate::kernels::{Kernels, LayerFront, Output, WaveNetLayer};
 
 /// One dilated layer and the history of its convolution input.
 #[derive(Debug)]
@@ -302,6 +302,20 @@ fn process_layer_in_history(
     (bottleneck, condition_size): (usize, usize),
     n: usize,
 ) {
+    let layer1x1 = layer.layer1x1.as_ref().expect("checked at build");
+    if layer.head1x1.is_none() && layer1x1.is_dense() {
+        whole_layer(
+            kernels,
+            layer,
+            next,
+            s,
+            head_history,
+            condition,
+            condition_size,
+            n,
+        );
+        return;
+    }
     fused_front(
         kernels,
         layer,
@@ -316,7 +330,6 @@ fn process_layer_in_history(
         source: &x[x_offset..],
         stride: x_stride,
     };
-    let layer1x1 = layer.layer1x1.as_ref().expect("checked at build");
     let activation_out = (&s.z.data[..], s.z.stride, 0);
     match next {
         Some(next) => {
@@ -339,6 +352,58 @@ fn process_layer_in_history(
     if layer.head1x1.is_some() {
         head_sum(kernels, layer, s, head_history, condition, bottleneck, n);
     }
+    layer.history.end(n);
+}
+
+/// A fused layer without a head 1x1, its input already in its history's
+/// current block, as one [`Kernels::layer`] call: the residual goes into the
+/// next layer's history (or `s.x` after the last layer), the activation into
+/// the head.
+#[allow(clippy::too_many_arguments)]
+fn whole_layer(
+    kernels: &Kernels,
+    layer: &mut Layer,
+    next: Option<&mut Layer>,
+    s: &mut Scratch,
+    head_history: &mut History,
+    condition: (&[f32], usize),
+    condition_size: usize,
+    n: usize,
+) {
+    let layer1x1 = layer.layer1x1.as_ref().expect("checked at build");
+    let (input, in_stride, first) = layer.history.conv_input();
+    let (head_data, head_stride, head_offset) = head_history.current_view_mut();
+    let (out, out_stride) = match next {
+        Some(next) => {
+            next.history.begin(n);
+            let (data, stride, offset) = next.history.current_view_mut();
+            (&mut data[offset..], stride)
+        }
+        None => (&mut s.x.data[..], s.x.stride),
+    };
+    let whole = WaveNetLayer {
+        front: LayerFront {
+            conv: layer.conv.shape(n, in_stride, first, s.z.stride),
+            weights: layer.conv.weights(),
+            bias: layer.conv.bias().unwrap_or_default(),
+            mixer: layer.mixer.weights(),
+            condition_rows: condition_size,
+            condition_stride: condition.1,
+            activation: &layer.activation,
+            head_stride,
+        },
+        layer1x1: layer1x1.weights(),
+        layer1x1_bias: layer1x1.bias().unwrap_or_default(),
+        out_stride,
+    };
+    (kernels.layer)(
+        &whole,
+        input,
+        condition.0,
+        &mut s.z.data,
+        &mut head_data[head_offset..],
+        out,
+    );
     layer.history.end(n);
 }
 
