@@ -53,8 +53,8 @@ grep -q '^test live_on_jack_dummy \.\.\. ok$' "$log" \
   || die "nam-graph live's test on JACK's dummy backend (graph/tests/live.rs) did not run and pass"
 echo "cargo test: $passed tests passed"
 
-step "aarch64 under qemu: kernel unit tests, every fixture with every table, kernel equivalence, RTNeural parity, plugin unit tests"
-cargo test -p nam-kernel -p nam-lv2 --locked --target aarch64-unknown-linux-gnu --lib --test fixtures --test kernels --test rtneural 2>&1 | tee "$log"
+step "aarch64 under qemu: kernel unit tests, every fixture with every table, kernel equivalence, RTNeural and GuitarML parity, plugin unit tests"
+cargo test -p nam-kernel -p nam-lv2 --locked --target aarch64-unknown-linux-gnu --lib --test fixtures --test kernels --test rtneural --test guitarml 2>&1 | tee "$log"
 aarch64_passed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^passed/) s += $i } END { print s + 0 }' "$log")
 [ "$aarch64_passed" -gt 0 ] || die "the aarch64 run ran no test"
 passed=$((passed + aarch64_passed))

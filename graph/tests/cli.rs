@@ -595,6 +595,44 @@ fn an_aida_x_model_s_sample_rate_is_honoured_through_the_resampler() {
 }
 
 #[test]
+fn a_guitarml_wavenet_plays_in_a_chain_as_the_kernel_plays_it() {
+    // A real SmartGuitarAmp model at its own 44.1 kHz: no resampling.
+    let dir = temp_dir("guitarml");
+    let model = dir.join("amp.json");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../nam-kernel/tests/guitarml/smartguitaramp_bluej_fullD_p0153.json"),
+        &model,
+    )
+    .unwrap();
+    let chain = dir.join("chain.toml");
+    std::fs::write(&chain, "[[node]]\nkind = \"nam\"\nmodel = \"amp.json\"\n").unwrap();
+    let input_samples = tone(4410, 0.0);
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 44_100,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let input = dir.join("in.wav");
+    write_wav(&input, spec, std::slice::from_ref(&input_samples));
+    let output = dir.join("out.wav");
+    let (ok, stdout, err) = run_to(&chain, &input, &output);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("latency 0 frames"), "{stdout}");
+    let (_, out) = read_wav(&output);
+    let mut kernel = nam_graph::nam_kernel::Model::load(&model).expect("loads");
+    assert_eq!(kernel.sample_rate_hz(), 44_100.0);
+    let mut want = vec![0.0; input_samples.len()];
+    kernel.process(&input_samples, &mut want);
+    assert_eq!(out[0].len(), want.len());
+    for (got, want) in out[0].iter().zip(&want) {
+        assert!((got - want).abs() <= 1e-6, "{got} vs {want}");
+    }
+    assert!(want.iter().any(|x| x.abs() > 1e-2), "the model is silent");
+}
+
+#[test]
 fn a_file_no_loader_reads_is_refused_with_what_it_looked_like() {
     let dir = temp_dir("not-a-model");
     std::fs::write(dir.join("model.json"), "{\"name\": \"x\", \"gain\": 3}").unwrap();

@@ -46,6 +46,11 @@ fn cab() -> PathBuf {
 fn feather() -> PathBuf {
     fixture("wavenet_feather.nam")
 }
+/// A real GuitarML WaveNet (SmartGuitarAmp), a `.json` read by content, at 44.1 kHz.
+fn guitarml() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../nam-kernel/tests/guitarml/smartguitaramp_bluej_clean_p0088.json")
+}
 
 /// Runs `host` until the worker delivered at least `count` more responses
 /// (feeding `input` from `*at`, `block` frames a run); returns the output.
@@ -163,6 +168,7 @@ fn patch_set_loads_model_and_cab_through_the_worker() {
         (drive(), 48_000.0, false),
         (drive(), 44_100.0, true),
         (feather(), 48_000.0, false),
+        (guitarml(), 44_100.0, false),
     ] {
         let context = format!("{} at {rate} Hz", model.display());
         let input = di(0.3, 0.6);

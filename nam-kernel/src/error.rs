@@ -50,7 +50,7 @@ pub enum FormatError {
         column: usize,
     },
     /// The document is not a model file any loader reads.
-    #[error("not a model file: found {looked_like}; expected a .nam model (keys `architecture`, `config`, `weights`) or an RTNeural / AIDA-X model (keys `in_shape`, `layers`)")]
+    #[error("not a model file: found {looked_like}; expected a .nam model (keys `architecture`, `config`, `weights`), an RTNeural / AIDA-X model (keys `in_shape`, `layers`) or a GuitarML WaveNet (keys `residual_channels`, `variables`)")]
     NotAModel {
         /// What the file looked like.
         looked_like: String,

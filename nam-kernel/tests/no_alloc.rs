@@ -55,15 +55,17 @@ fn processing_never_allocates() {
 }
 
 #[test]
-fn rtneural_models_never_allocate() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rtneural");
+fn rtneural_and_guitarml_models_never_allocate() {
+    let tests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
     let mut checked = 0;
     for name in [
-        "gen_gru16x2.json",
-        "gen_lstm20_dense_tanh.json",
-        "gen_lstm8x2_relu.json",
+        "rtneural/gen_gru16x2.json",
+        "rtneural/gen_lstm20_dense_tanh.json",
+        "rtneural/gen_lstm8x2_relu.json",
+        "guitarml/gen_c6_k4_softgated.json",
+        "guitarml/smartguitaramp_bluej_clean_p0088.json",
     ] {
-        let file = NamFile::load(dir.join(name)).expect("model loads");
+        let file = NamFile::load(tests.join(name)).expect("model loads");
         for &kernels in nam_kernel::kernels::Kernels::available() {
             let options = nam_kernel::BuildOptions {
                 kernels,
@@ -90,5 +92,5 @@ fn rtneural_models_never_allocate() {
             checked += 1;
         }
     }
-    assert!(checked >= 3, "{checked}");
+    assert!(checked >= 5, "{checked}");
 }

@@ -10,6 +10,10 @@
 //! - `.nam` LSTM to RTNeural / AIDA-X: the reverse; the stored initial state
 //!   has no place in the format and is dropped (both then settle to the
 //!   same state on silence).
+//! - GuitarML WaveNet to `.nam`: the loader already holds it as the NAM
+//!   WaveNet it maps onto exactly (`nam_kernel::format` docs), written with
+//!   GuitarML's 44.1 kHz stated. The reverse is refused: a NAM WaveNet is
+//!   not in general one GuitarML can express.
 //!
 //! Anything else (GRU, hidden dense layers, `in_skip`, WaveNet, ConvNet,
 //! Linear, containers) has no exact counterpart and is refused.
@@ -29,6 +33,7 @@ pub fn convert(file: &NamFile, target: ModelFormat) -> Result<NamFile, String> {
         (ModelSpec::Lstm { config, weights }, ModelFormat::RtNeural) => {
             lstm_to_rtneural(config, weights)?
         }
+        (spec @ ModelSpec::WaveNet { .. }, ModelFormat::Nam) => spec.clone(),
         (spec, target) => {
             return Err(format!(
                 "a {} model has no {} form",
@@ -40,8 +45,12 @@ pub fn convert(file: &NamFile, target: ModelFormat) -> Result<NamFile, String> {
     Ok(NamFile {
         version: nam_kernel::format::LATEST_SUPPORTED_VERSION,
         metadata: file.metadata.clone(),
-        declared_sample_rate_hz: file.declared_sample_rate_hz,
+        declared_sample_rate_hz: match file.format() {
+            ModelFormat::GuitarMl => Some(file.sample_rate_hz()),
+            ModelFormat::Nam | ModelFormat::RtNeural => file.declared_sample_rate_hz,
+        },
         spec,
+        source_format: target,
     })
 }
 

@@ -615,3 +615,68 @@ fn convert_refuses_what_the_target_cannot_express_with_the_reason() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+fn guitarml_model(name: &str) -> PathBuf {
+    repo().join(format!("nam-kernel/tests/guitarml/{name}"))
+}
+
+#[test]
+fn info_bench_and_convert_take_a_guitarml_wavenet() {
+    let model = guitarml_model("smartguitaramp_bluej_clean_p0088.json");
+    let text = stdout_ok(&["info", s(&model)]);
+    let expected = "architecture:     WaveNet (GuitarML WaveNet (.json) file)";
+    assert!(text.contains(expected), "`{expected}` missing:\n{text}");
+    let report = json_ok(&["info", s(&model), "--json"]);
+    assert_eq!(report["format"], "GuitarML WaveNet (.json)");
+    assert_eq!(report["version"], "none");
+    assert_eq!(report["sample_rate_hz"], 44_100.0);
+    assert_eq!(report["sample_rate_declared"], false);
+    assert_eq!(report["receptive_field"], 2047);
+
+    let bench = json_ok(&[
+        "bench",
+        s(&model),
+        "--json",
+        "--seconds",
+        "0.02",
+        "--block",
+        "32",
+    ]);
+    let tables: Vec<&str> = bench["model"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            check_timing(s(&model), r);
+            r["kernels"].as_str().unwrap()
+        })
+        .collect();
+    let available: Vec<&str> = Kernels::available().iter().map(|k| k.name).collect();
+    assert_eq!(tables, available);
+
+    let dir = std::env::temp_dir().join(format!("nam-tools-guitarml-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let nam = dir.join("amp.nam");
+    let report = stdout_ok(&["convert", s(&model), s(&nam)]);
+    assert!(
+        report.contains("(GuitarML WaveNet (.json)) -> "),
+        "{report}"
+    );
+    let info = json_ok(&["info", s(&nam), "--json"]);
+    assert_eq!(info["architecture"], "WaveNet");
+    assert_eq!(info["format"], "NAM (.nam)");
+    assert_eq!(info["sample_rate_hz"], 44_100.0);
+    assert_eq!(info["sample_rate_declared"], true);
+    let want = settled_output(&model);
+    assert_eq!(settled_output(&nam), want);
+    assert!(want.iter().any(|x| x.abs() > 1e-2));
+    // RTNeural / AIDA-X has no WaveNet: refused with the reason, nothing written.
+    let json = dir.join("amp-aidax.json");
+    let error = error_line(&["convert", s(&model), s(&json)]);
+    assert!(
+        error.contains("a WaveNet model has no RTNeural / AIDA-X"),
+        "{error}"
+    );
+    assert!(!json.exists());
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -122,11 +122,35 @@ impl<'a> Node<'a> {
         }
     }
 
-    /// A positive integer no larger than `limit` (checked before anything is allocated).
     /// Appends this array of exactly `len` numbers to `out` as `f32`,
     /// refusing another count ([`FormatError::WeightCountMismatch`]) and
     /// values that are not finite as `f32` ([`FormatError::NonFiniteWeight`]).
     pub(crate) fn append_weights(&self, len: usize, out: &mut Vec<f32>) -> Result<(), FormatError> {
+        self.append_weights_with(len, out, Value::as_f64, "expected a number")
+    }
+
+    /// [`Node::append_weights`] for an array whose entries are numbers or
+    /// decimal numbers written as strings (`"-0.39"`, what GuitarML's
+    /// exporter writes).
+    pub(crate) fn append_decimal_weights(
+        &self,
+        len: usize,
+        out: &mut Vec<f32>,
+    ) -> Result<(), FormatError> {
+        let number = |value: &Value| match value {
+            Value::String(text) => text.trim().parse::<f64>().ok(),
+            other => other.as_f64(),
+        };
+        self.append_weights_with(len, out, number, "expected a number or a decimal string")
+    }
+
+    fn append_weights_with(
+        &self,
+        len: usize,
+        out: &mut Vec<f32>,
+        number: impl Fn(&Value) -> Option<f64>,
+        expected: &str,
+    ) -> Result<(), FormatError> {
         let array = self
             .value
             .as_array()
@@ -140,9 +164,7 @@ impl<'a> Node<'a> {
         }
         out.reserve(len);
         for (index, value) in array.iter().enumerate() {
-            let x = value
-                .as_f64()
-                .ok_or_else(|| self.path.index(index).invalid("expected a number"))?;
+            let x = number(value).ok_or_else(|| self.path.index(index).invalid(expected))?;
             let w = x as f32;
             if !w.is_finite() {
                 return Err(FormatError::NonFiniteWeight {
@@ -156,6 +178,7 @@ impl<'a> Node<'a> {
         Ok(())
     }
 
+    /// A positive integer no larger than `limit` (checked before anything is allocated).
     pub(crate) fn as_dim(&self, limit: usize) -> Result<usize, FormatError> {
         let too_large = |value: f64| FormatError::TooLarge {
             field: self.path.to_string(),

@@ -22,6 +22,7 @@
 
 mod activation;
 mod convnet;
+mod guitarml;
 mod json;
 pub mod limits;
 mod linear;
@@ -42,6 +43,7 @@ use serde_json::Value;
 
 pub use activation::Activation;
 pub use convnet::ConvNetConfig;
+pub use guitarml::GUITARML_SAMPLE_RATE_HZ;
 pub use linear::LinearConfig;
 pub use lstm::LstmConfig;
 pub use metadata::Metadata;
@@ -113,12 +115,12 @@ impl std::fmt::Display for Version {
     }
 }
 
-/// A parsed and validated model document: a `.nam` file or an RTNeural /
-/// AIDA-X file ([`ModelFormat`]), in one form.
+/// A parsed and validated model document: a `.nam` file, an RTNeural /
+/// AIDA-X file or a GuitarML WaveNet ([`ModelFormat`]), in one form.
 #[derive(Clone, Debug)]
 pub struct NamFile {
     /// The `.nam` format version the file declares (0.0.0 for an RTNeural
-    /// file, which has none).
+    /// or GuitarML file, which have none).
     pub version: Version,
     /// Descriptive metadata (all optional).
     pub metadata: Metadata,
@@ -126,6 +128,10 @@ pub struct NamFile {
     pub declared_sample_rate_hz: Option<f64>,
     /// The architecture, its config and weights.
     pub spec: ModelSpec,
+    /// The format the document was read from (what [`NamFile::format`]
+    /// reports). A GuitarML WaveNet is held as a NAM WaveNet
+    /// ([`ModelSpec::WaveNet`]) and written as one by [`NamFile::save`].
+    pub source_format: ModelFormat,
 }
 
 /// One architecture's normalized config and its weights (validated).
@@ -222,13 +228,17 @@ pub enum ModelFormat {
     Nam,
     /// An RTNeural / AIDA-X model (`.json`, `.aidax`).
     RtNeural,
+    /// A GuitarML WaveNet (SmartGuitarAmp / SmartGuitarPedal / PedalNetRT
+    /// `.json`), played as the NAM WaveNet it maps onto.
+    GuitarMl,
 }
 
 impl ModelFormat {
     /// Which loader reads `value`: an object with any of `.nam`'s keys
     /// `architecture`, `config`, `weights`, `version` is a `.nam` document
     /// (its loader names what is missing), one with `layers` and `in_shape`
-    /// an RTNeural model; `None` for anything else. The one place a new
+    /// an RTNeural model, one with `variables` and `residual_channels` a
+    /// GuitarML WaveNet; `None` for anything else. The one place a new
     /// format is recognised.
     pub fn sniff(value: &Value) -> Option<Self> {
         let object = value.as_object()?;
@@ -237,6 +247,8 @@ impl ModelFormat {
             Some(ModelFormat::Nam)
         } else if object.contains_key("layers") && object.contains_key("in_shape") {
             Some(ModelFormat::RtNeural)
+        } else if guitarml::looks_like(object) {
+            Some(ModelFormat::GuitarMl)
         } else {
             None
         }
@@ -247,6 +259,7 @@ impl ModelFormat {
         match self {
             ModelFormat::Nam => "NAM (.nam)",
             ModelFormat::RtNeural => "RTNeural / AIDA-X (.json, .aidax)",
+            ModelFormat::GuitarMl => "GuitarML WaveNet (.json)",
         }
     }
 }
@@ -330,6 +343,7 @@ impl NamFile {
         let parsed = match ModelFormat::sniff(value) {
             Some(ModelFormat::Nam) => parse_document(&root, 0),
             Some(ModelFormat::RtNeural) => parse_rtneural(&root),
+            Some(ModelFormat::GuitarMl) => parse_guitarml(&root),
             None => Err(FormatError::NotAModel {
                 looked_like: describe_unknown(value),
             }),
@@ -337,19 +351,20 @@ impl NamFile {
         parsed.map_err(|kind| LoadError::new(source_name, kind))
     }
 
-    /// The format the model came in (what [`NamFile::save`] writes back).
+    /// The format the model came in ([`NamFile::source_format`]).
     pub fn format(&self) -> ModelFormat {
-        match self.spec {
-            ModelSpec::RtNeural { .. } => ModelFormat::RtNeural,
-            _ => ModelFormat::Nam,
-        }
+        self.source_format
     }
 
-    /// The sample rate the model was trained at: the declared one, or
-    /// [`DEFAULT_SAMPLE_RATE_HZ`] when the file states none.
+    /// The sample rate the model was trained at: the declared one, or when
+    /// the file states none [`GUITARML_SAMPLE_RATE_HZ`] for a GuitarML
+    /// WaveNet and [`DEFAULT_SAMPLE_RATE_HZ`] for the others.
     pub fn sample_rate_hz(&self) -> f64 {
         self.declared_sample_rate_hz
-            .unwrap_or(DEFAULT_SAMPLE_RATE_HZ)
+            .unwrap_or(match self.source_format {
+                ModelFormat::GuitarMl => GUITARML_SAMPLE_RATE_HZ,
+                ModelFormat::Nam | ModelFormat::RtNeural => DEFAULT_SAMPLE_RATE_HZ,
+            })
     }
 
     /// The architecture name (`WaveNet`, `LSTM`, ...).
@@ -424,6 +439,22 @@ fn parse_rtneural(doc: &Node) -> Result<NamFile, FormatError> {
         metadata: parsed.metadata,
         declared_sample_rate_hz: parsed.sample_rate_hz,
         spec,
+        source_format: ModelFormat::RtNeural,
+    })
+}
+
+/// A GuitarML WaveNet document as the NAM WaveNet it maps onto, with no
+/// `.nam` version and no declared sample rate.
+fn parse_guitarml(doc: &Node) -> Result<NamFile, FormatError> {
+    let (config, weights) = guitarml::parse(doc)?;
+    let spec = ModelSpec::WaveNet { config, weights };
+    check_compute(doc, &spec)?;
+    Ok(NamFile {
+        version: Version::new(0, 0, 0),
+        metadata: Metadata::default(),
+        declared_sample_rate_hz: None,
+        spec,
+        source_format: ModelFormat::GuitarMl,
     })
 }
 
@@ -501,6 +532,7 @@ fn parse_document(doc: &Node, depth: usize) -> Result<NamFile, FormatError> {
         metadata,
         declared_sample_rate_hz,
         spec,
+        source_format: ModelFormat::Nam,
     })
 }
 

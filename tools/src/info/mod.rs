@@ -136,7 +136,7 @@ impl ModelInfo {
             format: file.format().name(),
             version: match file.format() {
                 ModelFormat::Nam => file.version.to_string(),
-                ModelFormat::RtNeural => "none".to_owned(),
+                ModelFormat::RtNeural | ModelFormat::GuitarMl => "none".to_owned(),
             },
             sample_rate_hz: file.sample_rate_hz(),
             sample_rate_declared: file.declared_sample_rate_hz.is_some(),

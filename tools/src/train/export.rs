@@ -4,7 +4,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use nam_kernel::format::{Metadata, ModelSpec, Version};
+use nam_kernel::format::{Metadata, ModelFormat, ModelSpec, Version};
 use nam_kernel::{BuildError, NamFile};
 use serde_json::{json, Value};
 
@@ -50,6 +50,7 @@ pub fn nam_file(architecture: &Architecture, weights: Vec<f32>, sample_rate_hz: 
         metadata: Metadata::default(),
         declared_sample_rate_hz: Some(sample_rate_hz),
         spec,
+        source_format: ModelFormat::Nam,
     }
 }
 
