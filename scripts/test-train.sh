@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Training checks (the `train` feature of nam-tools): gets a CPU libtorch
-# through scripts/libtorch.sh (downloaded once into .cache/), then runs clippy
-# and the tests with the feature on. Prints "N passed"; fails if no test ran.
+# through scripts/libtorch.sh (downloaded once into .cache/) and the NAM
+# trainer's venv through scripts/nam-venv.sh (.cache/nam-venv, made once; the
+# tests load exported files in the trainer's own code), then runs clippy and
+# the tests with the feature on. Prints "N passed"; fails if no test ran.
 # Set TRAIN_TARGET_DIR to build elsewhere than target/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +14,9 @@ if [ -n "${TRAIN_TARGET_DIR:-}" ]; then
     export CARGO_TARGET_DIR=$TRAIN_TARGET_DIR
 fi
 echo "==> LIBTORCH=$LIBTORCH"
+NAM_VENV=$(./scripts/nam-venv.sh)
+export NAM_VENV
+echo "==> NAM_VENV=$NAM_VENV"
 
 echo "==> cargo clippy -p nam-tools --features train"
 cargo clippy -p nam-tools --features train --all-targets --locked -- -D warnings

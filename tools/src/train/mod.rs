@@ -17,6 +17,7 @@ pub mod align;
 pub mod arch;
 pub mod data;
 pub mod loudness;
+pub mod trainer_layout;
 pub mod verdict;
 
 #[cfg(feature = "train")]
