@@ -642,7 +642,8 @@ fn brief_training(dir: &Path, arch: &str, name: &str) -> nam_tools::train::comma
         arch: arch.into(),
         epochs: 1,
         batch_size: 2,
-        segment_length: 1024,
+        // Longer than half the MRSTFT's largest FFT (the packed config's loss).
+        segment_length: 2048,
         validation_split: 0.3,
         ..short_run(dir, &format!("{name}.nam"), 1, None)
     }
@@ -821,7 +822,6 @@ fn lstm_loads_in_the_trainers_code() {
 /// rechannel with kernel and bias, head_scale.
 fn feature_configs() -> Vec<(&'static str, serde_json::Value)> {
     use serde_json::json;
-    let leaky = json!({"name": "LeakyReLU", "negative_slope": 0.2});
     vec![
         (
             "gating",
@@ -830,7 +830,9 @@ fn feature_configs() -> Vec<(&'static str, serde_json::Value)> {
                 "kernel_sizes": [3, 2, 4], "dilations": [1, 2, 5],
                 "activation": [
                     {"name": "PairMultiply", "primary": "Tanh", "secondary": "Sigmoid"},
-                    {"name": "PairBlend", "primary": leaky, "secondary": "Hardsigmoid"},
+                    // The trainer's pairs take bare names only, and reads back a
+                    // parameterized one (nam-kernel writes LeakyReLU with its slope) as a dict.
+                    {"name": "PairBlend", "primary": "ReLU", "secondary": "Hardsigmoid"},
                     {"name": "Hardtanh", "min_val": -0.5, "max_val": 0.7}],
                 "head": {"out_channels": 2, "kernel_size": 3, "bias": true}
             }, {
