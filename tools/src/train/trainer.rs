@@ -91,6 +91,8 @@ pub struct TrainOutcome {
     pub initial_validation_esr: f64,
     /// Validation ESR after each epoch of this run.
     pub history: Vec<f64>,
+    /// Mean training loss of each epoch of this run.
+    pub train_loss: Vec<f64>,
     /// Epochs completed in total (a resumed run counts the earlier ones).
     pub epochs_completed: usize,
     /// True when the stop flag ended the run early.
@@ -342,6 +344,7 @@ pub fn train(
     );
     let bar = progress_bar(settings, batches, first_epoch);
     let (mut history, mut interrupted, mut epoch) = (Vec::new(), false, first_epoch);
+    let mut train_loss = Vec::new();
     while epoch < settings.epochs && !interrupted {
         optimizer.set_learning_rate(
             settings.learning_rate * settings.learning_rate_decay.powi(epoch as i32),
@@ -384,6 +387,7 @@ pub fn train(
         epoch += 1;
         let esrs = validate(&model);
         history.push(headline(&esrs));
+        train_loss.push(loss_sum / done.max(1) as f64);
         let weights = model.export_weights();
         best.update(&esrs, &weights);
         let shown: Vec<String> = esrs.iter().map(|e| format!("{e:.5}")).collect();
@@ -402,6 +406,7 @@ pub fn train(
         best_validation_esrs: best.esrs,
         initial_validation_esr: headline(&initial_esrs),
         history,
+        train_loss,
         epochs_completed: epoch,
         interrupted,
         device: format!("{device:?}"),
