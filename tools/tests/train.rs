@@ -933,6 +933,8 @@ fn config_files_name_what_the_trainer_does_not_implement() {
         );
     }
     std::fs::remove_dir_all(&dir).ok();
+}
+
 /// A sample-aligned digital capture through a cabinet-like response that swells
 /// over 32 samples (the case): the onset is ambiguous, so the user is
 /// warned and, after training, sees the model's ESR against the unshifted
