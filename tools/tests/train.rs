@@ -86,7 +86,10 @@ fn check_parity(architecture: &Architecture, dir: &Path, name: &str) {
     let rf = architecture.receptive_field();
     let mut padded = vec![0.0_f32; rf - 1];
     padded.extend_from_slice(&input);
-    let out = tch::no_grad(|| model.forward(&Tensor::from_slice(&padded).unsqueeze(0)));
+    let outputs = tch::no_grad(|| model.outputs(&Tensor::from_slice(&padded).unsqueeze(0)));
+    let [out] = outputs.as_slice() else {
+        panic!("{name}: {} outputs from a single model", outputs.len());
+    };
     let got = Vec::<f32>::try_from(&out.squeeze_dim(0)).unwrap();
     assert_eq!(got.len(), expected.len());
     let max_diff = got
@@ -336,9 +339,9 @@ fn short_training_lowers_esr_and_exports_a_loadable_model() {
         arch: "nano".into(),
         output: output.clone(),
         epochs: 6,
-        lr: 0.004,
-        lr_decay: 0.994,
-        weight_decay: 0.0,
+        lr: Some(0.004),
+        lr_decay: Some(0.994),
+        weight_decay: Some(0.0),
         batch_size: 8,
         segment_length: 2048,
         seed: 1,
@@ -437,9 +440,9 @@ fn short_run(dir: &Path, output: &str, epochs: usize, resume: Option<PathBuf>) -
         arch: "nano".into(),
         output: dir.join(output),
         epochs,
-        lr: 0.004,
-        lr_decay: 0.9,
-        weight_decay: 1e-4,
+        lr: Some(0.004),
+        lr_decay: Some(0.9),
+        weight_decay: Some(1e-4),
         batch_size: 4,
         segment_length: 1024,
         seed: 3,
@@ -528,6 +531,408 @@ fn resuming_a_checkpoint_continues_exactly_where_it_stopped() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("half.checkpoint.adam"), "{error}");
+}
+
+/// The repository root.
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The venv of [`nam_trainer_python`] (fails loudly when it is missing).
+fn nam_venv() -> PathBuf {
+    let python = nam_trainer_python();
+    python
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or_else(|| panic!("{} is not in a venv's bin/", python.display()))
+        .to_path_buf()
+}
+
+/// The NAM trainer 0.13's default model config, from its package in the venv.
+fn trainer_packed_config() -> PathBuf {
+    let lib = nam_venv().join("lib");
+    let site = std::fs::read_dir(&lib)
+        .unwrap_or_else(|e| panic!("{}: {e}", lib.display()))
+        .filter_map(Result::ok)
+        .map(|e| {
+            e.path()
+                .join("site-packages/nam/train/_resources/config_model_packed.json")
+        })
+        .find(|p| p.exists());
+    site.unwrap_or_else(|| {
+        panic!(
+            "no nam/train/_resources/config_model_packed.json under {}",
+            lib.display()
+        )
+    })
+}
+
+/// The size values that play each size of `model` (one for a plain model).
+fn size_values(model: &Model) -> Vec<Option<f64>> {
+    let n = model.slimmable_size_count();
+    if n <= 1 {
+        return vec![None];
+    }
+    (0..n).map(|i| Some((i as f64 + 0.5) / n as f64)).collect()
+}
+
+/// nam-kernel's output of `file` for `input` at each size.
+fn kernel_outputs(file: &NamFile, input: &[f32]) -> Vec<Vec<f32>> {
+    let mut model = Model::build(file, Default::default()).unwrap();
+    size_values(&model)
+        .into_iter()
+        .enumerate()
+        .map(|(level, value)| {
+            if let Some(value) = value {
+                model.set_slimmable_size(value);
+                assert_eq!(model.slimmable_size_index(), level);
+            }
+            model.reset();
+            let mut out = vec![0.0_f32; input.len()];
+            model.process(input, &mut out);
+            out
+        })
+        .collect()
+}
+
+/// The fixed signal the trainer's code and nam-kernel play: noise at two levels.
+fn check_signal() -> Vec<f32> {
+    noise(21, 6000)
+        .iter()
+        .enumerate()
+        .map(|(i, x)| if i < 3000 { 0.1 * x } else { 0.8 * x })
+        .collect()
+}
+
+/// Loads `path` in the NAM trainer's own code (`init_from_nam`, each
+/// submodel of a container) and checks it plays as in nam-kernel.
+fn check_in_trainer(path: &Path) {
+    let file = NamFile::load(path).unwrap();
+    let input = check_signal();
+    let dir = path.parent().unwrap();
+    let stem = path.file_stem().unwrap().to_string_lossy();
+    let input_path = dir.join(format!("{stem}.input.f32"));
+    write_f32(&input_path, &input);
+    let mut command = std::process::Command::new(nam_venv().join("bin/python"));
+    command
+        .env("OMP_NUM_THREADS", "1")
+        .arg(repo_root().join("scripts/check-nam-export.py"))
+        .arg(path)
+        .arg(&input_path)
+        .arg("1e-5");
+    for (i, out) in kernel_outputs(&file, &input).iter().enumerate() {
+        let rms = (out.iter().map(|y| y * y).sum::<f32>() / out.len() as f32).sqrt();
+        assert!(
+            rms > 1e-4,
+            "{stem} size {i}: output too small to compare (rms {rms})"
+        );
+        let expected = dir.join(format!("{stem}.expected{i}.f32"));
+        write_f32(&expected, out);
+        command.arg(expected);
+    }
+    let output = command.output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprint!("{report}");
+    assert!(
+        output.status.success(),
+        "the NAM trainer's code disagrees:\n{report}"
+    );
+}
+
+/// A brief training of `arch` (a preset or config file) on `dir`'s
+/// di.wav/amp.wav into `dir/<name>.nam`.
+fn brief_training(dir: &Path, arch: &str, name: &str) -> nam_tools::train::command::Summary {
+    TrainArgs {
+        arch: arch.into(),
+        epochs: 1,
+        batch_size: 2,
+        // Longer than half the MRSTFT's largest FFT (the packed config's loss).
+        segment_length: 2048,
+        validation_split: 0.3,
+        ..short_run(dir, &format!("{name}.nam"), 1, None)
+    }
+    .run_with_stop(&AtomicBool::new(false))
+    .unwrap()
+}
+
+/// One second of synthetic DI and "amp" in `dir`.
+fn write_synthetic_pair(dir: &Path) {
+    let x: Vec<f32> = noise(17, 48_000).iter().map(|v| 0.3 * v).collect();
+    write_wav(&dir.join("di.wav"), &x, 48_000, 1);
+    write_wav(&dir.join("amp.wav"), &amp(&x, 0), 48_000, 1);
+}
+
+#[test]
+fn packed_preset_is_the_trainers_default_model() {
+    let trainer = trainer_packed_config();
+    let (theirs, their_settings) = Architecture::with_settings(trainer.to_str().unwrap()).unwrap();
+    let (ours, our_settings) = Architecture::with_settings("packed").unwrap();
+    assert_eq!(format!("{ours:?}"), format!("{theirs:?}"));
+    assert_eq!(our_settings, their_settings);
+    assert_eq!(our_settings.mrstft_weight, Some(5e-4));
+    assert_eq!(our_settings.learning_rate_decay, Some(0.994));
+    let Architecture::Packed(packed) = ours else {
+        panic!("the packed preset is not packed");
+    };
+    assert_eq!(packed.max_values, [0.5, 1.0]);
+    // Its submodels are the a2_lite and a2 presets.
+    for (submodel, preset) in packed.submodels.iter().zip(["a2_lite", "a2"]) {
+        let Architecture::WaveNet(config) = Architecture::from_arg(preset).unwrap() else {
+            panic!("{preset} is not a WaveNet");
+        };
+        assert_eq!(format!("{:?}", submodel.config), format!("{config:?}"));
+    }
+}
+
+/// A tiny packed config in the trainer's layout: 2 and 4 channels, per-layer
+/// kernel sizes, LeakyReLU, a 4-tap head rechannel with bias.
+fn tiny_packed_config(dir: &Path) -> PathBuf {
+    let submodel = |name: &str, channels: usize| {
+        serde_json::json!({"name": name, "config": {"layers_configs": [{
+            "input_size": 1, "condition_size": 1, "channels": channels,
+            "kernel_sizes": [3, 6, 3], "dilations": [1, 3, 7],
+            "activation": {"name": "LeakyReLU", "negative_slope": 0.05},
+            "head": {"out_channels": 1, "kernel_size": 4, "bias": true}}],
+            "head_scale": 0.5}})
+    };
+    let config = serde_json::json!({
+        "net": {"name": "PackedWaveNet", "config": {
+            "submodels": [submodel("small", 2), submodel("large", 4)],
+            "export": {"container_max_values": "uniform"}}},
+        "loss": {"val_loss": "esr", "mrstft_weight": 5e-4},
+        "optimizer": {"lr": 0.004, "weight_decay": 3.17e-7},
+        "lr_scheduler": {"class": "ExponentialLR", "kwargs": {"gamma": 0.994}}
+    });
+    let path = dir.join("tiny_packed.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    path
+}
+
+/// The `.nam` weights of a WaveNet or LSTM spec.
+fn spec_weights(spec: &nam_kernel::format::ModelSpec) -> &[f32] {
+    match spec {
+        nam_kernel::format::ModelSpec::WaveNet { weights, .. }
+        | nam_kernel::format::ModelSpec::Lstm { weights, .. } => weights,
+        other => panic!("not a WaveNet or LSTM: {}", other.architecture()),
+    }
+}
+
+#[test]
+fn packed_training_exports_a_container_whose_sizes_play_as_trained() {
+    let dir = temp_dir("packed");
+    write_synthetic_pair(&dir);
+    let config = tiny_packed_config(&dir);
+    let summary = brief_training(&dir, config.to_str().unwrap(), "packed");
+    assert_eq!(summary.outcome.best_validation_esrs.len(), 2);
+    assert_eq!(
+        summary.outcome.best_validation_esr,
+        summary.outcome.best_validation_esrs[1]
+    );
+
+    let file = NamFile::load(&summary.output).unwrap();
+    let nam_kernel::format::ModelSpec::SlimmableContainer { submodels } = &file.spec else {
+        panic!("not a container: {}", file.architecture());
+    };
+    let max_values: Vec<f64> = submodels.iter().map(|s| s.max_value).collect();
+    assert_eq!(max_values, [0.5, 1.0]);
+    // The container carries the loudness of its full size, as the trainer's does.
+    assert_eq!(file.metadata.loudness, submodels[1].model.metadata.loudness);
+    let training = file.metadata.training.as_ref().unwrap();
+    assert_eq!(
+        training["nam_tools"]["validation_esr_of_each_submodel"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+
+    // Each size in nam-kernel equals that submodel of the tch model.
+    let architecture = Architecture::from_arg(config.to_str().unwrap()).unwrap();
+    let vs = nn::VarStore::new(Device::Cpu);
+    let mut model = TrainModel::new(&vs.root(), &architecture);
+    let weights: Vec<f32> = submodels
+        .iter()
+        .flat_map(|s| spec_weights(&s.model.spec).to_vec())
+        .collect();
+    model.import_weights(&weights);
+    assert_eq!(model.export_weights(), weights);
+    let input = check_signal();
+    let mut padded = vec![0.0_f32; architecture.receptive_field() - 1];
+    padded.extend_from_slice(&input);
+    let outputs = tch::no_grad(|| model.outputs(&Tensor::from_slice(&padded).unsqueeze(0)));
+    let kernel = kernel_outputs(&file, &input);
+    assert_eq!(kernel.len(), 2, "the container plays 2 sizes");
+    for (i, (output, expected)) in outputs.iter().zip(&kernel).enumerate() {
+        let got = Vec::<f32>::try_from(&output.squeeze_dim(0)).unwrap();
+        let diff = got
+            .iter()
+            .zip(expected)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0_f32, f32::max);
+        assert!(diff <= 1e-4, "size {i}: tch vs nam-kernel max diff {diff}");
+    }
+    check_in_trainer(&summary.output);
+
+    // A checkpoint of a packed run resumes as a packed run.
+    let resumed = TrainArgs {
+        resume: Some(nam_tools::train::command::checkpoint_path(&summary.output)),
+        epochs: 2,
+        ..short_run(&dir, "packed-resumed.nam", 2, None)
+    }
+    .run_with_stop(&AtomicBool::new(false))
+    .unwrap();
+    assert_eq!(resumed.outcome.best_validation_esrs.len(), 2);
+    assert_eq!(resumed.outcome.epochs_completed, 2);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn packed_preset_trains_and_loads_in_the_trainers_code() {
+    let dir = temp_dir("trainer-packed");
+    write_synthetic_pair(&dir);
+    let summary = brief_training(&dir, "packed", "packed");
+    check_in_trainer(&summary.output);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn classic_and_a2_presets_load_in_the_trainers_code() {
+    let dir = temp_dir("trainer-presets");
+    write_synthetic_pair(&dir);
+    for preset in ["nano", "feather", "lite", "standard", "a2_lite", "a2"] {
+        let summary = brief_training(&dir, preset, preset);
+        check_in_trainer(&summary.output);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn lstm_loads_in_the_trainers_code() {
+    let dir = temp_dir("trainer-lstm");
+    write_synthetic_pair(&dir);
+    let path = dir.join("lstm.json");
+    std::fs::write(
+        &path,
+        r#"{"net": {"name": "LSTM", "config": {"hidden_size": 6, "num_layers": 2}}}"#,
+    )
+    .unwrap();
+    let summary = brief_training(&dir, path.to_str().unwrap(), "lstm");
+    check_in_trainer(&summary.output);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// WaveNet features from a trainer-layout config: per-layer kernel sizes,
+/// dilations and parameterized activations, gating none/gated/blended,
+/// bottleneck, grouped convolutions, head1x1, an inactive layer1x1, a head
+/// rechannel with kernel and bias, head_scale.
+fn feature_configs() -> Vec<(&'static str, serde_json::Value)> {
+    use serde_json::json;
+    vec![
+        (
+            "gating",
+            json!({"layers_configs": [{
+                "input_size": 1, "condition_size": 1, "channels": 4, "bottleneck": 2,
+                "kernel_sizes": [3, 2, 4], "dilations": [1, 2, 5],
+                "activation": [
+                    {"name": "PairMultiply", "primary": "Tanh", "secondary": "Sigmoid"},
+                    // The trainer's pairs take bare names only, and reads back a
+                    // parameterized one (nam-kernel writes LeakyReLU with its slope) as a dict.
+                    {"name": "PairBlend", "primary": "ReLU", "secondary": "Hardsigmoid"},
+                    {"name": "Hardtanh", "min_val": -0.5, "max_val": 0.7}],
+                "head": {"out_channels": 2, "kernel_size": 3, "bias": true}
+            }, {
+                "input_size": 4, "condition_size": 1, "channels": 3,
+                "kernel_size": 2, "dilations": [1, 4],
+                "activation": "SiLU",
+                "head_1x1_config": {"active": true, "out_channels": 2, "groups": 1},
+                "head": {"out_channels": 1, "kernel_size": 1, "bias": false}
+            }], "head": null, "head_scale": 0.3}),
+        ),
+        (
+            "grouped",
+            json!({"layers_configs": [{
+                "input_size": 1, "condition_size": 1, "channels": 4, "bottleneck": 4,
+                "kernel_sizes": [3, 3], "dilations": [1, 3],
+                "activation": {"name": "LeakyReLU", "negative_slope": 0.1},
+                "groups_input": 2, "groups_input_mixin": 1,
+                "layer_1x1_config": {"active": true, "groups": 2},
+                "head_1x1_config": {"active": true, "out_channels": 2, "groups": 2},
+                "head": {"out_channels": 1, "kernel_size": 2, "bias": true}
+            }], "head": null, "head_scale": 0.5}),
+        ),
+        (
+            "no_layer1x1",
+            json!({"layers_configs": [{
+                "input_size": 1, "condition_size": 1, "channels": 3,
+                "kernel_sizes": [2, 5], "dilations": [2, 1],
+                "activation": ["ReLU", "Softsign"],
+                "layer_1x1_config": {"active": false, "groups": 1},
+                "head": {"out_channels": 1, "kernel_size": 1, "bias": true}
+            }], "head": null, "head_scale": 0.5}),
+        ),
+    ]
+}
+
+#[test]
+fn config_file_wavenet_features_match_nam_kernel_and_the_trainers_code() {
+    let dir = temp_dir("trainer-features");
+    write_synthetic_pair(&dir);
+    for (name, config) in feature_configs() {
+        let path = dir.join(format!("{name}.json"));
+        let document = serde_json::json!({"net": {"name": "WaveNet", "config": config}});
+        std::fs::write(&path, document.to_string()).unwrap();
+        let architecture = Architecture::from_arg(path.to_str().unwrap()).unwrap();
+        check_parity(&architecture, &dir, name);
+        let summary = brief_training(&dir, path.to_str().unwrap(), name);
+        check_in_trainer(&summary.output);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn config_files_name_what_the_trainer_does_not_implement() {
+    use serde_json::json;
+    let dir = temp_dir("refuse-features");
+    let array = |extra: serde_json::Value| {
+        let mut a = json!({"input_size": 1, "condition_size": 1, "channels": 2,
+            "kernel_size": 2, "dilations": [1], "activation": "Tanh",
+            "head": {"out_channels": 1, "kernel_size": 1, "bias": true}});
+        a.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        a
+    };
+    let cases = [
+        (
+            json!({"layers_configs": [array(json!({"film_params": {"conv_pre_film": {"active": true}}}))], "head_scale": 1.0}),
+            "film_params.conv_pre_film",
+        ),
+        (
+            json!({"layers_configs": [array(json!({"slimmable": {"method": "slice_channels_uniform"}}))], "head_scale": 1.0}),
+            "`slimmable`",
+        ),
+        (
+            json!({"layers_configs": [array(json!({}))], "head_scale": 1.0,
+                   "head": {"channels": 2, "out_channels": 1, "kernel_sizes": [1], "activation": "Tanh"}}),
+            "post-stack `head`",
+        ),
+    ];
+    for (i, (config, field)) in cases.into_iter().enumerate() {
+        let path = dir.join(format!("case{i}.json"));
+        let document = json!({"net": {"name": "WaveNet", "config": config}});
+        std::fs::write(&path, document.to_string()).unwrap();
+        let error = Architecture::from_arg(path.to_str().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains(field) && error.contains(&format!("case{i}.json")),
+            "{error}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// A sample-aligned digital capture through a cabinet-like response that swells

@@ -4,9 +4,11 @@
 
 use std::path::Path;
 
-use nam_kernel::format::{Activation, Gating, LstmConfig, ModelSpec, WaveNetConfig};
+use nam_kernel::format::{Activation, FilmPosition, Gating, LstmConfig, ModelSpec, WaveNetConfig};
 use nam_kernel::{FormatError, NamFile};
 use serde_json::{json, Value};
+
+use super::trainer_layout;
 
 /// A model architecture the trainer can build.
 #[derive(Clone, Debug)]
@@ -15,6 +17,8 @@ pub enum Architecture {
     WaveNet(WaveNetConfig),
     /// A stacked LSTM with a linear head.
     Lstm(LstmConfig),
+    /// WaveNets trained together, exported as a `SlimmableContainer`.
+    Packed(PackedConfig),
 }
 
 /// Why an architecture cannot be trained.
@@ -22,7 +26,7 @@ pub enum Architecture {
 pub enum ArchError {
     /// The name is no preset and no readable file.
     #[error(
-        "`{0}` is neither a preset (a2, a2_lite, standard, lite, feather, nano) nor a readable JSON file: {1}"
+        "`{0}` is neither a preset (packed, a2, a2_lite, standard, lite, feather, nano) nor a readable JSON file: {1}"
     )]
     Unreadable(String, std::io::Error),
     /// The file is not JSON of a known shape.
@@ -109,23 +113,80 @@ pub fn preset_config(name: &str) -> Option<Value> {
     }))
 }
 
+/// Several WaveNets of one receptive field trained together on the same
+/// batches (the NAM trainer's `PackedWaveNet`: block-diagonal, so each
+/// submodel learns only from its own loss) and exported as a
+/// `SlimmableContainer`, smallest first.
+#[derive(Clone, Debug)]
+pub struct PackedConfig {
+    /// The submodels, in the container's order.
+    pub submodels: Vec<PackedSubmodel>,
+    /// Each submodel's `max_value` in the container (the last is 1).
+    pub max_values: Vec<f64>,
+}
+
+/// One submodel of a [`PackedConfig`].
+#[derive(Clone, Debug)]
+pub struct PackedSubmodel {
+    /// Its name in the trainer's config.
+    pub name: String,
+    /// Its WaveNet.
+    pub config: WaveNetConfig,
+}
+
+/// Training settings a NAM trainer model config carries beside the net
+/// (`optimizer`, `lr_scheduler`, `loss`); `None` where it says nothing.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ConfigSettings {
+    /// `optimizer.lr`.
+    pub learning_rate: Option<f64>,
+    /// `optimizer.weight_decay`.
+    pub weight_decay: Option<f64>,
+    /// `lr_scheduler.kwargs.gamma` of an `ExponentialLR`.
+    pub learning_rate_decay: Option<f64>,
+    /// `loss.mrstft_weight`.
+    pub mrstft_weight: Option<f64>,
+}
+
+/// The preset name of the NAM trainer 0.13's default model.
+pub const PACKED_PRESET: &str = "packed";
+
 impl Architecture {
     /// A preset name or the path of a JSON config: `{"architecture": "WaveNet" |
     /// "LSTM", "config": {...}}` (the shape of a `.nam` file, whose weights are
-    /// ignored) or the NAM trainer's model config `{"net": {"name", "config"}}`.
+    /// ignored) or the NAM trainer's model config `{"net": {"name", "config"}}`
+    /// (`WaveNet`, `LSTM` or `PackedWaveNet`, in the trainer's own layout).
     pub fn from_arg(arg: &str) -> Result<Self, ArchError> {
+        Ok(Self::with_settings(arg)?.0)
+    }
+
+    /// [`Architecture::from_arg`] and the training settings the config gives
+    /// (the packed preset: those of the trainer's `config_model_packed.json`).
+    pub fn with_settings(arg: &str) -> Result<(Self, ConfigSettings), ArchError> {
+        if arg == PACKED_PRESET {
+            let (architecture, settings) = Self::from_document(&packed_preset(), arg)?;
+            return Ok((architecture, settings));
+        }
         if let Some(config) = preset_config(arg) {
-            return Self::from_config("WaveNet", config, arg);
+            let architecture = Self::from_config("WaveNet", config, arg)?;
+            return Ok((architecture, ConfigSettings::default()));
         }
         let text = std::fs::read_to_string(Path::new(arg))
             .map_err(|e| ArchError::Unreadable(arg.to_owned(), e))?;
-        let invalid = |problem: String| ArchError::Invalid {
+        let value: Value = serde_json::from_str(&text).map_err(|e| ArchError::Invalid {
             file: arg.to_owned(),
+            problem: format!("invalid JSON: {e}"),
+        })?;
+        Self::from_document(&value, arg)
+    }
+
+    /// A parsed config document (`.nam` shape or the trainer's model config).
+    fn from_document(value: &Value, source: &str) -> Result<(Self, ConfigSettings), ArchError> {
+        let invalid = |problem: String| ArchError::Invalid {
+            file: source.to_owned(),
             problem,
         };
-        let value: Value =
-            serde_json::from_str(&text).map_err(|e| invalid(format!("invalid JSON: {e}")))?;
-        let (name, mut config) = if let Some(net) = value.get("net") {
+        let (name, config) = if let Some(net) = value.get("net") {
             (net.get("name"), net.get("config").cloned())
         } else {
             (value.get("architecture"), value.get("config").cloned())
@@ -133,25 +194,73 @@ impl Architecture {
         let name = name.and_then(Value::as_str).ok_or_else(|| {
             invalid("expected `architecture` and `config`, or `net.name` and `net.config`".into())
         })?;
-        let config = config
-            .take()
-            .ok_or_else(|| invalid("the `config` object is missing".into()))?;
-        Self::from_config(name, config, arg)
+        let config = config.ok_or_else(|| invalid("the `config` object is missing".into()))?;
+        let settings = config_settings(value).map_err(invalid)?;
+        let architecture = if name == "PackedWaveNet" {
+            Self::packed(&config, source)?
+        } else {
+            Self::from_config(name, config, source)?
+        };
+        Ok((architecture, settings))
     }
 
-    /// Normalizes an architecture's `config` through `nam-kernel`'s parser.
-    fn from_config(name: &str, mut config: Value, source: &str) -> Result<Self, ArchError> {
-        // The trainer's model configs name the arrays `layers_configs`; files say `layers`.
-        if let Some(object) = config.as_object_mut() {
-            if let Some(layers) = object.remove("layers_configs") {
-                object.insert("layers".into(), layers);
-            }
+    /// A `PackedWaveNet` config: `submodels` (each `{name, config}`) and
+    /// `export.container_max_values` (`"uniform"` or a sorted list).
+    fn packed(config: &Value, source: &str) -> Result<Self, ArchError> {
+        let invalid = |problem: String| ArchError::Invalid {
+            file: source.to_owned(),
+            problem,
+        };
+        let list = config
+            .get("submodels")
+            .and_then(Value::as_array)
+            .filter(|l| !l.is_empty())
+            .ok_or_else(|| invalid("`submodels` must be a non-empty list".into()))?;
+        let mut submodels = Vec::with_capacity(list.len());
+        for (i, entry) in list.iter().enumerate() {
+            let name = entry
+                .get("name")
+                .and_then(Value::as_str)
+                .map_or_else(|| format!("submodel_{i}"), str::to_owned);
+            let net = entry
+                .get("config")
+                .cloned()
+                .ok_or_else(|| invalid(format!("`submodels[{i}].config` is missing")))?;
+            let Architecture::WaveNet(config) = Self::from_config("WaveNet", net, source)? else {
+                return Err(invalid(format!("`submodels[{i}]` is not a WaveNet")));
+            };
+            submodels.push(PackedSubmodel { name, config });
         }
-        let file = parse_without_weights(name, config, source)?;
+        let rf = submodels[0].config.receptive_field();
+        if let Some(other) = submodels.iter().find(|s| s.config.receptive_field() != rf) {
+            return Err(invalid(format!(
+                "submodel `{}` has a receptive field of {} samples but `{}` has {rf}; packed submodels must match (`kernel_size`, `dilations`)",
+                other.name,
+                other.config.receptive_field(),
+                submodels[0].name
+            )));
+        }
+        let configured = config
+            .pointer("/export/container_max_values")
+            .cloned()
+            .unwrap_or_else(|| json!("uniform"));
+        let max_values = container_max_values(&configured, submodels.len())
+            .map_err(|problem| invalid(format!("`export.container_max_values`: {problem}")))?;
+        Ok(Architecture::Packed(PackedConfig {
+            submodels,
+            max_values,
+        }))
+    }
+
+    /// Normalizes an architecture's `config` through `nam-kernel`'s parser
+    /// (the trainer's layout converted first).
+    fn from_config(name: &str, config: Value, source: &str) -> Result<Self, ArchError> {
         let unsupported = |feature: String| ArchError::Unsupported {
             file: source.to_owned(),
             feature,
         };
+        let config = trainer_layout::to_file_layout(config).map_err(unsupported)?;
+        let file = parse_without_weights(name, config, source)?;
         match file.spec {
             ModelSpec::WaveNet { config, .. } => {
                 check_wavenet(&config).map_err(unsupported)?;
@@ -159,7 +268,7 @@ impl Architecture {
             }
             ModelSpec::Lstm { config, .. } => Ok(Architecture::Lstm(config)),
             other => Err(unsupported(format!(
-                "the {} architecture (WaveNet and LSTM only)",
+                "the {} architecture (WaveNet, LSTM and PackedWaveNet only)",
                 other.architecture()
             ))),
         }
@@ -170,6 +279,7 @@ impl Architecture {
         match self {
             Architecture::WaveNet(_) => "WaveNet",
             Architecture::Lstm(_) => "LSTM",
+            Architecture::Packed(_) => "SlimmableContainer",
         }
     }
 
@@ -178,16 +288,96 @@ impl Architecture {
         match self {
             Architecture::WaveNet(config) => config.receptive_field(),
             Architecture::Lstm(_) => 1,
+            Architecture::Packed(packed) => packed
+                .submodels
+                .iter()
+                .map(|s| s.config.receptive_field())
+                .max()
+                .unwrap_or(1),
         }
     }
 
-    /// The number of weights in the exported file.
+    /// The number of weights in the exported file (all submodels together).
     pub fn weight_count(&self) -> usize {
         match self {
             Architecture::WaveNet(config) => config.weight_count(),
             Architecture::Lstm(config) => config.weight_count(),
+            Architecture::Packed(packed) => packed
+                .submodels
+                .iter()
+                .map(|s| s.config.weight_count())
+                .sum(),
         }
     }
+}
+
+/// The NAM trainer's model config of its default: A2 at 3 and 8 channels
+/// packed, with its loss, optimizer and schedule.
+fn packed_preset() -> Value {
+    json!({
+        "net": {"name": "PackedWaveNet", "config": {
+            "submodels": [
+                {"name": "channels_3", "config": a2_config(3)},
+                {"name": "channels_8", "config": a2_config(8)}
+            ],
+            "export": {"container_max_values": "uniform"}
+        }},
+        "loss": {"val_loss": "esr", "mrstft_weight": 5e-4},
+        "optimizer": {"lr": 0.004, "weight_decay": 3.17e-7},
+        "lr_scheduler": {"class": "ExponentialLR", "kwargs": {"gamma": 0.994}}
+    })
+}
+
+/// The `max_value` of each of `n` submodels: `"uniform"` is `(i + 1) / n`; a
+/// list must have `n` ascending numbers. The last is always 1.
+fn container_max_values(configured: &Value, n: usize) -> Result<Vec<f64>, String> {
+    let mut values: Vec<f64> = match configured {
+        Value::String(s) if s == "uniform" => (1..=n).map(|i| i as f64 / n as f64).collect(),
+        Value::Array(list) if list.len() == n => list
+            .iter()
+            .map(|v| v.as_f64().ok_or_else(|| format!("`{v}` is not a number")))
+            .collect::<Result<_, _>>()?,
+        Value::Array(list) => return Err(format!("{} values for {n} submodels", list.len())),
+        other => return Err(format!("`{other}` is neither \"uniform\" nor a list")),
+    };
+    if let Some(last) = values.last_mut() {
+        *last = 1.0;
+    }
+    if values.windows(2).any(|w| w[0] > w[1]) {
+        return Err("the values must be ascending".into());
+    }
+    Ok(values)
+}
+
+/// The training settings of a NAM trainer model config document.
+fn config_settings(document: &Value) -> Result<ConfigSettings, String> {
+    let number = |pointer: &str| -> Result<Option<f64>, String> {
+        match document.pointer(pointer) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v
+                .as_f64()
+                .map(Some)
+                .ok_or_else(|| format!("`{}` is not a number", &pointer[1..].replace('/', "."))),
+        }
+    };
+    let decay = match document
+        .pointer("/lr_scheduler/class")
+        .and_then(Value::as_str)
+    {
+        None => None,
+        Some("ExponentialLR") => number("/lr_scheduler/kwargs/gamma")?,
+        Some(other) => {
+            return Err(format!(
+                "`lr_scheduler.class` {other} is not implemented (ExponentialLR only)"
+            ))
+        }
+    };
+    Ok(ConfigSettings {
+        learning_rate: number("/optimizer/lr")?,
+        weight_decay: number("/optimizer/weight_decay")?,
+        learning_rate_decay: decay,
+        mrstft_weight: number("/loss/mrstft_weight")?,
+    })
 }
 
 /// Parses a config with `nam-kernel`'s validator: once with no weights to learn
@@ -218,33 +408,24 @@ pub fn check_wavenet(config: &WaveNetConfig) -> Result<(), String> {
         return Err("`condition_dsp`".into());
     }
     if config.post_head.is_some() {
-        return Err("the post-stack `head`".into());
+        return Err("the post-stack `head` (top-level `head` not null)".into());
     }
     for (i, array) in config.layer_arrays.iter().enumerate() {
         let at = format!("layer array {i}");
         if array.layers.is_empty() {
             return Err(format!("an array without layers ({at})"));
         }
-        if array.bottleneck != array.channels {
-            return Err(format!("`bottleneck` ({at})"));
-        }
-        if array.groups_input != 1 || array.groups_input_mixin != 1 {
-            return Err(format!("grouped convolutions ({at})"));
-        }
-        if array.layer1x1_groups != Some(1) {
-            return Err(format!("`layer1x1` inactive or grouped ({at})"));
-        }
-        if array.head1x1.is_some() {
-            return Err(format!("`head1x1` ({at})"));
-        }
-        if array.films.iter().any(Option::is_some) {
-            return Err(format!("FiLM ({at})"));
+        if let Some(position) = FilmPosition::ALL
+            .into_iter()
+            .find(|&p| array.film(p).is_some())
+        {
+            return Err(format!("FiLM (`{}`, {at})", position.key()));
         }
         if array.slimmable.is_some() {
-            return Err(format!("slimmable layers ({at})"));
+            return Err(format!("`slimmable` ({at})"));
         }
         if array.head.dilation != 1 {
-            return Err(format!("a dilated head rechannel ({at})"));
+            return Err(format!("`head.head_dilation` other than 1 ({at})"));
         }
         for layer in &array.layers {
             check_activation(&layer.activation)

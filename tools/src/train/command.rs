@@ -11,7 +11,9 @@ use serde_json::json;
 
 use super::adam::AdamState;
 use super::align::{self, Latency};
-use super::arch::{ArchError, Architecture};
+use super::arch::{
+    check_wavenet, ArchError, Architecture, ConfigSettings, PackedConfig, PackedSubmodel,
+};
 use super::capture_signal;
 use super::data::{self, DataError};
 use super::export::{self, UserMetadata};
@@ -55,7 +57,11 @@ pub struct TrainArgs {
     /// The gear's output recorded from that input.
     #[arg(long)]
     pub target: PathBuf,
-    /// standard | lite | feather | nano, or a JSON config file (WaveNet or LSTM).
+    /// A preset: packed (the NAM trainer 0.13's default: A2 at 3 and 8
+    /// channels trained together, written as a SlimmableContainer), a2,
+    /// a2_lite, standard, lite, feather, nano; or a JSON config file: the NAM
+    /// trainer's model config (WaveNet, LSTM, PackedWaveNet) or a `.nam`-shaped
+    /// `{"architecture", "config"}`.
     #[arg(long, default_value = "standard")]
     pub arch: String,
     /// The `.nam` file to write.
@@ -64,15 +70,17 @@ pub struct TrainArgs {
     /// Epochs (in total, counting a resumed run's).
     #[arg(long, default_value_t = 100)]
     pub epochs: usize,
-    /// Adam learning rate (the NAM trainer's default).
-    #[arg(long, default_value_t = 0.004)]
-    pub lr: f64,
-    /// Learning-rate decay per epoch (ExponentialLR gamma).
-    #[arg(long, default_value_t = 0.994)]
-    pub lr_decay: f64,
-    /// Adam weight decay.
-    #[arg(long, default_value_t = 3.17e-7)]
-    pub weight_decay: f64,
+    /// Adam learning rate [default: the --arch config file's `optimizer.lr`,
+    /// else 0.004, the NAM trainer's].
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Learning-rate decay per epoch, ExponentialLR gamma [default: the
+    /// config file's, else 0.994].
+    #[arg(long)]
+    pub lr_decay: Option<f64>,
+    /// Adam weight decay [default: the config file's, else 3.17e-7].
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
     /// Segments per batch.
     #[arg(long, default_value_t = 16)]
     pub batch_size: usize,
@@ -108,7 +116,9 @@ pub struct TrainArgs {
     /// Weight of the pre-emphasized term.
     #[arg(long, default_value_t = 1.0)]
     pub pre_emphasis_weight: f64,
-    /// Add a multi-resolution STFT term with this weight (the NAM trainer uses 5e-4).
+    /// Add a multi-resolution STFT term with this weight [default: the
+    /// config file's `loss.mrstft_weight` (the packed preset's: 5e-4), else
+    /// none; 0 turns it off].
     #[arg(long)]
     pub mrstft_weight: Option<f64>,
     /// libtorch CPU threads (default: libtorch's choice).
@@ -195,8 +205,16 @@ pub struct Summary {
     pub shifted_vs_unshifted_esr: Option<(f64, f64)>,
 }
 
+/// Default learning rate (the NAM trainer's).
+const DEFAULT_LR: f64 = 0.004;
+/// Default learning-rate decay per epoch (the NAM trainer's).
+const DEFAULT_LR_DECAY: f64 = 0.994;
+/// Default Adam weight decay (the NAM trainer's).
+const DEFAULT_WEIGHT_DECAY: f64 = 3.17e-7;
+
 impl TrainArgs {
-    fn settings(&self) -> Result<TrainSettings, CommandError> {
+    /// The settings: options given, else the config file's, else the defaults.
+    fn settings(&self, from_config: &ConfigSettings) -> Result<TrainSettings, CommandError> {
         let positive = |v: usize, name: &str| {
             if v == 0 {
                 Err(CommandError::Option(format!("--{name} must be at least 1")))
@@ -210,16 +228,29 @@ impl TrainArgs {
                 self.validation_split
             )));
         }
-        if !(self.lr > 0.0 && self.lr.is_finite() && self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
+        let lr = self.lr.or(from_config.learning_rate).unwrap_or(DEFAULT_LR);
+        let lr_decay = self
+            .lr_decay
+            .or(from_config.learning_rate_decay)
+            .unwrap_or(DEFAULT_LR_DECAY);
+        let weight_decay = self
+            .weight_decay
+            .or(from_config.weight_decay)
+            .unwrap_or(DEFAULT_WEIGHT_DECAY);
+        if !(lr > 0.0 && lr.is_finite() && lr_decay > 0.0 && lr_decay <= 1.0) {
             return Err(CommandError::Option(
                 "--lr must be positive and --lr-decay in (0, 1]".into(),
             ));
         }
+        let mrstft_weight = self
+            .mrstft_weight
+            .or(from_config.mrstft_weight)
+            .filter(|&w| w != 0.0);
         Ok(TrainSettings {
             epochs: positive(self.epochs, "epochs")?,
-            learning_rate: self.lr,
-            learning_rate_decay: self.lr_decay,
-            weight_decay: self.weight_decay,
+            learning_rate: lr,
+            learning_rate_decay: lr_decay,
+            weight_decay,
             batch_size: positive(self.batch_size, "batch-size")?,
             segment_samples: positive(self.segment_length, "segment-length")?,
             seed: self.seed,
@@ -227,7 +258,7 @@ impl TrainArgs {
             loss: LossConfig {
                 kind: self.loss,
                 pre_emphasis: self.pre_emphasis.map(|c| (c, self.pre_emphasis_weight)),
-                mrstft_weight: self.mrstft_weight,
+                mrstft_weight,
             },
             progress: !self.quiet,
         })
@@ -244,12 +275,15 @@ impl TrainArgs {
         }
     }
 
-    /// The architecture and, when resuming, where to start: the weights, the
-    /// epochs done and, when saved beside the file ([`optimizer_path`]),
-    /// Adam's state.
-    fn architecture(&self) -> Result<(Architecture, Option<ResumePoint>), CommandError> {
+    /// The architecture, the training settings its config file gives and,
+    /// when resuming, where to start: the weights, the epochs done and, when
+    /// saved beside the file ([`optimizer_path`]), Adam's state.
+    fn architecture(
+        &self,
+    ) -> Result<(Architecture, ConfigSettings, Option<ResumePoint>), CommandError> {
         let Some(path) = &self.resume else {
-            return Ok((Architecture::from_arg(&self.arch)?, None));
+            let (architecture, settings) = Architecture::with_settings(&self.arch)?;
+            return Ok((architecture, settings, None));
         };
         let file = path.display().to_string();
         let resume_error = |problem: String| CommandError::Resume {
@@ -264,20 +298,7 @@ impl TrainArgs {
             .and_then(|t| t.pointer("/nam_tools/epochs_completed"))
             .and_then(|v| v.as_u64())
             .unwrap_or(0) as usize;
-        let (architecture, weights) = match nam.spec {
-            ModelSpec::WaveNet { config, weights } => {
-                super::arch::check_wavenet(&config)
-                    .map_err(|f| resume_error(format!("the trainer does not implement {f}")))?;
-                (Architecture::WaveNet(config), weights)
-            }
-            ModelSpec::Lstm { config, weights } => (Architecture::Lstm(config), weights),
-            other => {
-                return Err(resume_error(format!(
-                    "cannot train a {} model",
-                    other.architecture()
-                )))
-            }
-        };
+        let (architecture, weights) = resumable(nam.spec).map_err(resume_error)?;
         let state_path = optimizer_path(path);
         let optimizer = if state_path.exists() {
             Some(
@@ -300,7 +321,7 @@ impl TrainArgs {
             epochs,
             optimizer,
         };
-        Ok((architecture, Some(point)))
+        Ok((architecture, ConfigSettings::default(), Some(point)))
     }
 
     /// Runs the whole command; Ctrl-C stops training and still exports.
@@ -321,11 +342,11 @@ impl TrainArgs {
 
     /// [`TrainArgs::run`] with a caller-owned stop flag.
     pub fn run_with_stop(&self, stop: &AtomicBool) -> Result<Summary, CommandError> {
-        let settings = self.settings()?;
         if let Some(n) = self.threads {
             tch::set_num_threads(n.max(1));
         }
-        let (architecture, resume) = self.architecture()?;
+        let (architecture, from_config, resume) = self.architecture()?;
+        let settings = self.settings(&from_config)?;
         let (input, target) = data::read_pair(&self.input, &self.target)?;
         let rate = input.sample_rate_hz;
         let latency = align::detect(
@@ -393,8 +414,12 @@ impl TrainArgs {
         };
         let device = format!("{:?}", trainer::select_device(settings.device)?);
         let checkpoint_path = checkpoint_path(&self.output);
-        let write = |weights: &[f32], esr: f64, record: serde_json::Value, path: &Path| {
+        let write = |weights: &[f32], esrs: &[f64], mut record: serde_json::Value, path: &Path| {
             let mut file = export::nam_file(&architecture, weights.to_vec(), f64::from(rate));
+            if let Architecture::Packed(_) = &architecture {
+                record["validation_esr_of_each_submodel"] = json!(esrs);
+            }
+            let esr = esrs.last().copied().unwrap_or(f64::INFINITY);
             export::fill_metadata(
                 &mut file,
                 &self.user_metadata(),
@@ -412,10 +437,10 @@ impl TrainArgs {
             &settings,
             resume,
             stop,
-            |weights, epochs, esr, optimizer| {
+            |weights, epochs, esrs, optimizer| {
                 if checkpoint_error.is_none() {
                     checkpoint_error =
-                        write(weights, esr, record(epochs, &device), &checkpoint_path)
+                        write(weights, esrs, record(epochs, &device), &checkpoint_path)
                             .and_then(|()| save_optimizer(optimizer, &checkpoint_path))
                             .err();
                 }
@@ -429,10 +454,15 @@ impl TrainArgs {
         }
         write(
             &outcome.best_weights,
-            outcome.best_validation_esr,
+            &outcome.best_validation_esrs,
             record(outcome.epochs_completed, &device),
             &self.output,
         )?;
+        if let (Architecture::Packed(packed), false) = (&architecture, self.quiet) {
+            for (s, esr) in packed.submodels.iter().zip(&outcome.best_validation_esrs) {
+                eprintln!("submodel {}: validation ESR {esr:.5}", s.name);
+            }
+        }
         let validation_start = split;
         let shifted_vs_unshifted_esr = if latency.is_ambiguous() {
             Some(shifted_and_unshifted_esr(
@@ -470,6 +500,49 @@ impl TrainArgs {
             eprintln!("{}", summary.report());
         }
         Ok(summary)
+    }
+}
+
+/// The architecture and weights of a model to resume: a WaveNet, an LSTM, or
+/// a `SlimmableContainer` of WaveNets sharing a receptive field (a packed
+/// model, as `nam-tools train` writes it).
+fn resumable(spec: ModelSpec) -> Result<(Architecture, Vec<f32>), String> {
+    let unimplemented = |f: String| format!("the trainer does not implement {f}");
+    match spec {
+        ModelSpec::WaveNet { config, weights } => {
+            check_wavenet(&config).map_err(unimplemented)?;
+            Ok((Architecture::WaveNet(config), weights))
+        }
+        ModelSpec::Lstm { config, weights } => Ok((Architecture::Lstm(config), weights)),
+        ModelSpec::SlimmableContainer { submodels } => {
+            let mut packed = PackedConfig {
+                submodels: Vec::with_capacity(submodels.len()),
+                max_values: Vec::with_capacity(submodels.len()),
+            };
+            let mut all_weights = Vec::new();
+            for (i, submodel) in submodels.into_iter().enumerate() {
+                let ModelSpec::WaveNet { config, weights } = submodel.model.spec else {
+                    return Err(format!("submodel {i} of the container is not a WaveNet"));
+                };
+                check_wavenet(&config).map_err(unimplemented)?;
+                packed.submodels.push(PackedSubmodel {
+                    name: format!("submodel_{i}"),
+                    config,
+                });
+                packed.max_values.push(submodel.max_value);
+                all_weights.extend(weights);
+            }
+            let rf = packed.submodels[0].config.receptive_field();
+            if packed
+                .submodels
+                .iter()
+                .any(|s| s.config.receptive_field() != rf)
+            {
+                return Err("the container's submodels differ in receptive field".into());
+            }
+            Ok((Architecture::Packed(packed), all_weights))
+        }
+        other => Err(format!("cannot train a {} model", other.architecture())),
     }
 }
 

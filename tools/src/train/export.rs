@@ -4,7 +4,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use nam_kernel::format::{Metadata, ModelFormat, ModelSpec, Version};
+use nam_kernel::format::{Metadata, ModelFormat, ModelSpec, Submodel, Version};
 use nam_kernel::{BuildError, NamFile};
 use serde_json::{json, Value};
 
@@ -33,7 +33,10 @@ pub struct UserMetadata {
     pub tone_type: Option<String>,
 }
 
-/// A `NamFile` of `architecture` holding `weights` (no metadata yet).
+/// A `NamFile` of `architecture` holding `weights` (no metadata yet). A
+/// packed model becomes a `SlimmableContainer` of its submodels (each a
+/// complete WaveNet document with its share of `weights`), as the NAM
+/// trainer exports it.
 pub fn nam_file(architecture: &Architecture, weights: Vec<f32>, sample_rate_hz: f64) -> NamFile {
     let spec = match architecture {
         Architecture::WaveNet(config) => ModelSpec::WaveNet {
@@ -44,6 +47,24 @@ pub fn nam_file(architecture: &Architecture, weights: Vec<f32>, sample_rate_hz: 
             config: *config,
             weights,
         },
+        Architecture::Packed(packed) => {
+            let mut rest = weights.as_slice();
+            let submodels = packed
+                .submodels
+                .iter()
+                .zip(&packed.max_values)
+                .map(|(s, &max_value)| {
+                    let (mine, others) = rest.split_at(s.config.weight_count().min(rest.len()));
+                    rest = others;
+                    let member = Architecture::WaveNet(s.config.clone());
+                    Submodel {
+                        max_value,
+                        model: nam_file(&member, mine.to_vec(), sample_rate_hz),
+                    }
+                })
+                .collect();
+            ModelSpec::SlimmableContainer { submodels }
+        }
     };
     NamFile {
         version: EXPORT_VERSION,
@@ -88,13 +109,29 @@ pub fn training_record(latency: &Latency, validation_esr: f64, settings: Value) 
     })
 }
 
-/// Fills the metadata: user fields, date, loudness, gain and `training`.
+/// Fills the metadata: user fields, date, loudness, gain and `training`. In a
+/// container each submodel gets its own date, loudness and gain, and the
+/// container those of its last (largest `max_value`) submodel, as the NAM
+/// trainer writes them.
 pub fn fill_metadata(
     file: &mut NamFile,
     user: &UserMetadata,
     training: Value,
 ) -> Result<(), BuildError> {
-    let (loudness, gain) = loudness_and_gain(file)?;
+    let (loudness, gain) = match &mut file.spec {
+        ModelSpec::SlimmableContainer { submodels } => {
+            let mut last = (f64::NAN, 0.0);
+            for submodel in submodels.iter_mut() {
+                last = loudness_and_gain(&submodel.model)?;
+                let metadata = &mut submodel.model.metadata;
+                metadata.loudness = Some(last.0);
+                metadata.other.insert("gain".into(), json!(last.1));
+                metadata.other.insert("date".into(), date_now());
+            }
+            last
+        }
+        _ => loudness_and_gain(file)?,
+    };
     let metadata = &mut file.metadata;
     metadata.name.clone_from(&user.name);
     metadata.modeled_by.clone_from(&user.modeled_by);

@@ -19,6 +19,7 @@ pub mod capture_signal;
 pub mod data;
 pub mod loudness;
 pub mod plot;
+pub mod trainer_layout;
 pub mod verdict;
 
 #[cfg(feature = "train")]

@@ -75,13 +75,18 @@ pub struct ResumePoint {
     pub optimizer: Option<AdamState>,
 }
 
-/// What a run produced.
+/// What a run produced. A packed model keeps each submodel's best epoch
+/// (as the NAM trainer does); the single ESR figures are those of its last
+/// (largest) submodel, the one a player plays by default.
 #[derive(Clone, Debug)]
 pub struct TrainOutcome {
-    /// The weights with the best validation ESR (`.nam` layout).
+    /// The weights with the best validation ESR (`.nam` layout; a packed
+    /// model's submodels one after the other, each from its best epoch).
     pub best_weights: Vec<f32>,
     /// Their validation ESR.
     pub best_validation_esr: f64,
+    /// Each submodel's best validation ESR (one entry for a single model).
+    pub best_validation_esrs: Vec<f64>,
     /// The validation ESR before training (of the initial or resumed model).
     pub initial_validation_esr: f64,
     /// Validation ESR after each epoch of this run.
@@ -170,24 +175,26 @@ pub fn select_device(choice: DeviceChoice) -> Result<Device, TrainError> {
 /// Samples per forward pass during validation (bounds memory).
 const VALIDATION_CHUNK: usize = 1 << 16;
 
-/// ESR of the model over a whole validation signal: output sample `t` answers
-/// input `t + rf − 1`; the first `rf − 1` target samples have no full context.
+/// ESR of each of the model's outputs (one per packed submodel) over a whole
+/// validation signal: output sample `t` answers input `t + rf − 1`; the first
+/// `rf − 1` target samples have no full context.
 pub fn validation_esr(
     model: &TrainModel,
     input: &[f32],
     target: &[f32],
     rf: usize,
     device: Device,
-) -> f64 {
+) -> Vec<f64> {
     let _guard = tch::no_grad_guard();
     let outputs = input.len() + 1 - rf.min(input.len() + 1);
     // The LSTM's state must run through the whole signal; a WaveNet's context is
     // its receptive field, so it can go in chunks.
     let chunk = match model {
         TrainModel::Lstm(_) => outputs.max(1),
-        TrainModel::WaveNet(_) => VALIDATION_CHUNK,
+        TrainModel::WaveNet(_) | TrainModel::Packed(_) => VALIDATION_CHUNK,
     };
-    let (mut error, mut energy) = (0.0_f64, 0.0_f64);
+    let mut errors: Vec<f64> = Vec::new();
+    let mut energy = 0.0_f64;
     let mut start = 0;
     while start < outputs {
         let n = chunk.min(outputs - start);
@@ -195,28 +202,95 @@ pub fn validation_esr(
             .to_device(device)
             .unsqueeze(0);
         let y = Tensor::from_slice(&target[start + rf - 1..start + rf - 1 + n]).to_device(device);
-        let diff = model.forward(&x).squeeze_dim(0) - &y;
-        error += diff.square().sum(Kind::Double).double_value(&[]);
+        let outputs = model.outputs(&x);
+        errors.resize(outputs.len(), 0.0);
+        for (error, output) in errors.iter_mut().zip(&outputs) {
+            let diff = output.squeeze_dim(0) - &y;
+            *error += diff.square().sum(Kind::Double).double_value(&[]);
+        }
         energy += y.square().sum(Kind::Double).double_value(&[]);
         start += n;
     }
-    if energy > 0.0 {
-        error / energy
-    } else {
-        f64::INFINITY
+    errors
+        .into_iter()
+        .map(|error| {
+            if energy > 0.0 {
+                error / energy
+            } else {
+                f64::INFINITY
+            }
+        })
+        .collect()
+}
+
+/// The last entry (the largest packed submodel's), or infinity.
+fn headline(esrs: &[f64]) -> f64 {
+    esrs.last().copied().unwrap_or(f64::INFINITY)
+}
+
+/// Each submodel's best validation ESR and weights so far.
+struct BestSubmodels {
+    /// `.nam` weight count of each submodel.
+    counts: Vec<usize>,
+    esrs: Vec<f64>,
+    weights: Vec<Vec<f32>>,
+}
+
+impl BestSubmodels {
+    fn new(counts: Vec<usize>, esrs: Vec<f64>, weights: &[f32]) -> Self {
+        let weights = Self::split(&counts, weights);
+        Self {
+            counts,
+            esrs,
+            weights,
+        }
+    }
+
+    fn split(counts: &[usize], weights: &[f32]) -> Vec<Vec<f32>> {
+        let mut rest = weights;
+        counts
+            .iter()
+            .map(|&n| {
+                let (mine, others) = rest.split_at(n.min(rest.len()));
+                rest = others;
+                mine.to_vec()
+            })
+            .collect()
+    }
+
+    /// Keeps each submodel's weights where its ESR improved.
+    fn update(&mut self, esrs: &[f64], weights: &[f32]) {
+        let current = Self::split(&self.counts, weights);
+        for ((best_esr, best), (&esr, now)) in self
+            .esrs
+            .iter_mut()
+            .zip(&mut self.weights)
+            .zip(esrs.iter().zip(current))
+        {
+            if esr < *best_esr {
+                *best_esr = esr;
+                *best = now;
+            }
+        }
+    }
+
+    fn weights(&self) -> Vec<f32> {
+        self.weights.concat()
     }
 }
 
-/// Trains `architecture` on `data`, from `resume` if given. `stop` ends the
-/// run between batches; `checkpoint` is called after each epoch with
-/// `(weights, epochs completed, validation ESR, optimizer state)`.
+/// Trains `architecture` on `data`, from `resume` if given; a packed model's
+/// loss is the sum of its submodels' losses (the NAM trainer's). `stop` ends
+/// the run between batches; `checkpoint` is called after each epoch with
+/// `(weights, epochs completed, validation ESR of each submodel, optimizer
+/// state)`.
 pub fn train(
     architecture: &Architecture,
     data: &Dataset,
     settings: &TrainSettings,
     resume: Option<ResumePoint>,
     stop: &AtomicBool,
-    mut checkpoint: impl FnMut(&[f32], usize, f64, &AdamState),
+    mut checkpoint: impl FnMut(&[f32], usize, &[f64], &AdamState),
 ) -> Result<TrainOutcome, TrainError> {
     let device = select_device(settings.device)?;
     let rf = architecture.receptive_field();
@@ -262,8 +336,12 @@ pub fn train(
         )
     };
     let start_time = Instant::now();
-    let initial_esr = validate(&model);
-    let (mut best_esr, mut best_weights) = (initial_esr, model.export_weights());
+    let initial_esrs = validate(&model);
+    let mut best = BestSubmodels::new(
+        model.submodel_weight_counts(),
+        initial_esrs.clone(),
+        &model.export_weights(),
+    );
     let bar = progress_bar(settings, batches, first_epoch);
     let (mut history, mut interrupted, mut epoch) = (Vec::new(), false, first_epoch);
     let mut train_loss = Vec::new();
@@ -280,8 +358,13 @@ pub fn train(
                 break;
             }
             let (x, y) = batch(data, settings, window, rf, &mut rng);
-            let pred = model.forward(&x.to_device(device));
-            let loss = settings.loss.training_loss(&pred, &y.to_device(device));
+            let y = y.to_device(device);
+            let loss = model
+                .outputs(&x.to_device(device))
+                .iter()
+                .map(|pred| settings.loss.training_loss(pred, &y))
+                .reduce(|a, b| a + b)
+                .unwrap_or_else(|| Tensor::zeros([], (Kind::Float, device)));
             optimizer.backward_step(&loss);
             let value = loss.double_value(&[]);
             if !value.is_finite() {
@@ -291,36 +374,37 @@ pub fn train(
             done += 1;
             bar.inc(1);
             bar.set_message(format!(
-                "epoch {}/{} loss {:.3e} | best val ESR {best_esr:.5}",
+                "epoch {}/{} loss {:.3e} | best val ESR {:.5}",
                 epoch + 1,
                 settings.epochs,
-                loss_sum / done as f64
+                loss_sum / done as f64,
+                headline(&best.esrs)
             ));
         }
         if interrupted && done < batches {
             break;
         }
         epoch += 1;
-        let esr = validate(&model);
-        history.push(esr);
+        let esrs = validate(&model);
+        history.push(headline(&esrs));
         train_loss.push(loss_sum / done.max(1) as f64);
         let weights = model.export_weights();
-        if esr < best_esr {
-            best_esr = esr;
-            best_weights.clone_from(&weights);
-        }
+        best.update(&esrs, &weights);
+        let shown: Vec<String> = esrs.iter().map(|e| format!("{e:.5}")).collect();
         bar.println(format!(
-            "epoch {epoch}/{}: loss {:.4e}, validation ESR {esr:.5}",
+            "epoch {epoch}/{}: loss {:.4e}, validation ESR {}",
             settings.epochs,
-            loss_sum / done.max(1) as f64
+            loss_sum / done.max(1) as f64,
+            shown.join(" / ")
         ));
-        checkpoint(&weights, epoch, esr, optimizer.state());
+        checkpoint(&weights, epoch, &esrs, optimizer.state());
     }
     bar.finish_and_clear();
     Ok(TrainOutcome {
-        best_weights,
-        best_validation_esr: best_esr,
-        initial_validation_esr: initial_esr,
+        best_weights: best.weights(),
+        best_validation_esr: headline(&best.esrs),
+        best_validation_esrs: best.esrs,
+        initial_validation_esr: headline(&initial_esrs),
         history,
         train_loss,
         epochs_completed: epoch,

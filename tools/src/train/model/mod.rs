@@ -13,13 +13,15 @@ pub use wavenet::WaveNetModel;
 
 use super::arch::Architecture;
 
-/// A trainable model of either architecture.
+/// A trainable model of any architecture.
 #[derive(Debug)]
 pub enum TrainModel {
     /// WaveNet.
     WaveNet(WaveNetModel),
     /// LSTM.
     Lstm(LstmModel),
+    /// WaveNets trained together (a packed model's submodels, in order).
+    Packed(Vec<WaveNetModel>),
 }
 
 impl TrainModel {
@@ -29,22 +31,43 @@ impl TrainModel {
         match architecture {
             Architecture::WaveNet(config) => TrainModel::WaveNet(WaveNetModel::new(path, config)),
             Architecture::Lstm(config) => TrainModel::Lstm(LstmModel::new(path, config)),
+            Architecture::Packed(packed) => TrainModel::Packed(
+                packed
+                    .submodels
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| WaveNetModel::new(&(path / format!("submodel{i}")), &s.config))
+                    .collect(),
+            ),
         }
     }
 
-    /// `(batch, samples)` in, `(batch, samples − receptive field + 1)` out.
-    pub fn forward(&self, x: &Tensor) -> Tensor {
+    /// `(batch, samples)` in; one `(batch, samples − receptive field + 1)`
+    /// output per submodel (one for a single model). Packed submodels share
+    /// the receptive field.
+    pub fn outputs(&self, x: &Tensor) -> Vec<Tensor> {
         match self {
-            TrainModel::WaveNet(m) => m.forward(x),
-            TrainModel::Lstm(m) => m.forward(x),
+            TrainModel::WaveNet(m) => vec![m.forward(x)],
+            TrainModel::Lstm(m) => vec![m.forward(x)],
+            TrainModel::Packed(models) => models.iter().map(|m| m.forward(x)).collect(),
         }
     }
 
-    /// The flat `.nam` weight vector.
+    /// The `.nam` weight count of each submodel (one entry for a single model).
+    pub fn submodel_weight_counts(&self) -> Vec<usize> {
+        match self {
+            TrainModel::Packed(models) => models.iter().map(WaveNetModel::weight_count).collect(),
+            single => vec![single.export_weights().len()],
+        }
+    }
+
+    /// The flat `.nam` weight vector (a packed model's submodels' one after
+    /// the other).
     pub fn export_weights(&self) -> Vec<f32> {
         match self {
             TrainModel::WaveNet(m) => m.export_weights(),
             TrainModel::Lstm(m) => m.export_weights(),
+            TrainModel::Packed(models) => models.iter().flat_map(|m| m.export_weights()).collect(),
         }
     }
 
@@ -53,6 +76,14 @@ impl TrainModel {
         match self {
             TrainModel::WaveNet(m) => m.import_weights(weights),
             TrainModel::Lstm(m) => m.import_weights(weights),
+            TrainModel::Packed(models) => {
+                let mut rest = weights;
+                for m in models {
+                    let (mine, others) = rest.split_at(m.weight_count().min(rest.len()));
+                    m.import_weights(mine);
+                    rest = others;
+                }
+            }
         }
     }
 }

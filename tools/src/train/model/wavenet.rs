@@ -1,6 +1,7 @@
-//! The WaveNet training model: layer arrays of dilated convolutions with a
-//! residual `layer1x1`, a head sum and a head rechannel, `head_scale` at the end
-//! (the subset `arch::check_wavenet` admits).
+//! The WaveNet training model: layer arrays of dilated convolutions (grouped
+//! or not) with a bottleneck, an optional residual `layer1x1` and `head1x1`, a
+//! head sum and a head rechannel, `head_scale` at the end (the subset
+//! `arch::check_wavenet` admits).
 
 use nam_kernel::format::{Gating, LayerConfig, WaveNetConfig};
 use tch::{nn, Tensor};
@@ -13,31 +14,75 @@ struct Conv {
     weight: Tensor,
     bias: Option<Tensor>,
     dilation: i64,
+    groups: i64,
+}
+
+/// The shape of a convolution.
+#[derive(Clone, Copy)]
+struct ConvShape {
+    cin: usize,
+    cout: usize,
+    kernel_size: usize,
+    dilation: usize,
+    groups: usize,
+    bias: bool,
+}
+
+impl ConvShape {
+    /// An ungrouped, undilated convolution of kernel size 1.
+    fn pointwise(cin: usize, cout: usize, bias: bool) -> Self {
+        Self {
+            cin,
+            cout,
+            kernel_size: 1,
+            dilation: 1,
+            groups: 1,
+            bias,
+        }
+    }
 }
 
 impl Conv {
-    fn new(
-        path: &nn::Path,
-        cin: usize,
-        cout: usize,
-        k: usize,
-        dilation: usize,
-        bias: bool,
-    ) -> Self {
-        let init = default_init(cin * k);
-        let weight = path.var("weight", &[cout as i64, cin as i64, k as i64], init);
-        let bias = bias.then(|| path.var("bias", &[cout as i64], init));
+    /// The parameters, initialized as PyTorch's `Conv1d` does (bound
+    /// `1/sqrt(cin/groups · k)`).
+    fn new(path: &nn::Path, shape: ConvShape) -> Self {
+        let cin_per_group = shape.cin / shape.groups.max(1);
+        let init = default_init(cin_per_group * shape.kernel_size);
+        let weight = path.var(
+            "weight",
+            &[
+                shape.cout as i64,
+                cin_per_group as i64,
+                shape.kernel_size as i64,
+            ],
+            init,
+        );
+        let bias = shape
+            .bias
+            .then(|| path.var("bias", &[shape.cout as i64], init));
         Self {
             weight,
             bias,
-            dilation: dilation as i64,
+            dilation: shape.dilation as i64,
+            groups: shape.groups as i64,
         }
     }
 
     /// Valid (unpadded) convolution: `L` in, `L − (k−1)·dilation` out, as one
     /// matrix product over the stacked taps (about 25 % faster to train than
     /// libtorch's CPU dilated `conv1d` at these channel counts).
+    /// A grouped convolution is libtorch's `conv1d`.
     fn forward(&self, x: &Tensor) -> Tensor {
+        if self.groups > 1 {
+            return x.conv1d(
+                &self.weight,
+                self.bias.as_ref(),
+                [1],
+                [0],
+                [self.dilation],
+                self.groups,
+            );
+        }
         let [cout, cin, k] = self.weight.size()[..] else {
             return x.shallow_clone();
         };
@@ -67,7 +112,10 @@ struct Layer {
     config: LayerConfig,
     conv: Conv,
     mixer: Conv,
-    layer1x1: Conv,
+    /// `None`: the activation output itself is added to the residual.
+    layer1x1: Option<Conv>,
+    /// `None`: the activation output itself is added to the head sum.
+    head1x1: Option<Conv>,
     bottleneck: i64,
 }
 
@@ -100,8 +148,10 @@ impl WaveNetModel {
             .enumerate()
             .map(|(i, a)| {
                 let p = path / format!("array{i}");
-                let rechannel =
-                    Conv::new(&(&p / "rechannel"), a.input_size, a.channels, 1, 1, false);
+                let rechannel = Conv::new(
+                    &(&p / "rechannel"),
+                    ConvShape::pointwise(a.input_size, a.channels, false),
+                );
                 params.extend(rechannel.params().map(Tensor::shallow_clone));
                 let layers = a
                     .layers
@@ -114,24 +164,48 @@ impl WaveNetModel {
                             config: l.clone(),
                             conv: Conv::new(
                                 &(&lp / "conv"),
-                                a.channels,
-                                mid,
-                                l.kernel_size,
-                                l.dilation,
-                                true,
+                                ConvShape {
+                                    cin: a.channels,
+                                    cout: mid,
+                                    kernel_size: l.kernel_size,
+                                    dilation: l.dilation,
+                                    groups: a.groups_input,
+                                    bias: true,
+                                },
                             ),
-                            mixer: Conv::new(&(&lp / "mixer"), a.condition_size, mid, 1, 1, false),
-                            layer1x1: Conv::new(
-                                &(&lp / "layer1x1"),
-                                a.bottleneck,
-                                a.channels,
-                                1,
-                                1,
-                                true,
+                            mixer: Conv::new(
+                                &(&lp / "mixer"),
+                                ConvShape {
+                                    groups: a.groups_input_mixin,
+                                    ..ConvShape::pointwise(a.condition_size, mid, false)
+                                },
                             ),
+                            layer1x1: a.layer1x1_groups.map(|groups| {
+                                Conv::new(
+                                    &(&lp / "layer1x1"),
+                                    ConvShape {
+                                        groups,
+                                        ..ConvShape::pointwise(a.bottleneck, a.channels, true)
+                                    },
+                                )
+                            }),
+                            head1x1: a.head1x1.map(|h| {
+                                Conv::new(
+                                    &(&lp / "head1x1"),
+                                    ConvShape {
+                                        groups: h.groups,
+                                        ..ConvShape::pointwise(a.bottleneck, h.out_channels, true)
+                                    },
+                                )
+                            }),
                             bottleneck: a.bottleneck as i64,
                         };
-                        for conv in [&layer.conv, &layer.mixer, &layer.layer1x1] {
+                        // The `.nam` order: conv, mixer, layer1x1, head1x1.
+                        let convs = [Some(&layer.conv), Some(&layer.mixer)]
+                            .into_iter()
+                            .chain([layer.layer1x1.as_ref(), layer.head1x1.as_ref()])
+                            .flatten();
+                        for conv in convs {
                             params.extend(conv.params().map(Tensor::shallow_clone));
                         }
                         layer
@@ -139,11 +213,14 @@ impl WaveNetModel {
                     .collect();
                 let head = Conv::new(
                     &(&p / "head"),
-                    a.head_term_channels(),
-                    a.head.out_channels,
-                    a.head.kernel_size,
-                    1,
-                    a.head.bias,
+                    ConvShape {
+                        kernel_size: a.head.kernel_size,
+                        ..ConvShape::pointwise(
+                            a.head_term_channels(),
+                            a.head.out_channels,
+                            a.head.bias,
+                        )
+                    },
                 );
                 params.extend(head.params().map(Tensor::shallow_clone));
                 let rf = a.receptive_field() as i64;
@@ -179,8 +256,15 @@ impl WaveNetModel {
                 let zlen = z.size()[2];
                 let z = z + layer.mixer.forward(&tail(&condition, zlen));
                 let a = gate(layer, &z);
-                h = tail(&h, zlen) + layer.layer1x1.forward(&a);
-                let term = tail(&a, layers_len);
+                h = tail(&h, zlen)
+                    + match &layer.layer1x1 {
+                        Some(conv) => conv.forward(&a),
+                        None => a.shallow_clone(),
+                    };
+                let term = match &layer.head1x1 {
+                    Some(conv) => conv.forward(&tail(&a, layers_len)),
+                    None => tail(&a, layers_len),
+                };
                 sum = Some(match sum {
                     Some(s) => s + term,
                     None => term,
@@ -203,6 +287,11 @@ impl WaveNetModel {
         let mut weights = flatten(&self.params);
         weights.push(self.head_scale as f32);
         weights
+    }
+
+    /// The number of `.nam` weights (`head_scale` included).
+    pub fn weight_count(&self) -> usize {
+        self.params.iter().map(|p| p.numel()).sum::<usize>() + 1
     }
 
     /// Sets the parameters (and `head_scale`, the last weight) from `.nam` weights.

@@ -1,0 +1,75 @@
+"""Checks that a `.nam` file written by `nam-tools train` loads in the NAM
+trainer's own code and plays there as it does in nam-kernel.
+
+Usage (run by tools/tests/train.rs with OMP_NUM_THREADS=1 in the venv of
+scripts/nam-venv.sh: neural-amp-modeler 0.13.0, torch 2.13.0):
+
+    check-nam-export.py MODEL.nam INPUT.f32 TOLERANCE EXPECTED.f32 [EXPECTED.f32 ...]
+
+INPUT.f32 and each EXPECTED.f32 are raw little-endian float32 samples.
+EXPECTED is nam-kernel's output for INPUT: one file for a plain model, one per
+submodel (in order) for a SlimmableContainer. Each model (a container's
+submodels one by one, as the trainer exports them) is loaded with
+`nam.models.init_from_nam`, run with `torch.no_grad()` on the whole input from
+silence (`pad_start=True`), and compared sample by sample. A container's
+`max_value`s must be the trainer's "uniform" ones. Prints one line per model;
+exits 1 on any difference above TOLERANCE.
+"""
+
+import json
+import sys
+
+import numpy as np
+import torch
+
+from nam.models import init_from_nam
+
+
+def play(document, signal):
+    """The trainer's output for `signal` from the model `document`."""
+    model = init_from_nam(document)
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.from_numpy(signal), pad_start=True)
+    return out.detach().cpu().numpy().astype(np.float32).reshape(-1)
+
+
+def main(argv):
+    if len(argv) < 5:
+        sys.exit(__doc__)
+    path, input_path, tolerance = argv[1], argv[2], float(argv[3])
+    expected_paths = argv[4:]
+    with open(path) as fp:
+        document = json.load(fp)
+    signal = np.fromfile(input_path, dtype="<f4")
+    if document["architecture"] == "SlimmableContainer":
+        submodels = document["config"]["submodels"]
+        n = len(submodels)
+        uniform = [(i + 1) / n for i in range(n)]
+        uniform[-1] = 1.0
+        max_values = [s["max_value"] for s in submodels]
+        if max_values != uniform:
+            sys.exit(f"{path}: max_values {max_values} are not the trainer's uniform {uniform}")
+        models = [(f"submodel {i}", s["model"]) for i, s in enumerate(submodels)]
+    else:
+        models = [(document["architecture"], document)]
+    if len(models) != len(expected_paths):
+        sys.exit(f"{path}: {len(models)} models but {len(expected_paths)} expected outputs")
+    failed = False
+    for (name, model), expected_path in zip(models, expected_paths):
+        expected = np.fromfile(expected_path, dtype="<f4")
+        got = play(model, signal)
+        if got.shape != expected.shape:
+            print(f"{path} {name}: {got.shape[0]} samples from the trainer, {expected.shape[0]} from nam-kernel")
+            failed = True
+            continue
+        diff = float(np.max(np.abs(got - expected)))
+        rms = float(np.sqrt(np.mean(expected.astype(np.float64) ** 2)))
+        ok = diff <= tolerance and rms > 0.0
+        print(f"{path} {name}: max |trainer - nam-kernel| = {diff:.3g} (output rms {rms:.3g}) {'ok' if ok else 'FAILED'}")
+        failed |= not ok
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,106 @@
+//! The NAM trainer's model configs (`nam/train/_resources/config_model_*.json`,
+//! the `net.config` object) in the `.nam` file layout that `nam-kernel` parses:
+//! `layers_configs` becomes `layers`, `layer_1x1_config`/`head_1x1_config`
+//! become `layer1x1`/`head1x1`, and paired activations (`PairMultiply`,
+//! `PairBlend`) become `gating_mode` with a `secondary_activation`. A config
+//! already in the file layout passes through unchanged.
+
+use serde_json::{Map, Value};
+
+/// The file layout of a trainer (or file) `config`; an error names a feature
+/// the trainer cannot train (an active FiLM).
+pub fn to_file_layout(mut config: Value) -> Result<Value, String> {
+    let Some(object) = config.as_object_mut() else {
+        return Ok(config);
+    };
+    if let Some(arrays) = object.remove("layers_configs") {
+        object.insert("layers".into(), arrays);
+    }
+    if let Some(Value::Array(arrays)) = object.get_mut("layers") {
+        for (i, array) in arrays.iter_mut().enumerate() {
+            if let Some(array) = array.as_object_mut() {
+                convert_array(array).map_err(|e| format!("{e} (layer array {i})"))?;
+            }
+        }
+    }
+    Ok(config)
+}
+
+/// One layer array in place.
+fn convert_array(array: &mut Map<String, Value>) -> Result<(), String> {
+    for (trainer, file) in [
+        ("layer_1x1_config", "layer1x1"),
+        ("head_1x1_config", "head1x1"),
+    ] {
+        if let Some(value) = array.remove(trainer) {
+            array.insert(file.into(), value);
+        }
+    }
+    if let Some(Value::Object(films)) = array.remove("film_params") {
+        if let Some((key, _)) = films.iter().find(|(_, film)| film_active(film)) {
+            return Err(format!("FiLM (`film_params.{key}`)"));
+        }
+    }
+    let layers = array
+        .get("dilations")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    let activations: Vec<Value> = match array.get("activation") {
+        Some(Value::Array(list)) => list.clone(),
+        Some(single) => vec![single.clone(); layers],
+        None => return Ok(()),
+    };
+    if !activations.iter().any(|a| pairing(a).is_some()) {
+        return Ok(());
+    }
+    let mut primaries = Vec::with_capacity(activations.len());
+    let mut modes = Vec::with_capacity(activations.len());
+    let mut secondaries = Vec::with_capacity(activations.len());
+    for activation in activations {
+        match pairing(&activation) {
+            Some(mode) => {
+                let part = |key: &str| {
+                    activation
+                        .get(key)
+                        .cloned()
+                        .ok_or_else(|| format!("a {mode} activation without `{key}`"))
+                };
+                primaries.push(part("primary")?);
+                secondaries.push(part("secondary")?);
+                modes.push(Value::from(if mode == "PairMultiply" {
+                    "gated"
+                } else {
+                    "blended"
+                }));
+            }
+            None => {
+                primaries.push(activation);
+                secondaries.push(Value::Null);
+                modes.push(Value::from("none"));
+            }
+        }
+    }
+    array.insert("activation".into(), Value::Array(primaries));
+    array.insert("gating_mode".into(), Value::Array(modes));
+    array.insert("secondary_activation".into(), Value::Array(secondaries));
+    Ok(())
+}
+
+/// `Some("PairMultiply" | "PairBlend")` for a paired activation object.
+fn pairing(activation: &Value) -> Option<&str> {
+    activation
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| matches!(*n, "PairMultiply" | "PairBlend"))
+}
+
+/// True for a FiLM given as `true` or `{"active": true, ...}`.
+fn film_active(film: &Value) -> bool {
+    match film {
+        Value::Bool(active) => *active,
+        other => other
+            .get("active")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    }
+}
