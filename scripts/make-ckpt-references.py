@@ -10,7 +10,8 @@ load_from_checkpoint, eval mode, model.net.export; see nam/train/full.py).
 
 Writes OUT_DIR/<case>.ckpt, <case>.json (the config; the whole training
 config for some cases, only its `net` part for the others, as `nam-tools
-import --config` accepts both) and <case>.nam. Run by
+import --config` accepts both) and <case>.nam, and linear_hparams.ckpt (the
+linear checkpoint with its config as Lightning's hyper_parameters). Run by
 scripts/make-ckpt-references.sh.
 """
 
@@ -172,12 +173,23 @@ def make(name, net, out_dir):
     (out_dir / f"{name}.json").write_text(json.dumps(written, indent=2) + "\n")
 
 
+def with_hyper_parameters(name, out_dir):
+    """The checkpoint `name` as Lightning saves it for a module that called
+    save_hyperparameters(config) (the trainer's does not): the training config
+    as a plain dict under `hyper_parameters`."""
+    checkpoint = torch.load(out_dir / f"{name}.ckpt", weights_only=False)
+    checkpoint["hyper_parameters"] = training_config(CASES[name])
+    checkpoint["hparams_name"] = "kwargs"
+    torch.save(checkpoint, out_dir / f"{name}_hparams.ckpt")
+
+
 def main():
     out_dir = Path(sys.argv[1])
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, net in CASES.items():
         make(name, net, out_dir)
         print(f"{name}: {(out_dir / (name + '.ckpt')).stat().st_size} bytes")
+    with_hyper_parameters("linear", out_dir)
 
 
 if __name__ == "__main__":

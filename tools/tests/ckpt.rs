@@ -283,3 +283,17 @@ fn without_a_config_the_cli_asks_for_one() {
     );
     assert!(!scratch("never.nam").exists());
 }
+
+#[test]
+fn hyper_parameters_stand_in_for_the_config() {
+    // The linear checkpoint with its training config saved as Lightning's
+    // hyper_parameters (by a module calling save_hyperparameters).
+    let imported = ckpt::import(&case("linear_hparams", "ckpt"), None).expect("import");
+    let trainer = NamFile::load(case("linear", "nam")).unwrap();
+    assert_eq!(
+        imported.to_json_value()["config"],
+        trainer.to_json_value()["config"]
+    );
+    let bits = |f: &NamFile| weights(f).iter().map(|w| w.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&imported), bits(&trainer));
+}
