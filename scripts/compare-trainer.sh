@@ -11,7 +11,7 @@
 #
 # Data: ../shared/data/{input,target}.wav (NAM_DATA_DIR overrides); the last 14 %
 # (14 s) is the validation part, latency 0. The NAM package and torch go into a
-# venv under .cache/nam-venv (several GB on first run); results under .cache/compare/.
+# venv made by scripts/nam-venv.sh (several GB on first run); results under .cache/compare/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ARCH=nano EPOCHS=3 SEEDS="0" THREADS=1
@@ -27,16 +27,10 @@ done
 DATA=${NAM_DATA_DIR:-../shared/data}
 X=$(realpath "$DATA/input.wav"); Y=$(realpath "$DATA/target.wav")
 CASES=$(realpath "${NAM_FIXTURES_DIR:-../shared/fixtures}/cases.json")
-VENV=.cache/nam-venv
 OUT=$(pwd)/.cache/compare/$ARCH-e$EPOCHS-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$OUT"
 
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import nam, torch; assert torch.__version__.startswith('2.13.0')" 2>/dev/null; then
-    echo "==> installing neural-amp-modeler 0.13.0 into $VENV" >&2
-    python3 -m venv "$VENV"
-    # torch pinned to the libtorch version nam-tools uses, so both run the same library.
-    "$VENV/bin/pip" install -q neural-amp-modeler==0.13.0 torch==2.13.0
-fi
+PY=$(./scripts/nam-venv.sh)
 LIBTORCH=$(./scripts/libtorch.sh)
 export LIBTORCH
 echo "==> building nam-tools (release, train feature)" >&2
@@ -104,7 +98,7 @@ for seed in $SEEDS; do
     echo "==> seed $seed: neural-amp-modeler (nam.train.full)" >&2
     mkdir -p "$OUT/nam-$seed"
     start=$(date +%s.%N)
-    OMP_NUM_THREADS=$THREADS "$VENV/bin/python" "$OUT/nam_full.py" "$seed" "$THREADS" "$EPOCHS" \
+    OMP_NUM_THREADS=$THREADS "$PY" "$OUT/nam_full.py" "$seed" "$THREADS" "$EPOCHS" \
         "$ARCH" "$X" "$Y" "$CASES" "$OUT/nam-$seed" > "$OUT/nam-$seed/log.txt" 2>&1
     TIME[nam-$seed]=$(echo "$(date +%s.%N) - $start" | bc)
     cp "$OUT/nam-$seed/model.nam" "$OUT/nam-full-$seed.nam"
@@ -112,7 +106,7 @@ done
 
 files=$(for seed in $SEEDS; do echo "$OUT/nam-tools-$seed.nam $OUT/nam-full-$seed.nam"; done)
 # shellcheck disable=SC2086
-"$VENV/bin/python" "$OUT/score.py" "$X" "$Y" $files > "$OUT/scores.txt"
+"$PY" "$OUT/score.py" "$X" "$Y" $files > "$OUT/scores.txt"
 echo
 echo "arch $ARCH, $EPOCHS epochs, batch 16 x 8192, lr 0.004 decay 0.994, MSE, $THREADS CPU thread(s)"
 printf '%-6s %-22s %-12s %s\n' seed trainer "val ESR" "wall s"

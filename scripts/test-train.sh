@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Training checks (the `train` feature of nam-tools): gets a CPU libtorch
-# through scripts/libtorch.sh (downloaded once into .cache/), then runs clippy
-# and the tests with the feature on. Prints "N passed"; fails if no test ran.
+# through scripts/libtorch.sh (downloaded once into .cache/) and the NAM trainer's
+# venv through scripts/nam-venv.sh (the tests compare with its code), then runs
+# clippy and the tests with the feature on. Prints "N passed"; fails if no test ran.
 # Set TRAIN_TARGET_DIR to build elsewhere than target/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,10 @@ export LIBTORCH
 if [ -n "${TRAIN_TARGET_DIR:-}" ]; then
     export CARGO_TARGET_DIR=$TRAIN_TARGET_DIR
 fi
+NAM_VENV_PYTHON=$(./scripts/nam-venv.sh)
+export NAM_VENV_PYTHON
 echo "==> LIBTORCH=$LIBTORCH"
+echo "==> NAM_VENV_PYTHON=$NAM_VENV_PYTHON"
 
 echo "==> cargo clippy -p nam-tools --features train"
 cargo clippy -p nam-tools --features train --all-targets --locked -- -D warnings

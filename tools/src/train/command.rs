@@ -10,11 +10,13 @@ use nam_kernel::{LoadError, NamFile};
 use serde_json::json;
 
 use super::adam::AdamState;
-use super::align::{self, Latency, Method};
+use super::align::{self, Latency};
 use super::arch::{ArchError, Architecture};
+use super::capture_signal;
 use super::data::{self, DataError};
 use super::export::{self, UserMetadata};
 use super::loss::{LossConfig, LossKind};
+use super::plot::{self, PlotData, PlotError};
 use super::trainer::{
     self, Dataset, DeviceChoice, ResumePoint, TrainError, TrainOutcome, TrainSettings,
 };
@@ -93,6 +95,10 @@ pub struct TrainArgs {
     /// Latency of the target in samples, instead of detecting it.
     #[arg(long, allow_hyphen_values = true)]
     pub latency: Option<i64>,
+    /// Also write a PNG: target vs prediction on the loudest 50 ms of the
+    /// validation audio, and the loss per epoch.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
     /// The main loss.
     #[arg(long, value_enum, default_value = "mse")]
     pub loss: LossKind,
@@ -157,6 +163,9 @@ pub enum CommandError {
     /// No latency found.
     #[error("no response of the target to the input was found within -{} to +{} samples; check the files or give --latency", align::LOOKAHEAD, align::LOOKBACK)]
     NoLatency,
+    /// The plot cannot be written.
+    #[error(transparent)]
+    Plot(#[from] PlotError),
     /// The model cannot be built for export.
     #[error("the trained model cannot be built: {0}")]
     Build(#[from] nam_kernel::BuildError),
@@ -179,6 +188,11 @@ pub struct Summary {
     pub outcome: TrainOutcome,
     /// The exported file.
     pub output: PathBuf,
+    /// The plot written, if asked for.
+    pub plot: Option<PathBuf>,
+    /// When the latency was doubtful: the model's validation ESR against the
+    /// target shifted by the latency and against the unshifted target.
+    pub shifted_vs_unshifted_esr: Option<(f64, f64)>,
 }
 
 impl TrainArgs {
@@ -314,21 +328,44 @@ impl TrainArgs {
         let (architecture, resume) = self.architecture()?;
         let (input, target) = data::read_pair(&self.input, &self.target)?;
         let rate = input.sample_rate_hz;
-        let latency = match self.latency {
-            Some(samples) => Latency {
-                samples,
-                method: Method::Manual,
-                peak_samples: None,
-            },
-            None => align::detect(&input.samples, &target.samples, rate)
-                .ok_or(CommandError::NoLatency)?,
-        };
+        let latency = align::detect(
+            &self.input,
+            &input.samples,
+            &target.samples,
+            rate,
+            self.latency,
+        )
+        .ok_or(CommandError::NoLatency)?;
         let say = |line: String| {
             if !self.quiet {
                 eprintln!("{line}");
             }
         };
+        say(format!(
+            "input: {}",
+            align::describe_input(latency.signal.as_ref())
+        ));
+        let overrun = target.samples.len() - input.samples.len();
+        if overrun > 0 {
+            say(format!(
+                "the target is {overrun} samples longer than the input: its end is ignored"
+            ));
+        }
         say(format!("latency: {latency}"));
+        for warning in &latency.warnings {
+            eprintln!("warning: {warning}");
+        }
+        if let Some(detected) = &latency.signal {
+            if let Some(replicate) = capture_signal::replicate_esr(
+                &detected.signal,
+                input.samples.len(),
+                &target.samples,
+            ) {
+                if replicate > capture_signal::MAX_REPLICATE_ESR {
+                    eprintln!("warning: {}", capture_signal::replicate_warning(replicate));
+                }
+            }
+        }
         let (x, y) = align::apply(&input.samples, &target.samples, latency.samples);
         let validation = ((x.len() as f64) * self.validation_split).round() as usize;
         let split = x.len() - validation.min(x.len());
@@ -396,27 +433,152 @@ impl TrainArgs {
             record(outcome.epochs_completed, &device),
             &self.output,
         )?;
-        say(format!(
-            "validation ESR {:.5} (from {:.5}) after {} epochs in {:.1} s on {}; wrote {}",
-            outcome.best_validation_esr,
-            outcome.initial_validation_esr,
-            outcome.epochs_completed,
-            outcome.seconds,
-            outcome.device,
-            self.output.display()
-        ));
-        say(format!(
-            "ESR {:.4}: {} (the NAM trainer's scale: {})",
-            outcome.best_validation_esr,
-            verdict::esr_verdict(outcome.best_validation_esr),
-            verdict::esr_scale()
-        ));
-        Ok(Summary {
+        let validation_start = split;
+        let shifted_vs_unshifted_esr = if latency.is_ambiguous() {
+            Some(shifted_and_unshifted_esr(
+                &self.output,
+                &x[validation_start..],
+                &target.samples,
+                validation_start,
+                &latency,
+                architecture.receptive_field(),
+            )?)
+        } else {
+            None
+        };
+        if let Some(path) = &self.plot {
+            let prediction = predict(&self.output, &x[validation_start..])?;
+            plot::write(
+                path,
+                &PlotData {
+                    target: &y[validation_start..],
+                    prediction: &prediction,
+                    sample_rate_hz: rate,
+                    train_loss: &outcome.train_loss,
+                    validation_esr: &outcome.history,
+                },
+            )?;
+        }
+        let summary = Summary {
             latency,
             outcome,
             output: self.output.clone(),
-        })
+            plot: self.plot.clone(),
+            shifted_vs_unshifted_esr,
+        };
+        if !self.quiet {
+            eprintln!("{}", summary.report());
+        }
+        Ok(summary)
     }
+}
+
+impl Summary {
+    /// The end-of-training report for a guitarist: ESR and what it means, time,
+    /// files written, the capture signal and latency.
+    pub fn report(&self) -> String {
+        let outcome = &self.outcome;
+        let esr = outcome.best_validation_esr;
+        let mut lines = vec![
+            "── summary ──".to_string(),
+            format!(
+                "ESR {esr:.4} on the validation audio: {} (the NAM trainer's scale: {})",
+                verdict::esr_verdict(esr),
+                verdict::esr_scale()
+            ),
+            format!(
+                "trained {} epochs in {} on {} (ESR before training {:.4}){}",
+                outcome.epochs_completed,
+                duration(outcome.seconds),
+                outcome.device,
+                outcome.initial_validation_esr,
+                if outcome.interrupted {
+                    "; interrupted, the best model so far was kept"
+                } else {
+                    ""
+                }
+            ),
+            format!("model written: {}", self.output.display()),
+        ];
+        if let Some(plot) = &self.plot {
+            lines.push(format!("plot written: {}", plot.display()));
+        }
+        lines.push(format!(
+            "input: {}",
+            align::describe_input(self.latency.signal.as_ref())
+        ));
+        lines.push(format!("latency: {}", self.latency));
+        if let Some((shifted, unshifted)) = self.shifted_vs_unshifted_esr {
+            lines.push(format!(
+                "the latency was doubtful: the model's ESR is {shifted:.4} against the target \
+                 shifted by {} samples and {unshifted:.4} against the unshifted target{}",
+                self.latency.samples,
+                if unshifted < shifted {
+                    "; the unshifted one is better: train again with --latency 0"
+                } else {
+                    ""
+                }
+            ));
+        }
+        lines.join("\n")
+    }
+}
+
+/// `seconds` as "1 h 02 min", "3 min 20 s" or "12.3 s".
+fn duration(seconds: f64) -> String {
+    let whole = seconds.round() as u64;
+    if whole >= 3600 {
+        format!("{} h {:02} min", whole / 3600, whole % 3600 / 60)
+    } else if whole >= 60 {
+        format!("{} min {:02} s", whole / 60, whole % 60)
+    } else {
+        format!("{seconds:.1} s")
+    }
+}
+
+/// The exported model's output for `input` (run by `nam-kernel` from zero state).
+fn predict(model_file: &Path, input: &[f32]) -> Result<Vec<f32>, CommandError> {
+    let file = NamFile::load(model_file).map_err(|e| CommandError::Resume {
+        file: model_file.display().to_string(),
+        problem: e.kind.to_string(),
+    })?;
+    let mut model = nam_kernel::Model::build(&file, Default::default())?;
+    let mut output = vec![0.0_f32; input.len()];
+    model.process(input, &mut output);
+    Ok(output)
+}
+
+/// The model's ESR on the validation input `validation_input` (aligned input
+/// from index `start` on) against the target shifted by the latency and
+/// against the unshifted `target`, skipping the first `rf − 1` outputs (no
+/// full context), as the validation does.
+fn shifted_and_unshifted_esr(
+    model_file: &Path,
+    validation_input: &[f32],
+    target: &[f32],
+    start: usize,
+    latency: &Latency,
+    rf: usize,
+) -> Result<(f64, f64), CommandError> {
+    let prediction = predict(model_file, validation_input)?;
+    // Aligned index t is original index t + lead (the input is cut when the target leads).
+    let lead = (-latency.samples).max(0) as usize;
+    let skip = rf.saturating_sub(1).min(prediction.len());
+    let at = |shift: i64| -> Vec<f32> {
+        (skip..prediction.len())
+            .map(|t| {
+                let index = (start + t + lead) as i64 + shift;
+                usize::try_from(index)
+                    .ok()
+                    .and_then(|i| target.get(i))
+                    .copied()
+                    .unwrap_or(0.0)
+            })
+            .collect()
+    };
+    let shifted = data::esr(&prediction[skip..], &at(latency.samples));
+    let unshifted = data::esr(&prediction[skip..], &at(0));
+    Ok((shifted, unshifted))
 }
 
 /// The metadata spelling of an option value (`amp-cab` → `amp_cab`).

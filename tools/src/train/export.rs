@@ -6,7 +6,7 @@ use nam_kernel::format::{Metadata, ModelSpec, Version};
 use nam_kernel::{BuildError, NamFile};
 use serde_json::{json, Value};
 
-use super::align::{Latency, Method};
+use super::align::{self, Latency, Method};
 use super::arch::Architecture;
 use super::loudness::loudness_and_gain;
 
@@ -57,22 +57,28 @@ pub fn training_record(latency: &Latency, validation_esr: f64, settings: Value) 
     let manual = (latency.method == Method::Manual).then_some(latency.samples);
     let (delays, safety) = match latency.method {
         Method::Manual => (vec![], 0),
-        Method::NamImpulses => (vec![latency.samples + 1], 1),
+        Method::NamImpulses => (latency.delays.clone(), align::SAFETY_SAMPLES),
         Method::Deconvolution => (vec![latency.samples], 0),
     };
+    let has_warning = |words: &str| latency.warnings.iter().any(|w| w.contains(words));
     let calibration = json!({
         "algorithm_version": 1,
         "delays": delays,
         "safety_factor": safety,
         "recommended": (latency.method != Method::Manual).then_some(latency.samples),
-        "warnings": {"matches_lookahead": false, "disagreement_too_high": false,
+        "warnings": {"matches_lookahead": has_warning("before the impulses"),
+                     "disagreement_too_high": has_warning("disagree"),
                      "not_detected": latency.method == Method::Manual},
     });
+    let version = latency
+        .signal
+        .and_then(|d| d.signal.version.split('.').next()?.parse::<u32>().ok())
+        .unwrap_or(0);
     json!({
         "settings": {"ignore_checks": false},
         "data": {
             "latency": {"manual": manual, "calibration": calibration},
-            "checks": {"version": 0, "passed": true},
+            "checks": {"version": version, "passed": true},
         },
         "validation_esr": validation_esr,
         "nam_tools": settings,

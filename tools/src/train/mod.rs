@@ -15,8 +15,10 @@
 
 pub mod align;
 pub mod arch;
+pub mod capture_signal;
 pub mod data;
 pub mod loudness;
+pub mod plot;
 pub mod verdict;
 
 #[cfg(feature = "train")]

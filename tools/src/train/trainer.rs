@@ -86,6 +86,8 @@ pub struct TrainOutcome {
     pub initial_validation_esr: f64,
     /// Validation ESR after each epoch of this run.
     pub history: Vec<f64>,
+    /// Mean training loss of each epoch of this run.
+    pub train_loss: Vec<f64>,
     /// Epochs completed in total (a resumed run counts the earlier ones).
     pub epochs_completed: usize,
     /// True when the stop flag ended the run early.
@@ -264,6 +266,7 @@ pub fn train(
     let (mut best_esr, mut best_weights) = (initial_esr, model.export_weights());
     let bar = progress_bar(settings, batches, first_epoch);
     let (mut history, mut interrupted, mut epoch) = (Vec::new(), false, first_epoch);
+    let mut train_loss = Vec::new();
     while epoch < settings.epochs && !interrupted {
         optimizer.set_learning_rate(
             settings.learning_rate * settings.learning_rate_decay.powi(epoch as i32),
@@ -300,6 +303,7 @@ pub fn train(
         epoch += 1;
         let esr = validate(&model);
         history.push(esr);
+        train_loss.push(loss_sum / done.max(1) as f64);
         let weights = model.export_weights();
         if esr < best_esr {
             best_esr = esr;
@@ -318,6 +322,7 @@ pub fn train(
         best_validation_esr: best_esr,
         initial_validation_esr: initial_esr,
         history,
+        train_loss,
         epochs_completed: epoch,
         interrupted,
         device: format!("{device:?}"),
