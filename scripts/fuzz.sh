@@ -8,9 +8,10 @@
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #
-# Targets: nam_file, ir_wav, chain_toml, patch_atom (default: all). Working
+# Targets: nam_file, ir_wav, chain_toml, patch_atom, ckpt_file (default: all). Working
 # corpora grow across runs in .cache/fuzz/TARGET/corpus (seeded from
-# fuzz/seeds/TARGET, the example chains and models, and the fixtures of
+# fuzz/seeds/TARGET, the example chains and models, the checkpoints of
+# tools/tests/ckpt, and the fixtures of
 # ../shared/fixtures up to 64 KiB), with fuzz/dicts/TARGET.dict as libFuzzer
 # dictionary where there is one; findings of the last run are in
 # .cache/fuzz/TARGET/artifacts. Binaries: $CARGO_TARGET_DIR/fuzz (default
@@ -24,7 +25,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 seconds=${1:-300}
 [[ $seconds =~ ^[1-9][0-9]*$ ]] || die "SECONDS_PER_TARGET must be a positive number of seconds, not '$seconds'"
 shift $(( $# > 0 ? 1 : 0 ))
-all_targets=(nam_file ir_wav chain_toml patch_atom)
+all_targets=(nam_file ir_wav chain_toml patch_atom ckpt_file)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 for t in "${targets[@]}"; do
   [[ " ${all_targets[*]} " == *" $t "* ]] || die "unknown target '$t' (known: ${all_targets[*]})"
@@ -52,8 +53,8 @@ RUSTFLAGS=$flags cargo build --manifest-path fuzz/Cargo.toml --release --locked 
 bin_dir=$target_dir/$host/release
 
 # Per target: the largest input, the time one input may take (s), extra seeds.
-declare -A max_len=([nam_file]=65536 [ir_wav]=8192 [chain_toml]=4096 [patch_atom]=1024)
-declare -A timeout=([nam_file]=20 [ir_wav]=10 [chain_toml]=20 [patch_atom]=5)
+declare -A max_len=([nam_file]=65536 [ir_wav]=8192 [chain_toml]=4096 [patch_atom]=1024 [ckpt_file]=65536)
+declare -A timeout=([nam_file]=20 [ir_wav]=10 [chain_toml]=20 [patch_atom]=5 [ckpt_file]=20)
 extra_seeds() {
   local fixtures=${NAM_FIXTURES_DIR:-../shared/fixtures}
   case $1 in
@@ -63,6 +64,7 @@ extra_seeds() {
     ir_wav) echo examples/demo/cab.wav ;;
     chain_toml) find examples -name '*.toml' | sort ;;
     patch_atom) ;;
+    ckpt_file) find tools/tests/ckpt -name '*.ckpt' -size -65537c | sort ;;
   esac
 }
 

@@ -24,6 +24,10 @@ pub enum Error {
     /// names the file and the reason).
     #[error("{0}")]
     Convert(String),
+    /// `import` could not read the checkpoint or its config (the error names
+    /// the file, and the tensor or field).
+    #[error("{0}")]
+    Import(#[from] crate::ckpt::ImportError),
     /// The default chain failed (the error names the node and its file).
     #[error("{0}")]
     DefaultChain(Box<nam_graph::BuildError>),

@@ -32,6 +32,9 @@ enum Command {
     /// and back. The output format follows OUTPUT's extension (.nam, or
     /// .json / .aidax for AIDA-X).
     Convert(ConvertArgs),
+    /// Import a NAM trainer's PyTorch Lightning checkpoint (.ckpt) into a .nam
+    /// file, weights and config as the trainer's own export writes them.
+    Import(ImportArgs),
     /// Train a model from a DI recording and the gear's output (`train` feature).
     #[cfg(feature = "train")]
     Train(Box<nam_tools::train::command::TrainArgs>),
@@ -51,6 +54,22 @@ struct ConvertArgs {
     /// The model to convert (.nam, .json or .aidax; read by content).
     input: PathBuf,
     /// Where to write it (.nam, .json or .aidax).
+    output: PathBuf,
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    /// The Lightning checkpoint (.ckpt) the NAM trainer saved.
+    checkpoint: PathBuf,
+    /// The trainer's model config JSON: the whole file its CLI takes
+    /// (`{"net": {"name": ..., "config": {...}}, "optimizer": ...}`) or just
+    /// the `net` part (`{"name": ..., "config": {...}}`). Without it, the
+    /// checkpoint's hyper_parameters are used if it holds any (the NAM
+    /// trainer's checkpoints hold none).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Where to write the .nam file.
+    #[arg(short, long)]
     output: PathBuf,
 }
 
@@ -90,6 +109,7 @@ fn main() -> ExitCode {
         Command::Info(args) => info(&args),
         Command::Bench(args) => bench(&args),
         Command::Convert(args) => convert(&args),
+        Command::Import(args) => import(&args),
         #[cfg(feature = "train")]
         Command::Train(args) => {
             // Progress and the result are reported on stderr as training runs.
@@ -187,6 +207,20 @@ fn convert(args: &ConvertArgs) -> Result<String, Error> {
         "{name} ({}) -> {output} ({})\n",
         file.format().name(),
         target.name()
+    ))
+}
+
+/// `import`: writes the imported model, reports what it wrote.
+fn import(args: &ImportArgs) -> Result<String, Error> {
+    let file = nam_tools::ckpt::import(&args.checkpoint, args.config.as_deref())?;
+    let output = args.output.display().to_string();
+    file.save(&args.output)
+        .map_err(|e| Error::Convert(format!("{output}: cannot write: {e}")))?;
+    Ok(format!(
+        "{} -> {output} ({}, {} weights)\n",
+        args.checkpoint.display(),
+        file.architecture(),
+        ModelInfo::from_file(&file).parameters
     ))
 }
 

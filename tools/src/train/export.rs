@@ -2,8 +2,6 @@
 //! version and metadata fields (user fields, date, loudness, gain and the
 //! `training` record with the latency found and the validation ESR).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use nam_kernel::format::{Metadata, ModelFormat, ModelSpec, Submodel, Version};
 use nam_kernel::{BuildError, NamFile};
 use serde_json::{json, Value};
@@ -126,7 +124,7 @@ pub fn fill_metadata(
                 let metadata = &mut submodel.model.metadata;
                 metadata.loudness = Some(last.0);
                 metadata.other.insert("gain".into(), json!(last.1));
-                metadata.other.insert("date".into(), date_now());
+                metadata.other.insert("date".into(), crate::date::now());
             }
             last
         }
@@ -142,26 +140,6 @@ pub fn fill_metadata(
     metadata.loudness = Some(loudness);
     metadata.training = Some(training);
     metadata.other.insert("gain".into(), json!(gain));
-    metadata.other.insert("date".into(), date_now());
+    metadata.other.insert("date".into(), crate::date::now());
     Ok(())
-}
-
-/// The current UTC date and time in the trainer's `date` form.
-fn date_now() -> Value {
-    let seconds = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (days, rest) = ((seconds / 86_400) as i64, seconds % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    json!({"year": year, "month": month, "day": day,
-           "hour": rest / 3_600, "minute": rest / 60 % 60, "second": rest % 60})
 }
