@@ -61,7 +61,7 @@ extra_seeds() {
     nam_file)
       echo examples/demo/drive.nam
       [ -d "$fixtures" ] && find "$fixtures" -maxdepth 1 -name '*.nam' -size -65537c | sort ;;
-    ir_wav) echo examples/demo/cab.wav ;;
+    ir_wav) echo examples/demo/cab.wav; ls graph/tests/data/audio/*.{wav,flac,aiff,aifc} ;;
     chain_toml) find examples -name '*.toml' | sort ;;
     patch_atom) ;;
     ckpt_file) find tools/tests/ckpt -name '*.ckpt' -size -65537c | sort ;;

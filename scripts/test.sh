@@ -7,8 +7,25 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
-step() { printf '\n==> %s\n' "$*"; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+# Each step's wall time, printed as it starts and summed up at the end, so that a
+# slow CI run shows where its time went.
+step_names=()
+step_starts=()
+step() {
+  step_names+=("$*")
+  step_starts+=("$SECONDS")
+  printf '\n==> %s (at %d s)\n' "$*" "$SECONDS"
+}
+step_times() {
+  local i end
+  echo "time per step:"
+  for i in "${!step_names[@]}"; do
+    end=${step_starts[$((i + 1))]:-$SECONDS}
+    printf '%6d s  %s\n' "$((end - step_starts[i]))" "${step_names[i]%%:*}"
+  done
+  printf '%6d s  in all\n' "$SECONDS"
+}
+die() { printf 'error: %s\n' "$*" >&2; step_times >&2; exit 1; }
 
 step "toolchain"
 command -v cargo >/dev/null || die "cargo not found: install Rust with rustup first (Debian's rustc is too old)"
@@ -162,5 +179,7 @@ fuzz_passed=$(awk '/^[0-9]+ passed, 0 failed$/ { n = $1 } END { print n + 0 }' "
 [ "$fuzz_passed" -gt 0 ] || die "scripts/fuzz.sh ran no fuzz target"
 passed=$((passed + fuzz_passed))
 
+echo
+step_times
 echo
 echo "$passed passed, 0 failed"

@@ -283,3 +283,21 @@ fn an_absurd_wav_channel_count_is_refused_before_decoding() {
         other => panic!("expected too many channels, got {other}"),
     }
 }
+
+#[test]
+fn a_flac_whose_prediction_overflows_reads_or_is_refused_without_a_panic() {
+    // Found by fuzzing (fuzz/fuzz_targets/ir_wav.rs): the LPC subframes of
+    // `lpc_overflow.flac` overflow symphonia's 32-bit prediction step. Whatever
+    // the decoder makes of it, the reader gives finite samples or an error
+    // naming the file.
+    let path = fixture("lpc_overflow.flac");
+    match audio_file::read(&path, &Limits::IMPULSE_RESPONSE, 8) {
+        Ok(file) => {
+            assert_eq!(file.container, Container::Flac);
+            let samples = file.samples.iter().flatten();
+            assert!(samples.clone().count() > 0);
+            assert!(samples.copied().all(f32::is_finite));
+        }
+        Err(error) => assert_eq!(error.path, path, "{error}"),
+    }
+}
