@@ -1,13 +1,9 @@
-//! Writes the bundled demo into `examples/demo/`: a small hand-designed drive
-//! model (`drive.nam`, legacy 0.5 WaveNet layout), a synthetic guitar-cabinet
-//! impulse response (`cab.wav`) and a DI guitar clip (`di.wav`, Karplus–Strong
-//! strings). Everything is computed here, deterministically; nothing is
-//! downloaded. Run through `scripts/make-examples.sh`.
-//!
-//! The model is not a capture of real gear: each channel of its single layer
-//! array is a tanh saturator at a different drive, after a pre-emphasis and
-//! progressively darker smoothing, summed by the head. It exercises the real
-//! loader and engine with a file in the layout most published models use.
+//! Writes the bundled demo's audio into `examples/demo/`: a synthetic
+//! guitar-cabinet impulse response (`cab.wav`) and a DI guitar clip (`di.wav`,
+//! Karplus–Strong strings). Everything is computed here, deterministically;
+//! nothing is downloaded. Run through `scripts/make-examples.sh`. The demo's amp
+//! model (`drive.nam`) is trained by `nam-tools train` on a real reamped amp
+//! (`scripts/make-demo-model.sh`).
 
 use std::f64::consts::PI;
 use std::path::Path;
@@ -20,61 +16,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| "examples/demo".to_owned());
     let out = Path::new(&out);
     std::fs::create_dir_all(out)?;
-    std::fs::write(out.join("drive.nam"), drive_model())?;
     write_wav(&out.join("cab.wav"), &cabinet_ir(), 24)?;
     write_wav(&out.join("di.wav"), &di_clip(), 24)?;
-    println!("wrote drive.nam, cab.wav and di.wav to {}", out.display());
+    println!("wrote cab.wav and di.wav to {}", out.display());
     Ok(())
-}
-
-/// A 4-channel, 4-layer WaveNet in the legacy layout.
-fn drive_model() -> String {
-    const C: usize = 4;
-    let drives = [1.5, 4.0, 10.0, 25.0];
-    let dilations = [1, 2, 4, 8];
-    let mut w: Vec<f64> = Vec::new();
-    w.extend(drives); // rechannel 1 -> C
-    for (layer, _) in dilations.iter().enumerate() {
-        // Dilated conv (C x C x 3): diagonal taps, oldest first.
-        let taps = if layer == 0 {
-            [-0.25, 0.0, 1.0]
-        } else {
-            [0.15, 0.2, 0.65]
-        };
-        for o in 0..C {
-            for i in 0..C {
-                for tap in taps {
-                    w.push(if o == i { tap } else { 0.0 });
-                }
-            }
-        }
-        // Conv bias: a little asymmetry for even harmonics.
-        w.extend((0..C).map(|c| if layer == 0 { 0.05 * c as f64 } else { 0.0 }));
-        // Input mixer (C x 1): unused.
-        w.extend([0.0; C]);
-        // Layer 1x1 (C x C) and bias: the residual gives back part of the drive.
-        let feedback = if layer == 0 { -0.5 } else { -0.3 };
-        for o in 0..C {
-            for i in 0..C {
-                w.push(if o == i { feedback } else { 0.0 });
-            }
-        }
-        w.extend([0.0; C]);
-    }
-    // Head rechannel (1 x C) with bias, then head_scale.
-    w.extend([0.5, 0.3, 0.2, 0.1, 0.0, 0.25]);
-    let weights: Vec<String> = w.iter().map(|x| format!("{x}")).collect();
-    format!(
-        r#"{{"version": "0.5.4", "architecture": "WaveNet",
- "metadata": {{"name": "nam-graph demo drive", "modeled_by": "nam-graph make_demo",
-   "gear_type": "pedal", "tone_type": "overdrive"}},
- "config": {{"layers": [{{"input_size": 1, "condition_size": 1, "channels": {C},
-   "head_size": 1, "kernel_size": 3, "dilations": {dilations:?}, "activation": "Tanh",
-   "gated": false, "head_bias": true}}], "head": null, "head_scale": 0.25}},
- "weights": [{}], "sample_rate": {RATE}}}
-"#,
-        weights.join(", ")
-    )
 }
 
 /// 2048 taps: damped low and presence resonances, band-limited, faded out.
