@@ -70,14 +70,16 @@ impl std::fmt::Display for Latency {
 }
 
 /// What the input is, in words: the capture signal and how it was recognised,
-/// or that it is not one.
-pub fn describe_input(signal: Option<&Detected>) -> String {
-    match signal {
-        Some(d) => format!(
+/// or that it is not one (and, unless the latency was given, that the response
+/// onset gave it).
+pub fn describe_input(latency: &Latency) -> String {
+    match (&latency.signal, latency.method) {
+        (Some(d), _) => format!(
             "NAM capture signal v{} (recognised by {})",
             d.signal.version, d.by
         ),
-        None => "not a NAM capture signal; latency from the response onset".into(),
+        (None, Method::Manual) => "not a NAM capture signal".into(),
+        (None, _) => "not a NAM capture signal; latency from the response onset".into(),
     }
 }
 
@@ -413,7 +415,7 @@ mod tests {
         let found = detect(Path::new("in.wav"), &x, &amp(&x, 30), 48_000, Some(7)).unwrap();
         assert_eq!((found.samples, found.method), (7, Method::Manual));
         assert_eq!(found.signal.unwrap().signal, capture_signal::V3);
-        assert!(describe_input(found.signal.as_ref()).contains("v3.0.0"));
+        assert!(describe_input(&found).contains("v3.0.0"));
     }
 
     #[test]
@@ -448,9 +450,11 @@ mod tests {
             "{found}"
         );
         assert_eq!(
-            describe_input(None),
+            describe_input(&found),
             "not a NAM capture signal; latency from the response onset"
         );
+        let given = detect(Path::new("in.wav"), &x, &amp(&x, 37), 48_000, Some(12)).unwrap();
+        assert_eq!(describe_input(&given), "not a NAM capture signal");
     }
 
     #[test]

@@ -362,10 +362,7 @@ impl TrainArgs {
                 eprintln!("{line}");
             }
         };
-        say(format!(
-            "input: {}",
-            align::describe_input(latency.signal.as_ref())
-        ));
+        say(format!("input: {}", align::describe_input(&latency)));
         let overrun = target.samples.len() - input.samples.len();
         if overrun > 0 {
             say(format!(
@@ -576,10 +573,7 @@ impl Summary {
         if let Some(plot) = &self.plot {
             lines.push(format!("plot written: {}", plot.display()));
         }
-        lines.push(format!(
-            "input: {}",
-            align::describe_input(self.latency.signal.as_ref())
-        ));
+        lines.push(format!("input: {}", align::describe_input(&self.latency)));
         lines.push(format!("latency: {}", self.latency));
         if let Some((shifted, unshifted)) = self.shifted_vs_unshifted_esr {
             lines.push(format!(
