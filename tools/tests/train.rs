@@ -299,7 +299,7 @@ fn shared_data_latency_is_zero_and_the_user_is_told_how_it_was_found() {
     let found = align::detect(&input, &x.samples, &y.samples, 48_000, None).unwrap();
     eprintln!(
         "{}\nlatency: {found}\nwarnings: {:?}",
-        align::describe_input(found.signal.as_ref()),
+        align::describe_input(&found),
         found.warnings
     );
     assert_eq!(found.samples, 0, "{found}");
@@ -307,7 +307,7 @@ fn shared_data_latency_is_zero_and_the_user_is_told_how_it_was_found() {
     // A real amp through an interface: the converters' pre-ringing is no doubt.
     assert!(!found.is_ambiguous(), "{:?}", found.warnings);
     assert_eq!(
-        align::describe_input(found.signal.as_ref()),
+        align::describe_input(&found),
         "not a NAM capture signal; latency from the response onset"
     );
     assert!(found.to_string().contains("peaks at"), "{found}");
