@@ -255,9 +255,13 @@ unsafe fn activate<S: Simd, const C: usize, const V: usize>(
         op: Vectorized,
         z: &mut [[S::V; V]; C],
     ) {
-        for a in z.iter_mut().flatten() {
-            // SAFETY: arithmetic only.
-            *a = unsafe { Lanewise::<S>::apply(&op, *a) };
+        // Nested loops over the constant sizes, not `flatten()`: these unroll
+        // with the activation's constants materialised once per tile.
+        for row in z.iter_mut() {
+            for a in row.iter_mut() {
+                // SAFETY: arithmetic only.
+                *a = unsafe { Lanewise::<S>::apply(&op, *a) };
+            }
         }
     }
     // SAFETY: arithmetic only.
