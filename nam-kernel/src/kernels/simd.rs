@@ -753,6 +753,24 @@ pub(super) unsafe fn gru_step<S: Simd>(
     }
 }
 
+/// `gates += column · x`: one column of a recurrent step's packed rows (`N`
+/// chunks of four gate vectors from `w`) times one input or hidden value.
+///
+/// # Safety
+/// `S`'s instruction set must be available; `w` holds `4 N` vectors.
+#[inline(always)]
+unsafe fn gate_column<S: Simd, const N: usize>(gates: &mut [[S::V; 4]; N], w: *const f32, x: f32) {
+    // SAFETY: the caller's promise.
+    unsafe {
+        let x = S::splat(x);
+        for (n, chunk) in gates.iter_mut().enumerate() {
+            for (g, gate) in chunk.iter_mut().enumerate() {
+                *gate = S::mul_add(S::load(w.add((4 * n + g) * S::LANES)), x, *gate);
+            }
+        }
+    }
+}
+
 /// The operands of one recurrent step over rows packed like
 /// [`LstmWeights`], as raw pointers checked once.
 struct RecurrentStep<'a> {
@@ -841,13 +859,14 @@ impl<'a> RecurrentStep<'a> {
                 }
             }
             let mut w = self.weights.add(row0);
-            for &x in self.input.iter().chain(self.hidden) {
-                let x = S::splat(x);
-                for (n, chunk) in gates.iter_mut().enumerate() {
-                    for (g, gate) in chunk.iter_mut().enumerate() {
-                        *gate = S::mul_add(S::load(w.add((4 * n + g) * lanes)), x, *gate);
-                    }
-                }
+            // Two plain loops rather than `input.iter().chain(hidden)`, whose
+            // state check costs instructions in every column.
+            for &x in self.input {
+                gate_column::<S, N>(&mut gates, w, x);
+                w = w.add(self.rows);
+            }
+            for &x in self.hidden {
+                gate_column::<S, N>(&mut gates, w, x);
                 w = w.add(self.rows);
             }
             for (n, chunk) in gates.into_iter().enumerate() {
