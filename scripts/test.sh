@@ -25,7 +25,7 @@ step_times() {
   done
   printf '%6d s  in all\n' "$SECONDS"
 }
-die() { printf 'error: %s\n' "$*" >&2; step_times >&2; exit 1; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 step "toolchain"
 command -v cargo >/dev/null || die "cargo not found: install Rust with rustup first (Debian's rustc is too old)"
@@ -62,7 +62,15 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+harness_dir=
+# On any exit: remove the scratch files; after a failure, say where the time went.
+on_exit() {
+  local rc=$?
+  rm -f "$log"
+  [ -z "$harness_dir" ] || rm -rf "$harness_dir"
+  [ "$rc" = 0 ] || step_times >&2
+}
+trap on_exit EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
 passed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^passed/) s += $i } END { print s + 0 }' "$log")
 [ "$passed" -gt 0 ] || die "cargo test ran no test"
@@ -104,7 +112,6 @@ step "measurement harness (nam-kernel/examples/anchor.rs): dump on every table a
 anchor=${CARGO_TARGET_DIR:-target}/debug/examples/anchor
 [ -x "$anchor" ] || die "cargo test did not build $anchor"
 harness_dir=$(mktemp -d)
-trap 'rm -f "$log"; rm -rf "$harness_dir"' EXIT
 # The peers' pinned nano model (not a fixture: the fixtures folder may hold other cases).
 harness_model=${NAM_PEERS_DIR:-../shared/peers}/models/wavenet_nano.nam
 [ -f "$harness_model" ] || die "$harness_model not found (set NAM_PEERS_DIR)"
@@ -152,7 +159,10 @@ grep -Eq '^\| wavenet_nano \| full \| [1-9][0-9 ]* \|' "$log" || die "scripts/aa
 passed=$((passed + 1))
 
 step "LV2 plugin in real hosts: validators, lv2patchhost parity with nam-graph, jalv, Carla, mod-host, Ardour"
-MOD_BUNDLE=$PWD/$mod_bundle scripts/test-lv2.sh 2>&1 | tee "$log"
+# The reference binaries as cargo test built them (no second release build).
+debug_bin=${CARGO_TARGET_DIR:-target}/debug
+NAM_GRAPH_BIN=$(realpath "$debug_bin/nam-graph") NAM_LV2_CHAIN_BIN=$(realpath "$debug_bin/nam-lv2-chain") \
+  MOD_BUNDLE=$PWD/$mod_bundle scripts/test-lv2.sh 2>&1 | tee "$log"
 lv2_passed=$(awk '/^[0-9]+ passed, 0 failed$/ { n = $1 } END { print n + 0 }' "$log")
 [ "$lv2_passed" -gt 0 ] || die "scripts/test-lv2.sh ran no check"
 passed=$((passed + lv2_passed))
@@ -163,10 +173,11 @@ train_passed=$(awk '/^[0-9]+ passed$/ { n = $1 } END { print n + 0 }' "$log")
 [ "$train_passed" -gt 0 ] || die "scripts/test-train.sh ran no test"
 passed=$((passed + train_passed))
 
-step "benchmarks (compile, then run each once)"
-cargo bench --workspace --locked --no-run
-cargo bench -p nam-kernel --bench models --locked -- --test
-cargo bench -p nam-graph --locked -- --test
+step "benchmarks (each run once, built in the test profile)"
+# Criterion and nam-kernel's models bench run each benchmark once under cargo test; an
+# optimised `cargo bench` build would add a full LTO build of the workspace for no check.
+cargo test --workspace --benches --locked 2>&1 | tee "$log"
+grep -q '^Testing ' "$log" || die "cargo test --benches ran no benchmark"
 
 step "fuzz targets, 20 s each (scripts/fuzz.sh): .nam loader, IR WAV reader, chain.toml, plugin atom messages"
 cargo fmt --manifest-path fuzz/Cargo.toml -- --check
