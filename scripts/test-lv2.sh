@@ -891,7 +891,7 @@ ardour_latency() { sed -n 's/^latency: plugin=\([0-9]*\)$/\1/p' "$1" | head -1; 
 # The plugin with the demo model and cab in an Ardour session: exported, saved, reopened in a
 # second process and exported again. Both exports are the same sound (aligned: each process
 # starts the generator at another time), finite, not silent, below 0 dBFS (the cab is
-# normalized), and far from the dry export (no plugin). Ardour compensates the latency the
+# normalized), and the plugin's sound (with the preset's files) of the dry export (no plugin). Ardour compensates the latency the
 # plugin reports (as lv2patchhost reads it), above 0 at 44.1 kHz (the 48 kHz model between
 # resamplers).
 t_ardour() { # t_ardour URI TRACK_CHANNELS RATE
@@ -902,8 +902,20 @@ t_ardour() { # t_ardour URI TRACK_CHANNELS RATE
   ardour reopen sess second.wav SR="$rate" || return 1
   ls -l sess/externals/
   if grep -h '\[ERROR\]: nam-graph' first.wav.log second.wav.log; then fail "the plugin logged an error"; return 1; fi
-  wav check first.wav --max-peak 0.999 --dry dry.wav --min-wet-db 6 || return 1
+  wav check first.wav --max-peak 0.999 || return 1
   wav check second.wav --max-peak 0.999 || return 1
+  # Wet, exactly: the export is the plugin's own sound (lv2patchhost, same files) of the dry
+  # export, up to where each process started the generator. A mono track's panner lowers the
+  # signal by 3 dB after the plugin; that is undone on both exports (in float, no dither), so
+  # lv2patchhost's plugin sees the level Ardour's did.
+  local remix=() undo_pan=1
+  [ "$ch" = 1 ] && { remix=(remix 1); undo_pan=1.41253754; }  # 10^(3/20)
+  sox -D dry.wav -e floating-point -b 32 plugin-in.wav "${remix[@]}" vol "$undo_pan" \
+    && sox -D first.wav -e floating-point -b 32 plugin-out.wav "${remix[@]}" vol "$undo_pan" || return 1
+  ph expected.wav "$uri" plugin-in.wav -p "$P_MODEL=$DRIVE" -p "$P_CAB=$CAB" \
+    || { cat expected.wav.log; fail "lv2patchhost"; return 1; }
+  wav aligned plugin-out.wav expected.wav --max-lag $((rate / 20)) --tol 1e-5 \
+    || fail "Ardour's export is not the plugin's sound of the dry export (files not loaded?)" || return 1
   wav aligned second.wav first.wav --max-lag $((rate / 20)) --tol 1e-4 \
     || fail "the reopened session sounds different" || return 1
   local lat_a lat_b lat_ph
