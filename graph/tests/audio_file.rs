@@ -285,19 +285,68 @@ fn an_absurd_wav_channel_count_is_refused_before_decoding() {
 }
 
 #[test]
-fn a_flac_whose_prediction_overflows_reads_or_is_refused_without_a_panic() {
+fn files_that_overflow_the_decoders_arithmetic_read_or_are_refused_without_a_panic() {
     // Found by fuzzing (fuzz/fuzz_targets/ir_wav.rs): the LPC subframes of
-    // `lpc_overflow.flac` overflow symphonia's 32-bit prediction step. Whatever
-    // the decoder makes of it, the reader gives finite samples or an error
-    // naming the file.
-    let path = fixture("lpc_overflow.flac");
-    match audio_file::read(&path, &Limits::IMPULSE_RESPONSE, 8) {
-        Ok(file) => {
-            assert_eq!(file.container, Container::Flac);
-            let samples = file.samples.iter().flatten();
-            assert!(samples.clone().count() > 0);
-            assert!(samples.copied().all(f32::is_finite));
+    // `lpc_overflow.flac` overflow symphonia's 32-bit prediction step, and
+    // `mask_overflow.wav`'s WAVE_FORMAT_EXTENSIBLE channel mask overflows its
+    // mask correction's shift. Whatever the decoder makes of them, the reader
+    // gives finite samples or an error naming the file.
+    for (name, container) in [
+        ("lpc_overflow.flac", Container::Flac),
+        ("mask_overflow.wav", Container::Wav),
+    ] {
+        let path = fixture(name);
+        match audio_file::read(&path, &Limits::IMPULSE_RESPONSE, 8) {
+            Ok(file) => {
+                assert_eq!(file.container, container, "{name}");
+                let samples = file.samples.iter().flatten();
+                assert!(samples.clone().count() > 0, "{name}");
+                assert!(samples.copied().all(f32::is_finite), "{name}");
+            }
+            Err(error) => assert_eq!(error.path, path, "{error}"),
         }
-        Err(error) => assert_eq!(error.path, path, "{error}"),
+    }
+}
+
+#[test]
+fn an_absurd_aiff_channel_count_is_refused_before_decoding() {
+    // Found by fuzzing: a `COMM` chunk declaring 0x666c channels overflowed
+    // the decoder's frame-size arithmetic.
+    let path = fixture("channels_overflow.aiff");
+    match error(&path) {
+        Problem::TooManyChannels { channels, limit } => {
+            assert_eq!(
+                (channels, limit),
+                (0x666c, Limits::IMPULSE_RESPONSE.max_channels)
+            );
+        }
+        other => panic!("expected too many channels, got {other}"),
+    }
+}
+
+#[test]
+fn an_absurd_sample_size_is_refused_before_decoding() {
+    // (bits / 8) × channels is the decoder's u16 frame size: 40 000 bits
+    // would overflow it at 64 channels.
+    for (name, tag, bits_at, big_endian) in [
+        ("cab_s16.wav", b"fmt ", 14, false),
+        ("cab_s16.aiff", b"COMM", 6, true),
+    ] {
+        let mut bytes = std::fs::read(fixture(name)).unwrap();
+        let chunk = bytes.windows(4).position(|w| w == tag).unwrap();
+        let bits: u16 = 40_000;
+        let field = if big_endian {
+            bits.to_be_bytes()
+        } else {
+            bits.to_le_bytes()
+        };
+        bytes[chunk + 8 + bits_at..chunk + 10 + bits_at].copy_from_slice(&field);
+        let path = scratch(&format!("bits-{name}"));
+        std::fs::write(&path, &bytes).unwrap();
+        let problem = error(&path).to_string();
+        assert!(
+            problem.contains("declares 40000 bits per sample"),
+            "{name}: {problem}"
+        );
     }
 }

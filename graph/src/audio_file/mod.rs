@@ -296,17 +296,19 @@ fn read_checked(path: &Path, limits: &Limits, keep_channels: usize) -> Result<Au
         .read_to_end(&mut head)
         .map_err(io)?;
     let container = check_head(metadata.len(), &head, limits)?;
-    if container == Container::Wav {
-        // The decoder trusts the `fmt ` chunk's channel count in its own
-        // arithmetic (an absurd count overflows there): refuse it first.
+    if container != Container::Flac {
+        // The decoders trust the format chunk's channel count and sample
+        // size in their own arithmetic (absurd ones overflow there): refuse
+        // them first.
+        // (FLAC stores 1 to 8 channels in 3 bits.)
         file.seek(SeekFrom::Start(0)).map_err(io)?;
         let mut header = Vec::new();
         (&mut file)
-            .take(WAV_HEADER_SCAN)
+            .take(HEADER_SCAN)
             .read_to_end(&mut header)
             .map_err(io)?;
-        if let Some(channels) = wav_declared_channels(&header) {
-            check_declared_channels(channels, limits)?;
+        if let Some(format) = declared_format(container, &header) {
+            check_declared_format(container, format, limits)?;
         }
     }
     // The decoder reads the same open file from its start.
@@ -337,18 +339,67 @@ fn check_head(bytes: u64, head: &[u8], limits: &Limits) -> Result<Container, Pro
     }
 }
 
-/// Bytes at the start of a WAV file searched for its `fmt ` chunk.
-const WAV_HEADER_SCAN: u64 = 1 << 16;
+/// Bytes at the start of a WAV or AIFF file searched for its format chunk.
+const HEADER_SCAN: u64 = 1 << 16;
 
-/// The channel count the `fmt ` chunk of a WAV file declares, if that chunk
-/// starts within `header` (the file's first bytes).
-fn wav_declared_channels(header: &[u8]) -> Option<usize> {
+/// The format chunk of a container whose chunks follow a 12-byte header
+/// (RIFF/WAVE little-endian, FORM/AIFF big-endian): its tag, where the
+/// channel count and the bits per sample sit in its data, and the byte order.
+struct FormatChunk {
+    tag: &'static [u8; 4],
+    channels_at: usize,
+    bits_at: usize,
+    big_endian: bool,
+}
+
+impl FormatChunk {
+    fn of(container: Container) -> Option<Self> {
+        match container {
+            // fmt: format tag, channels, rate, byte rate, block align, bits.
+            Container::Wav => Some(Self {
+                tag: b"fmt ",
+                channels_at: 2,
+                bits_at: 14,
+                big_endian: false,
+            }),
+            // COMM: channels, frames (4 bytes), sample size, rate.
+            Container::Aiff => Some(Self {
+                tag: b"COMM",
+                channels_at: 0,
+                bits_at: 6,
+                big_endian: true,
+            }),
+            Container::Flac => None,
+        }
+    }
+
+    fn read_u16(&self, bytes: Option<&[u8]>) -> Option<usize> {
+        let bytes: [u8; 2] = bytes?.try_into().ok()?;
+        Some(usize::from(if self.big_endian {
+            u16::from_be_bytes(bytes)
+        } else {
+            u16::from_le_bytes(bytes)
+        }))
+    }
+}
+
+/// The channel count and, where the chunk holds it, the bits per sample that
+/// the format chunk (WAV `fmt `, AIFF `COMM`) declares, if that chunk starts
+/// within `header` (the file's first bytes).
+fn declared_format(container: Container, header: &[u8]) -> Option<(usize, Option<usize>)> {
+    let chunk = FormatChunk::of(container)?;
     let mut at = 12usize;
     while at.checked_add(8)? <= header.len() {
-        let size = u32::from_le_bytes(header[at + 4..at + 8].try_into().ok()?) as usize;
-        if &header[at..at + 4] == b"fmt " {
-            let channels = header.get(at + 10..at + 12)?;
-            return Some(usize::from(u16::from_le_bytes([channels[0], channels[1]])));
+        let size: [u8; 4] = header[at + 4..at + 8].try_into().ok()?;
+        let size = if chunk.big_endian {
+            u32::from_be_bytes(size)
+        } else {
+            u32::from_le_bytes(size)
+        } as usize;
+        if &header[at..at + 4] == chunk.tag {
+            let field = |offset: usize| header.get(at + 8 + offset..at + 10 + offset);
+            let channels = chunk.read_u16(field(chunk.channels_at))?;
+            return Some((channels, chunk.read_u16(field(chunk.bits_at))));
         }
         // Chunks are padded to an even size.
         at = at
@@ -359,12 +410,24 @@ fn wav_declared_channels(header: &[u8]) -> Option<usize> {
     None
 }
 
-/// Refuses a declared channel count of 0 or above the limit.
-fn check_declared_channels(channels: usize, limits: &Limits) -> Result<(), Problem> {
+/// Most bits per sample a format chunk may declare (64-bit float).
+const MAX_BITS_PER_SAMPLE: usize = 64;
+
+/// Refuses a declared channel count of 0 or above the limit, and bits per
+/// sample of 0 or above [`MAX_BITS_PER_SAMPLE`].
+fn check_declared_format(
+    container: Container,
+    (channels, bits): (usize, Option<usize>),
+    limits: &Limits,
+) -> Result<(), Problem> {
+    let chunk = match container {
+        Container::Aiff => "COMM",
+        _ => "fmt",
+    };
     if channels == 0 {
         return Err(Problem::malformed(
-            Container::Wav,
-            "the fmt chunk declares 0 channels",
+            container,
+            &format!("the {chunk} chunk declares 0 channels"),
         ));
     }
     if channels > limits.max_channels {
@@ -373,7 +436,13 @@ fn check_declared_channels(channels: usize, limits: &Limits) -> Result<(), Probl
             limit: limits.max_channels,
         });
     }
-    Ok(())
+    match bits {
+        Some(bits) if bits == 0 || bits > MAX_BITS_PER_SAMPLE => Err(Problem::malformed(
+            container,
+            &format!("the {chunk} chunk declares {bits} bits per sample"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `audio`, if every sample kept is finite.
