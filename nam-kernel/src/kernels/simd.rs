@@ -712,17 +712,60 @@ pub(super) unsafe fn lstm_step<S: Simd>(
 ) {
     weights.check_step(input, hidden, hidden_out, cell);
     let step = RecurrentStep::new::<S>(weights, input, hidden, hidden_out);
-    let cell = cell.as_mut_ptr();
     // SAFETY: `check_step` gives `padded_hidden` floats in `cell`, and
     // `run` hands the update whole chunks below `padded_hidden`.
     unsafe {
-        step.run::<S>(|unit, [i, f, g, o]| {
+        step.run::<S, _>(&mut LstmUpdate {
+            cell: cell.as_mut_ptr(),
+        })
+    }
+}
+
+/// What a recurrent step does with a chunk's four gate vectors: the new
+/// hidden vector of the units from `unit`. A trait with `#[inline(always)]`
+/// methods rather than a closure: a closure is compiled as a function of its
+/// own without the table's target features, where the intrinsics cannot
+/// inline (on x86_64 that made every vector operation a call).
+trait RecurrentUpdate {
+    /// # Safety
+    /// `S`'s instruction set must be available; `unit` is a chunk's first
+    /// unit within the buffers the update holds.
+    unsafe fn update<S: Simd>(&mut self, unit: usize, gates: [S::V; 4]) -> S::V;
+}
+
+/// The LSTM's cell and hidden update.
+struct LstmUpdate {
+    cell: *mut f32,
+}
+
+impl RecurrentUpdate for LstmUpdate {
+    #[inline(always)]
+    unsafe fn update<S: Simd>(&mut self, unit: usize, [i, f, g, o]: [S::V; 4]) -> S::V {
+        // SAFETY: the caller's promise.
+        unsafe {
             let (i, f) = (sigmoid::<S>(i), sigmoid::<S>(f));
             let (g, o) = (tanh::<S>(g), sigmoid::<S>(o));
-            let c = S::mul_add(f, S::load(cell.add(unit)), S::mul(i, g));
-            S::store(cell.add(unit), c);
+            let c = S::mul_add(f, S::load(self.cell.add(unit)), S::mul(i, g));
+            S::store(self.cell.add(unit), c);
             S::mul(o, tanh::<S>(c))
-        });
+        }
+    }
+}
+
+/// The GRU's update from the previous hidden state.
+struct GruUpdate {
+    previous: *const f32,
+}
+
+impl RecurrentUpdate for GruUpdate {
+    #[inline(always)]
+    unsafe fn update<S: Simd>(&mut self, unit: usize, [z, r, nx, nh]: [S::V; 4]) -> S::V {
+        // SAFETY: the caller's promise.
+        unsafe {
+            let (z, r) = (sigmoid::<S>(z), sigmoid::<S>(r));
+            let n = tanh::<S>(S::mul_add(r, nh, nx));
+            S::mul_add(z, S::sub(S::load(self.previous.add(unit)), n), n)
+        }
     }
 }
 
@@ -741,15 +784,12 @@ pub(super) unsafe fn gru_step<S: Simd>(
 ) {
     weights.check_step(input, hidden, hidden_out);
     let step = RecurrentStep::new::<S>(weights.packed(), input, hidden, hidden_out);
-    let previous = hidden.as_ptr();
     // SAFETY: `check_step` gives `padded_hidden` floats in `hidden`, and
     // `run` hands the update whole chunks below `padded_hidden`.
     unsafe {
-        step.run::<S>(|unit, [z, r, nx, nh]| {
-            let (z, r) = (sigmoid::<S>(z), sigmoid::<S>(r));
-            let n = tanh::<S>(S::mul_add(r, nh, nx));
-            S::mul_add(z, S::sub(S::load(previous.add(unit)), n), n)
-        });
+        step.run::<S, _>(&mut GruUpdate {
+            previous: hidden.as_ptr(),
+        })
     }
 }
 
@@ -819,18 +859,18 @@ impl<'a> RecurrentStep<'a> {
     /// `S`'s instruction set must be available; the buffers hold
     /// `padded_hidden` floats (`hidden_out`) and the packing's rows.
     #[inline(always)]
-    unsafe fn run<S: Simd>(&self, mut update: impl FnMut(usize, [S::V; 4]) -> S::V) {
+    unsafe fn run<S: Simd, U: RecurrentUpdate>(&self, update: &mut U) {
         let mut chunk = 0;
         // SAFETY: the caller's promise; every group stays under `chunks`.
         unsafe {
             while chunk < self.chunks {
                 chunk += match (self.chunks - chunk).min(S::LSTM_CHUNKS) {
-                    1 => self.chunks::<S, 1>(chunk, &mut update),
-                    2 => self.chunks::<S, 2>(chunk, &mut update),
-                    3 => self.chunks::<S, 3>(chunk, &mut update),
-                    4 => self.chunks::<S, 4>(chunk, &mut update),
-                    5 => self.chunks::<S, 5>(chunk, &mut update),
-                    _ => self.chunks::<S, 6>(chunk, &mut update),
+                    1 => self.chunks::<S, U, 1>(chunk, update),
+                    2 => self.chunks::<S, U, 2>(chunk, update),
+                    3 => self.chunks::<S, U, 3>(chunk, update),
+                    4 => self.chunks::<S, U, 4>(chunk, update),
+                    5 => self.chunks::<S, U, 5>(chunk, update),
+                    _ => self.chunks::<S, U, 6>(chunk, update),
                 };
             }
         }
@@ -842,10 +882,10 @@ impl<'a> RecurrentStep<'a> {
     /// # Safety
     /// As [`RecurrentStep::run`], with `first + N` within the packed chunks.
     #[inline(always)]
-    unsafe fn chunks<S: Simd, const N: usize>(
+    unsafe fn chunks<S: Simd, U: RecurrentUpdate, const N: usize>(
         &self,
         first: usize,
-        update: &mut impl FnMut(usize, [S::V; 4]) -> S::V,
+        update: &mut U,
     ) -> usize {
         let lanes = S::LANES;
         let row0 = first * 4 * lanes;
@@ -871,7 +911,7 @@ impl<'a> RecurrentStep<'a> {
             }
             for (n, chunk) in gates.into_iter().enumerate() {
                 let unit = (first + n) * lanes;
-                S::store(self.hidden_out.add(unit), update(unit, chunk));
+                S::store(self.hidden_out.add(unit), update.update::<S>(unit, chunk));
             }
         }
         N
