@@ -373,6 +373,20 @@ impl FormatChunk {
         }
     }
 
+    /// The chunk's tag without its padding, as named in messages.
+    fn name(&self) -> &'static str {
+        std::str::from_utf8(self.tag).map_or("format", str::trim_end)
+    }
+
+    fn read_u32(&self, bytes: &[u8]) -> Option<usize> {
+        let bytes: [u8; 4] = bytes.try_into().ok()?;
+        Some(if self.big_endian {
+            u32::from_be_bytes(bytes)
+        } else {
+            u32::from_le_bytes(bytes)
+        } as usize)
+    }
+
     fn read_u16(&self, bytes: Option<&[u8]>) -> Option<usize> {
         let bytes: [u8; 2] = bytes?.try_into().ok()?;
         Some(usize::from(if self.big_endian {
@@ -390,12 +404,7 @@ fn declared_format(container: Container, header: &[u8]) -> Option<(usize, Option
     let chunk = FormatChunk::of(container)?;
     let mut at = 12usize;
     while at.checked_add(8)? <= header.len() {
-        let size: [u8; 4] = header[at + 4..at + 8].try_into().ok()?;
-        let size = if chunk.big_endian {
-            u32::from_be_bytes(size)
-        } else {
-            u32::from_le_bytes(size)
-        } as usize;
+        let size = chunk.read_u32(&header[at + 4..at + 8])?;
         if &header[at..at + 4] == chunk.tag {
             let field = |offset: usize| header.get(at + 8 + offset..at + 10 + offset);
             let channels = chunk.read_u16(field(chunk.channels_at))?;
@@ -414,16 +423,14 @@ fn declared_format(container: Container, header: &[u8]) -> Option<(usize, Option
 const MAX_BITS_PER_SAMPLE: usize = 64;
 
 /// Refuses a declared channel count of 0 or above the limit, and bits per
-/// sample of 0 or above [`MAX_BITS_PER_SAMPLE`].
+/// sample above [`MAX_BITS_PER_SAMPLE`] (0 is left to the decoder: compressed
+/// WAV formats declare it, and it overflows nothing).
 fn check_declared_format(
     container: Container,
     (channels, bits): (usize, Option<usize>),
     limits: &Limits,
 ) -> Result<(), Problem> {
-    let chunk = match container {
-        Container::Aiff => "COMM",
-        _ => "fmt",
-    };
+    let chunk = FormatChunk::of(container).map_or("format", |chunk| chunk.name());
     if channels == 0 {
         return Err(Problem::malformed(
             container,
@@ -437,7 +444,7 @@ fn check_declared_format(
         });
     }
     match bits {
-        Some(bits) if bits == 0 || bits > MAX_BITS_PER_SAMPLE => Err(Problem::malformed(
+        Some(bits) if bits > MAX_BITS_PER_SAMPLE => Err(Problem::malformed(
             container,
             &format!("the {chunk} chunk declares {bits} bits per sample"),
         )),
