@@ -640,3 +640,48 @@ fn activations_match_the_scalar_reference() {
         }
     }
 }
+
+/// LeakyReLU and PReLU take a cheaper form for slopes in [0, 1] and above 1
+/// (`max`/`min` of `x` and `slope · x`): these must equal the scalar
+/// reference bit for bit, signed zeros included; negative slopes keep the
+/// general form, equal in value.
+#[test]
+fn leaky_forms_equal_the_scalar_reference_exactly() {
+    let mut noise = Noise(0x1ea6);
+    let mut input: Vec<f32> = noise.fill(61).iter().map(|x| x * 6.0).collect();
+    input.extend([0.0, -0.0, 1e-38, -1e-38, 3.0e38, -3.0e38, 1.0, -1.0]);
+    let mut checked = 0;
+    for slope in [0.0, 0.01, 0.2, 1.0, 1.5, 3.0, -0.2, -1.5] {
+        let activations = [
+            Activation::LeakyReLU {
+                negative_slope: slope,
+            },
+            Activation::PReLU {
+                negative_slopes: vec![slope],
+            },
+            Activation::PReLU {
+                negative_slopes: vec![0.5, slope],
+            },
+        ];
+        for activation in &activations {
+            let mut reference = input.clone();
+            (tables()[0].activate)(activation, 1, &mut reference);
+            for table in &tables()[1..] {
+                let mut out = input.clone();
+                (table.activate)(activation, 1, &mut out);
+                for ((a, b), x) in out.iter().zip(&reference).zip(&input) {
+                    // A negative slope takes the general form, whose zero
+                    // may lose its sign.
+                    let same = if slope >= 0.0 {
+                        a.to_bits() == b.to_bits()
+                    } else {
+                        a == b
+                    };
+                    assert!(same, "{} {activation:?} at {x}: {a} vs {b}", table.name);
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 0, "no SIMD table to check");
+}

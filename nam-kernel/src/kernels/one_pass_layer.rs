@@ -273,6 +273,12 @@ unsafe fn activate<S: Simd, const C: usize, const V: usize>(
             Vectorized::SiLU => each::<S, C, V>(Vectorized::SiLU, z),
             Vectorized::Clamp { min, max } => each::<S, C, V>(Vectorized::Clamp { min, max }, z),
             Vectorized::Leaky { slope } => each::<S, C, V>(Vectorized::Leaky { slope }, z),
+            Vectorized::GentleLeaky { slope } => {
+                each::<S, C, V>(Vectorized::GentleLeaky { slope }, z)
+            }
+            Vectorized::SteepLeaky { slope } => {
+                each::<S, C, V>(Vectorized::SteepLeaky { slope }, z)
+            }
         }
     }
 }

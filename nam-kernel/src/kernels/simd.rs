@@ -563,7 +563,8 @@ unsafe fn silu<S: Simd>(x: S::V) -> S::V {
     }
 }
 
-/// `max(x, 0) + slope · min(x, 0)`: LeakyReLU and PReLU without a select.
+/// `max(x, 0) + slope · min(x, 0)`: LeakyReLU and PReLU without a select,
+/// for any slope.
 #[inline(always)]
 unsafe fn leaky<S: Simd>(x: S::V, slope: S::V) -> S::V {
     // SAFETY: arithmetic only.
@@ -588,8 +589,22 @@ pub(super) enum Vectorized {
     Tanh,
     Sigmoid,
     SiLU,
-    Clamp { min: f32, max: f32 },
-    Leaky { slope: f32 },
+    Clamp {
+        min: f32,
+        max: f32,
+    },
+    /// Any slope.
+    Leaky {
+        slope: f32,
+    },
+    /// A slope in [0, 1]: `max(x, slope · x)`, two instructions instead of three.
+    GentleLeaky {
+        slope: f32,
+    },
+    /// A slope above 1: `min(x, slope · x)`.
+    SteepLeaky {
+        slope: f32,
+    },
 }
 
 impl<S: Simd> Lanewise<S> for Vectorized {
@@ -604,6 +619,8 @@ impl<S: Simd> Lanewise<S> for Vectorized {
                 Vectorized::SiLU => silu::<S>(x),
                 Vectorized::Clamp { min, max } => S::min(S::max(x, S::splat(min)), S::splat(max)),
                 Vectorized::Leaky { slope } => leaky::<S>(x, S::splat(slope)),
+                Vectorized::GentleLeaky { slope } => S::max(x, S::mul(S::splat(slope), x)),
+                Vectorized::SteepLeaky { slope } => S::min(x, S::mul(S::splat(slope), x)),
             }
         }
     }
@@ -648,13 +665,13 @@ pub(super) unsafe fn activate<S: Simd>(activation: &Activation, channel: usize, 
     unsafe {
         let op = match activation {
             Activation::Identity => return,
-            Activation::PReLU { negative_slopes } => Vectorized::Leaky {
-                slope: if negative_slopes.len() == 1 {
+            Activation::PReLU { negative_slopes } => {
+                Vectorized::leaky(if negative_slopes.len() == 1 {
                     negative_slopes[0]
                 } else {
                     negative_slopes[channel]
-                },
-            },
+                })
+            }
             _ => match Vectorized::of(activation) {
                 Some(op) => op,
                 None => return super::activation::apply_inline(activation, channel, row),
@@ -681,16 +698,26 @@ impl Vectorized {
                 min: min_val,
                 max: max_val,
             },
-            &Activation::LeakyReLU { negative_slope } => Vectorized::Leaky {
-                slope: negative_slope,
-            },
+            &Activation::LeakyReLU { negative_slope } => Vectorized::leaky(negative_slope),
             Activation::PReLU { negative_slopes } if negative_slopes.len() == 1 => {
-                Vectorized::Leaky {
-                    slope: negative_slopes[0],
-                }
+                Vectorized::leaky(negative_slopes[0])
             }
             _ => return None,
         })
+    }
+
+    /// LeakyReLU/PReLU with this negative slope, in its cheapest exact form:
+    /// for a slope in [0, 1], `slope · x` is below `x` exactly when `x` is
+    /// positive (so `max` picks the right side, `-0.0` and NaN included), and
+    /// above it for a slope over 1.
+    fn leaky(slope: f32) -> Vectorized {
+        if (0.0..=1.0).contains(&slope) {
+            Vectorized::GentleLeaky { slope }
+        } else if slope > 1.0 {
+            Vectorized::SteepLeaky { slope }
+        } else {
+            Vectorized::Leaky { slope }
+        }
     }
 }
 
