@@ -352,8 +352,10 @@ fn short_training_lowers_esr_and_exports_a_loadable_model() {
         plot: Some(dir.join("plot.png")),
         loss: LossKind::Mse,
         pre_emphasis: Some(0.85),
-        pre_emphasis_weight: 1.0,
+        pre_emphasis_weight: Some(1.0),
         mrstft_weight: Some(2e-4),
+        pre_emphasis_mrstft: Some(0.85),
+        pre_emphasis_mrstft_weight: Some(2e-4),
         threads: Some(1),
         quiet: true,
         name: Some("test".into()),
@@ -376,9 +378,22 @@ fn short_training_lowers_esr_and_exports_a_loadable_model() {
         "plot written",
         &latency,
         "not a NAM capture signal",
+        "time per phase: data",
     ] {
         assert!(report.contains(words), "{words:?} missing from:\n{report}");
     }
+    // Every phase was timed, and together they fit in the run.
+    let phases = outcome.phases.named();
+    assert!(
+        phases.iter().all(|&(_, seconds)| seconds > 0.0),
+        "{phases:?}"
+    );
+    let timed: f64 = phases.iter().map(|(_, seconds)| seconds).sum();
+    assert!(
+        timed <= outcome.seconds,
+        "{timed} s timed in a {} s run",
+        outcome.seconds
+    );
     assert!(report.contains(nam_tools::train::verdict::esr_verdict(
         outcome.best_validation_esr
     )));
@@ -453,8 +468,10 @@ fn short_run(dir: &Path, output: &str, epochs: usize, resume: Option<PathBuf>) -
         plot: None,
         loss: LossKind::Mse,
         pre_emphasis: None,
-        pre_emphasis_weight: 1.0,
+        pre_emphasis_weight: None,
         mrstft_weight: None,
+        pre_emphasis_mrstft: None,
+        pre_emphasis_mrstft_weight: None,
         threads: Some(1),
         quiet: true,
         name: None,
@@ -1013,7 +1030,7 @@ fn read_f32(path: &Path) -> Vec<f32> {
 
 #[test]
 fn mrstft_matches_the_nam_trainers_loss_and_gradient() {
-    use nam_tools::train::loss::mrstft;
+    use nam_tools::train::loss::{mrstft, pre_emphasis};
     let python = nam_trainer_python();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/auraloss-reference.py");
     let dir = temp_dir("mrstft");
@@ -1029,11 +1046,16 @@ fn mrstft_matches_the_nam_trainers_loss_and_gradient() {
         .map(|(t, n)| t + 0.05 * n)
         .collect();
     let unrelated: Vec<f32> = noise(13, batch * samples).iter().map(|x| 0.3 * x).collect();
-    for (name, pred) in [("near", near), ("unrelated", unrelated)] {
+    let cases = [
+        ("near", near.clone(), None),
+        ("unrelated", unrelated, None),
+        ("near, pre-emphasized", near, Some(0.85)),
+    ];
+    for (name, pred, coef) in cases {
         let (pred_path, target_path, out_path) = (
-            dir.join(format!("{name}-pred.f32")),
-            dir.join(format!("{name}-target.f32")),
-            dir.join(format!("{name}-out.f32")),
+            dir.join(format!("{name}-pred.f32").replace([' ', ','], "")),
+            dir.join(format!("{name}-target.f32").replace([' ', ','], "")),
+            dir.join(format!("{name}-out.f32").replace([' ', ','], "")),
         );
         write_f32(&pred_path, &pred);
         write_f32(&target_path, &target);
@@ -1042,6 +1064,7 @@ fn mrstft_matches_the_nam_trainers_loss_and_gradient() {
             .args([&pred_path, &target_path])
             .arg(batch.to_string())
             .arg(&out_path)
+            .args(coef.map(|c: f64| c.to_string()))
             .env("OMP_NUM_THREADS", "1")
             .status()
             .expect("running the NAM trainer's python");
@@ -1053,7 +1076,11 @@ fn mrstft_matches_the_nam_trainers_loss_and_gradient() {
             .view([batch as i64, samples as i64])
             .set_requires_grad(true);
         let t = Tensor::from_slice(&target).view([batch as i64, samples as i64]);
-        let loss = mrstft(&p, &t);
+        // The trainer's `pre_emph_mrstft` term, as `LossConfig` adds it.
+        let loss = match coef {
+            None => mrstft(&p, &t),
+            Some(coef) => mrstft(&pre_emphasis(&p, coef), &pre_emphasis(&t, coef)),
+        };
         loss.backward();
         let ours = loss.double_value(&[]);
         let grad = Vec::<f32>::try_from(&p.grad().flatten(0, -1)).unwrap();
@@ -1076,4 +1103,37 @@ fn mrstft_matches_the_nam_trainers_loss_and_gradient() {
         );
         println!("{name}: MRSTFT {ours:.7} (trainer {reference_loss:.7}), gradient within {grad_error:.1e}");
     }
+}
+
+#[test]
+fn pre_emphasized_loss_terms_come_from_the_config_in_pairs() {
+    let dir = temp_dir("pre-emphasis-config");
+    let with_loss = |name: &str, loss: serde_json::Value| {
+        let path = tiny_packed_config(&dir);
+        let mut config: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        config["loss"] = loss;
+        let path = dir.join(name);
+        std::fs::write(&path, config.to_string()).unwrap();
+        Architecture::with_settings(path.to_str().unwrap())
+    };
+    let (_, settings) = with_loss(
+        "both.json",
+        serde_json::json!({"val_loss": "esr", "pre_emph_coef": 0.9, "pre_emph_weight": 0.5,
+                           "pre_emph_mrstft_coef": 0.85, "pre_emph_mrstft_weight": 2e-4}),
+    )
+    .unwrap();
+    assert_eq!(settings.pre_emphasis, Some((0.9, 0.5)));
+    assert_eq!(settings.pre_emphasis_mrstft, Some((0.85, 2e-4)));
+    assert_eq!(settings.mrstft_weight, None);
+    let error = with_loss(
+        "half.json",
+        serde_json::json!({"pre_emph_mrstft_coef": 0.85}),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("pre_emph_mrstft_weight") && error.contains("half.json"),
+        "{error}"
+    );
 }

@@ -56,12 +56,16 @@ impl Adam {
         self.learning_rate = learning_rate;
     }
 
-    /// Back-propagates `loss` and takes one step.
-    pub fn backward_step(&mut self, loss: &Tensor) {
+    /// Back-propagates `loss` into fresh gradients (for [`Adam::step`]).
+    pub fn backward(&mut self, loss: &Tensor) {
         for parameter in &mut self.parameters {
             parameter.zero_grad();
         }
         loss.backward();
+    }
+
+    /// One step along the gradients [`Adam::backward`] left.
+    pub fn step(&mut self) {
         let _no_grad = tch::no_grad_guard();
         let state = &mut self.state;
         state.steps += 1;

@@ -146,6 +146,10 @@ pub struct ConfigSettings {
     pub learning_rate_decay: Option<f64>,
     /// `loss.mrstft_weight`.
     pub mrstft_weight: Option<f64>,
+    /// `loss.pre_emph_coef` and `loss.pre_emph_weight`.
+    pub pre_emphasis: Option<(f64, f64)>,
+    /// `loss.pre_emph_mrstft_coef` and `loss.pre_emph_mrstft_weight`.
+    pub pre_emphasis_mrstft: Option<(f64, f64)>,
 }
 
 /// The preset name of the NAM trainer 0.13's default model.
@@ -372,11 +376,26 @@ fn config_settings(document: &Value) -> Result<ConfigSettings, String> {
             ))
         }
     };
+    // A pre-emphasized term needs both its coefficient and its weight, as the
+    // NAM trainer requires.
+    let pair = |term: &str| -> Result<Option<(f64, f64)>, String> {
+        let coef = number(&format!("/loss/{term}_coef"))?;
+        let weight = number(&format!("/loss/{term}_weight"))?;
+        match (coef, weight) {
+            (Some(coef), Some(weight)) => Ok(Some((coef, weight))),
+            (None, None) => Ok(None),
+            _ => Err(format!(
+                "`loss.{term}_coef` and `loss.{term}_weight` go together: give both or neither"
+            )),
+        }
+    };
     Ok(ConfigSettings {
         learning_rate: number("/optimizer/lr")?,
         weight_decay: number("/optimizer/weight_decay")?,
         learning_rate_decay: decay,
         mrstft_weight: number("/loss/mrstft_weight")?,
+        pre_emphasis: pair("pre_emph")?,
+        pre_emphasis_mrstft: pair("pre_emph_mrstft")?,
     })
 }
 

@@ -110,17 +110,28 @@ pub struct TrainArgs {
     /// The main loss.
     #[arg(long, value_enum, default_value = "mse")]
     pub loss: LossKind,
-    /// Add an MSE term on pre-emphasized signals with this coefficient (e.g. 0.85).
+    /// Add an MSE term on pre-emphasized signals with this coefficient (e.g.
+    /// 0.85) [default: the config file's `loss.pre_emph_coef`, else none].
     #[arg(long)]
     pub pre_emphasis: Option<f64>,
-    /// Weight of the pre-emphasized term.
-    #[arg(long, default_value_t = 1.0)]
-    pub pre_emphasis_weight: f64,
+    /// Weight of the pre-emphasized MSE term [default: the config file's
+    /// `loss.pre_emph_weight`, else 1].
+    #[arg(long)]
+    pub pre_emphasis_weight: Option<f64>,
     /// Add a multi-resolution STFT term with this weight [default: the
     /// config file's `loss.mrstft_weight` (the packed preset's: 5e-4), else
     /// none; 0 turns it off].
     #[arg(long)]
     pub mrstft_weight: Option<f64>,
+    /// Add a multi-resolution STFT term on pre-emphasized signals with this
+    /// coefficient (the NAM trainer 0.12's default: 0.85) [default: the config
+    /// file's `loss.pre_emph_mrstft_coef`, else none].
+    #[arg(long)]
+    pub pre_emphasis_mrstft: Option<f64>,
+    /// Weight of the pre-emphasized STFT term [default: the config file's
+    /// `loss.pre_emph_mrstft_weight`, else 2e-4, the NAM trainer 0.12's].
+    #[arg(long)]
+    pub pre_emphasis_mrstft_weight: Option<f64>,
     /// libtorch CPU threads (default: libtorch's choice).
     #[arg(long)]
     pub threads: Option<i32>,
@@ -211,6 +222,26 @@ const DEFAULT_LR: f64 = 0.004;
 const DEFAULT_LR_DECAY: f64 = 0.994;
 /// Default Adam weight decay (the NAM trainer's).
 const DEFAULT_WEIGHT_DECAY: f64 = 3.17e-7;
+/// Default weight of a pre-emphasized MSE term.
+const DEFAULT_PRE_EMPHASIS_WEIGHT: f64 = 1.0;
+/// Default weight of a pre-emphasized STFT term (the NAM trainer 0.12's).
+const DEFAULT_PRE_EMPHASIS_MRSTFT_WEIGHT: f64 = 2e-4;
+
+/// A pre-emphasized loss term's `(coefficient, weight)`: the options' coefficient
+/// and weight where given, else the config file's, else the default weight; off
+/// without a coefficient or at weight 0.
+fn optional_term(
+    coef: Option<f64>,
+    weight: Option<f64>,
+    from_config: Option<(f64, f64)>,
+    default_weight: f64,
+) -> Option<(f64, f64)> {
+    let coef = coef.or(from_config.map(|(coef, _)| coef))?;
+    let weight = weight
+        .or(from_config.map(|(_, weight)| weight))
+        .unwrap_or(default_weight);
+    (weight != 0.0).then_some((coef, weight))
+}
 
 impl TrainArgs {
     /// The settings: options given, else the config file's, else the defaults.
@@ -242,6 +273,26 @@ impl TrainArgs {
                 "--lr must be positive and --lr-decay in (0, 1]".into(),
             ));
         }
+        for (weight, coef, from_config, option) in [
+            (
+                self.pre_emphasis_weight,
+                self.pre_emphasis,
+                from_config.pre_emphasis,
+                "pre-emphasis",
+            ),
+            (
+                self.pre_emphasis_mrstft_weight,
+                self.pre_emphasis_mrstft,
+                from_config.pre_emphasis_mrstft,
+                "pre-emphasis-mrstft",
+            ),
+        ] {
+            if weight.is_some() && coef.is_none() && from_config.is_none() {
+                return Err(CommandError::Option(format!(
+                    "--{option}-weight needs --{option} (the pre-emphasis coefficient, e.g. 0.85)"
+                )));
+            }
+        }
         let mrstft_weight = self
             .mrstft_weight
             .or(from_config.mrstft_weight)
@@ -257,8 +308,19 @@ impl TrainArgs {
             device: self.device,
             loss: LossConfig {
                 kind: self.loss,
-                pre_emphasis: self.pre_emphasis.map(|c| (c, self.pre_emphasis_weight)),
+                pre_emphasis: optional_term(
+                    self.pre_emphasis,
+                    self.pre_emphasis_weight,
+                    from_config.pre_emphasis,
+                    DEFAULT_PRE_EMPHASIS_WEIGHT,
+                ),
                 mrstft_weight,
+                pre_emphasis_mrstft: optional_term(
+                    self.pre_emphasis_mrstft,
+                    self.pre_emphasis_mrstft_weight,
+                    from_config.pre_emphasis_mrstft,
+                    DEFAULT_PRE_EMPHASIS_MRSTFT_WEIGHT,
+                ),
             },
             progress: !self.quiet,
         })
@@ -568,6 +630,7 @@ impl Summary {
                     ""
                 }
             ),
+            format!("time per phase: {}", phase_shares(outcome)),
             format!("model written: {}", self.output.display()),
         ];
         if let Some(plot) = &self.plot {
@@ -589,6 +652,20 @@ impl Summary {
         }
         lines.join("\n")
     }
+}
+
+/// Each phase's time and share of the run's, e.g. "forward 9.4 s (44%),
+/// backward 10.9 s (51%), ...", the rest (checkpoints, progress) as "other".
+fn phase_shares(outcome: &TrainOutcome) -> String {
+    let total = outcome.seconds.max(f64::MIN_POSITIVE);
+    let phases = outcome.phases.named();
+    let other = total - phases.iter().map(|(_, s)| s).sum::<f64>();
+    phases
+        .into_iter()
+        .chain([("other", other.max(0.0))])
+        .map(|(name, seconds)| format!("{name} {seconds:.1} s ({:.0}%)", 100.0 * seconds / total))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `seconds` as "1 h 02 min", "3 min 20 s" or "12.3 s".

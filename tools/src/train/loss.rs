@@ -1,6 +1,7 @@
 //! Losses as the NAM trainer offers them: MSE or ESR, an optional pre-emphasized
-//! MSE term and an optional multi-resolution STFT term (auraloss' defaults:
-//! spectral convergence plus log-magnitude L1 at three resolutions).
+//! MSE term, and optional multi-resolution STFT terms on the signals as they are
+//! and pre-emphasized (auraloss' defaults: spectral convergence plus
+//! log-magnitude L1 at three resolutions).
 
 use tch::{Kind, Tensor};
 
@@ -22,6 +23,9 @@ pub struct LossConfig {
     pub pre_emphasis: Option<(f64, f64)>,
     /// Weight of the multi-resolution STFT term.
     pub mrstft_weight: Option<f64>,
+    /// `(coefficient, weight)` of a multi-resolution STFT term on
+    /// pre-emphasized signals (the NAM trainer's `pre_emph_mrstft_*`).
+    pub pre_emphasis_mrstft: Option<(f64, f64)>,
 }
 
 /// `(fft size, hop, window length)` of each resolution (auraloss' defaults).
@@ -79,6 +83,9 @@ impl LossConfig {
         }
         if let Some(weight) = self.mrstft_weight {
             loss += mrstft(pred, target) * weight;
+        }
+        if let Some((coef, weight)) = self.pre_emphasis_mrstft {
+            loss += mrstft(&pre_emphasis(pred, coef), &pre_emphasis(target, coef)) * weight;
         }
         loss
     }

@@ -101,6 +101,47 @@ pub struct TrainOutcome {
     pub device: String,
     /// Wall time of the loop in seconds.
     pub seconds: f64,
+    /// Where that time went.
+    pub phases: PhaseTimes,
+}
+
+/// Seconds spent in each phase of a run (on the CPU every libtorch call has
+/// finished when it returns; on CUDA a phase also holds queued work from the
+/// one before it).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PhaseTimes {
+    /// Cutting segments out of the audio and making batch tensors.
+    pub data: f64,
+    /// The model's forward pass and the loss.
+    pub forward: f64,
+    /// Back-propagation.
+    pub backward: f64,
+    /// Adam's update.
+    pub optimizer: f64,
+    /// Validation ESR (before training and after each epoch) and keeping the
+    /// best weights.
+    pub validation: f64,
+}
+
+impl PhaseTimes {
+    /// `(name, seconds)` of each phase, in order.
+    pub fn named(&self) -> [(&'static str, f64); 5] {
+        [
+            ("data", self.data),
+            ("forward", self.forward),
+            ("backward", self.backward),
+            ("optimizer", self.optimizer),
+            ("validation", self.validation),
+        ]
+    }
+}
+
+/// Seconds since `since`, and restarts it.
+fn lap(since: &mut Instant) -> f64 {
+    let now = Instant::now();
+    let seconds = now.duration_since(*since).as_secs_f64();
+    *since = now;
+    seconds
 }
 
 /// Why training could not run.
@@ -336,12 +377,15 @@ pub fn train(
         )
     };
     let start_time = Instant::now();
+    let mut phases = PhaseTimes::default();
+    let mut clock = Instant::now();
     let initial_esrs = validate(&model);
     let mut best = BestSubmodels::new(
         model.submodel_weight_counts(),
         initial_esrs.clone(),
         &model.export_weights(),
     );
+    phases.validation += lap(&mut clock);
     let bar = progress_bar(settings, batches, first_epoch);
     let (mut history, mut interrupted, mut epoch) = (Vec::new(), false, first_epoch);
     let mut train_loss = Vec::new();
@@ -357,15 +401,21 @@ pub fn train(
                 interrupted = true;
                 break;
             }
+            lap(&mut clock);
             let (x, y) = batch(data, settings, window, rf, &mut rng);
-            let y = y.to_device(device);
+            let (x, y) = (x.to_device(device), y.to_device(device));
+            phases.data += lap(&mut clock);
             let loss = model
-                .outputs(&x.to_device(device))
+                .outputs(&x)
                 .iter()
                 .map(|pred| settings.loss.training_loss(pred, &y))
                 .reduce(|a, b| a + b)
                 .unwrap_or_else(|| Tensor::zeros([], (Kind::Float, device)));
-            optimizer.backward_step(&loss);
+            phases.forward += lap(&mut clock);
+            optimizer.backward(&loss);
+            phases.backward += lap(&mut clock);
+            optimizer.step();
+            phases.optimizer += lap(&mut clock);
             let value = loss.double_value(&[]);
             if !value.is_finite() {
                 return Err(TrainError::Diverged(value, epoch + 1));
@@ -385,11 +435,13 @@ pub fn train(
             break;
         }
         epoch += 1;
+        lap(&mut clock);
         let esrs = validate(&model);
         history.push(headline(&esrs));
         train_loss.push(loss_sum / done.max(1) as f64);
         let weights = model.export_weights();
         best.update(&esrs, &weights);
+        phases.validation += lap(&mut clock);
         let shown: Vec<String> = esrs.iter().map(|e| format!("{e:.5}")).collect();
         bar.println(format!(
             "epoch {epoch}/{}: loss {:.4e}, validation ESR {}",
@@ -411,6 +463,7 @@ pub fn train(
         interrupted,
         device: format!("{device:?}"),
         seconds: start_time.elapsed().as_secs_f64(),
+        phases,
     })
 }
 
