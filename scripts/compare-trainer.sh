@@ -22,6 +22,8 @@
 #   second, different one). The last 14 % of each is the validation part,
 #   latency 0.
 # --threads: CPU threads for both (default 1; `default` lets each trainer pick).
+# NAM_TOOLS_BIN: a nam-tools built with the train feature to use instead of
+#   building a release one (the test command passes its test build).
 #
 # The NAM trainer runs with Lightning's simple profiler, ours prints its own
 # "time per phase"; a second table gives both in seconds.
@@ -57,9 +59,13 @@ mkdir -p "$OUT"
 PY=$(./scripts/nam-venv.sh)
 LIBTORCH=$(./scripts/libtorch.sh)
 export LIBTORCH
-echo "==> building nam-tools (release, train feature)" >&2
-cargo build -q --release -p nam-tools --features train
-BIN=${CARGO_TARGET_DIR:-target}/release/nam-tools
+if [ -n "${NAM_TOOLS_BIN:-}" ]; then
+    BIN=$NAM_TOOLS_BIN
+else
+    echo "==> building nam-tools (release, train feature)" >&2
+    cargo build -q --release -p nam-tools --features train
+    BIN=${CARGO_TARGET_DIR:-target}/release/nam-tools
+fi
 
 # The NAM trainer's run: the architecture's config, seeded, the 0.13 default
 # training settings.
@@ -145,6 +151,9 @@ for who, phases in (("nam-tools", mine), ("NAM trainer", nam)):
           ("data", "forward", "backward", "optimizer", "validation")))
 PY
 
+# Seconds from `date +%s.%N` value $1 to now.
+seconds_since() { awk -v start="$1" -v now="$(date +%s.%N)" 'BEGIN { print now - start }'; }
+
 TABLE=$OUT/table.md
 PHASES=$OUT/phases.md
 {
@@ -173,19 +182,19 @@ for capture in "${CAPTURES[@]}"; do
                 --validation-split 0.14 --latency 0 --weight-decay 3.17e-7 --batch-size 16 \
                 --segment-length 8192 --lr 0.004 --lr-decay 0.994 --mrstft-weight 5e-4 \
                 > "$run/nam-tools.log" 2>&1
-            ours=$(echo "$(date +%s.%N) - $start" | bc)
+            ours=$(seconds_since "$start")
             echo "==> $name $arch seed $seed: neural-amp-modeler (nam.train.full)" >&2
             start=$(date +%s.%N)
             "$PY" "$OUT/nam_full.py" "$seed" "$THREADS" "$EPOCHS" "$arch" "$X" "$Y" "$split" \
                 "$CASES" "$run/nam" > "$run/nam/log.txt" 2>&1
-            theirs=$(echo "$(date +%s.%N) - $start" | bc)
+            theirs=$(seconds_since "$start")
             cp "$run/nam/model.nam" "$run/nam-full.nam"
             "$PY" "$OUT/score.py" "$X" "$Y" "$split" "$run/nam-tools.nam" "$run/nam-full.nam" \
                 > "$run/scores.txt"
             esr() { grep "/$1.nam " "$run/scores.txt" | awk '{print $2}'; }
             printf '| %s | %s | %s | %.5f | %.5f | %.0f | %.0f | %.2f |\n' "$name" "$arch" "$seed" \
                 "$(esr nam-tools)" "$(esr nam-full)" "$ours" "$theirs" \
-                "$(echo "$ours / $theirs" | bc -l)" >> "$TABLE"
+                "$(awk -v a="$ours" -v b="$theirs" 'BEGIN { print a / b }')" >> "$TABLE"
             "$PY" "$OUT/phases.py" "$run/nam-tools.log" "$run/nam/log.txt" \
                 | sed "s/^/| $name | $arch | $seed | /; s/\$/ |/" >> "$PHASES"
         done

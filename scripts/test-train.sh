@@ -28,4 +28,16 @@ passed=$(awk '/^test result: ok\./ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^
 train_passed=$(awk '/Running tests\/train\.rs/ { t = 1 } t && /^test result:/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^passed/) print $i; exit }' "$log")
 [ "$passed" -gt 0 ] || { echo "error: no test ran" >&2; exit 1; }
 [ "${train_passed:-0}" -gt 0 ] || { echo "error: tests/train.rs ran no test (is the train feature on?)" >&2; exit 1; }
+# A brief side-by-side run with the NAM trainer (the full comparison is
+# scripts/compare-trainer.sh, see the README), so that the script stays working.
+echo "==> scripts/compare-trainer.sh, brief: nano, 1 epoch, against the NAM trainer"
+compare_log=$(mktemp)
+trap 'rm -f "$log" "$compare_log"' EXIT
+NAM_TOOLS_BIN=${CARGO_TARGET_DIR:-target}/debug/nam-tools \
+    ./scripts/compare-trainer.sh --arch nano --epochs 1 --seeds 0 2>&1 | tee "$compare_log"
+grep -Eq '^\| [^|]+ \| nano \| 0 \| [0-9.]+ \| [0-9.]+ \| [0-9]+ \| [0-9]+ \|' "$compare_log" \
+    || { echo "error: compare-trainer.sh printed no ESR row" >&2; exit 1; }
+grep -Eq '^\| [^|]+ \| nano \| 0 \| NAM trainer \| [0-9.]+ \| [0-9.]+ \|' "$compare_log" \
+    || { echo "error: compare-trainer.sh printed no phase row" >&2; exit 1; }
+passed=$((passed + 1))
 echo "$passed passed"
