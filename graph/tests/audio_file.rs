@@ -273,11 +273,19 @@ fn an_absurd_wav_channel_count_is_refused_before_decoding() {
     let mut bytes = b"RIFFD\0\0\0WAVEfmt \x10\0\0\0\x01\0\x01\x73".to_vec();
     bytes.extend_from_slice(b"owt\0\0\x05\0\xdcS\0 \0");
     std::fs::write(&path, &bytes).unwrap();
-    match error(&path) {
-        Problem::TooManyChannels { channels, limit } => {
+    assert_too_many_channels(&path, 0x7301);
+}
+
+/// Reading `path` fails with "too many channels", `channels` declared.
+fn assert_too_many_channels(path: &Path, channels: usize) {
+    match error(path) {
+        Problem::TooManyChannels {
+            channels: declared,
+            limit,
+        } => {
             assert_eq!(
-                (channels, limit),
-                (0x7301, Limits::IMPULSE_RESPONSE.max_channels)
+                (declared, limit),
+                (channels, Limits::IMPULSE_RESPONSE.max_channels)
             );
         }
         other => panic!("expected too many channels, got {other}"),
@@ -312,16 +320,7 @@ fn files_that_overflow_the_decoders_arithmetic_read_or_are_refused_without_a_pan
 fn an_absurd_aiff_channel_count_is_refused_before_decoding() {
     // Found by fuzzing: a `COMM` chunk declaring 0x666c channels overflowed
     // the decoder's frame-size arithmetic.
-    let path = fixture("channels_overflow.aiff");
-    match error(&path) {
-        Problem::TooManyChannels { channels, limit } => {
-            assert_eq!(
-                (channels, limit),
-                (0x666c, Limits::IMPULSE_RESPONSE.max_channels)
-            );
-        }
-        other => panic!("expected too many channels, got {other}"),
-    }
+    assert_too_many_channels(&fixture("channels_overflow.aiff"), 0x666c);
 }
 
 #[test]
