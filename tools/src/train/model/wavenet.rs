@@ -106,12 +106,9 @@ impl Conv {
     /// added by the matrix product itself (`baddbmm`: forward plus backward
     /// at a third to a half of `conv1d`'s or a product and a sum's time).
     fn forward_onto(&self, x: &Tensor, residual: &Tensor) -> Tensor {
-        let [cout, cin, 1] = self.weight.size()[..] else {
+        let (1, &[cout, cin, 1]) = (self.groups, &self.weight.size()[..]) else {
             return residual + self.forward(x);
         };
-        if self.groups > 1 {
-            return residual + self.forward(x);
-        }
         let batch = x.size()[0];
         let weight = self
             .weight
