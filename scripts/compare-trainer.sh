@@ -14,9 +14,10 @@
 #                              [--seeds "0 1 2"] [--threads N|default]
 #                              [--capture DIR]...
 #
-# --arch: nano, feather, lite, standard (the classic presets, configs from the
-#   fixtures' cases.json), a2_lite, a2 (the submodels of the trainer's packed
-#   config) or packed (the trainer's default: both, exported as a container).
+# --arch: nano, feather, lite, standard (the classic presets: the NAM trainer
+#   trains the architecture nam-tools wrote), a2_lite, a2 (the submodels of the
+#   trainer's packed config) or packed (the trainer's default: both, exported as
+#   a container).
 # --capture DIR: a folder with input.wav and target.wav (repeatable; default
 #   ../shared/data, the GxRedeye capture; `scripts/make-capture.sh` makes a
 #   second, different one). The last 14 % of each is the validation part,
@@ -52,7 +53,6 @@ case "$THREADS" in
     *[!0-9]*|"") echo "--threads takes a number or 'default'" >&2; exit 2 ;;
     *) OUR_THREADS=(--threads "$THREADS"); export OMP_NUM_THREADS=$THREADS ;;
 esac
-CASES=$(realpath "${NAM_FIXTURES_DIR:-../shared/fixtures}/cases.json")
 OUT=$(pwd)/.cache/compare/$(date +%Y%m%d-%H%M%S)-$$
 mkdir -p "$OUT"
 
@@ -67,17 +67,37 @@ else
     BIN=${CARGO_TARGET_DIR:-target}/release/nam-tools
 fi
 
-# The NAM trainer's run: the architecture's config, seeded, the 0.13 default
-# training settings.
+# Reads a .nam file's config in the NAM trainer's current layout: the legacy 0.5
+# layout (`head_size`, one `kernel_size`) rewritten, a container's largest size.
+cat > "$OUT/nam_file.py" <<'PY'
+import json
+def current(path):
+    d = json.load(open(path))
+    if d["architecture"] == "SlimmableContainer":
+        d = max(d["config"]["submodels"], key=lambda s: s["max_value"])["model"]
+    for a in d["config"].get("layers", []):
+        if "head_size" in a:
+            a["head"] = {"out_channels": a.pop("head_size"), "kernel_size": 1, "bias": a.pop("head_bias")}
+            a["kernel_sizes"] = [a.pop("kernel_size")] * len(a["dilations"])
+    return d
+PY
+
+# The NAM trainer's run, seeded, with the 0.13 default training settings: packed,
+# a2_lite and a2 as its own packed config defines them; any other architecture is
+# the one nam-tools trained (read back from the file it wrote, through the NAM
+# package's own conversion of .nam layer configs).
 cat > "$OUT/nam_full.py" <<'PY'
-import json, sys
+import json, os, sys
 from importlib.resources import files
 import torch
-seed, threads, epochs, arch, x, y, split, cases, outdir = sys.argv[1:]
+sys.path.insert(0, os.path.dirname(__file__))
+from nam_file import current
+seed, threads, epochs, arch, x, y, split, ours, outdir = sys.argv[1:]
 if threads != "default":
     torch.set_num_threads(int(threads))
 import pytorch_lightning as pl
 from nam.train.full import main
+from nam.models._from_nam import _convert_nam_layer_array_config
 pl.seed_everything(int(seed))
 packed = json.loads(files("nam.train").joinpath("_resources/config_model_packed.json").read_text())
 if arch == "packed":
@@ -86,8 +106,10 @@ elif arch in ("a2_lite", "a2"):
     submodel = packed["net"]["config"]["submodels"][0 if arch == "a2_lite" else 1]
     net = {"name": "WaveNet", "config": submodel["config"]}
 else:
-    config = next(c for c in json.load(open(cases))["cases"] if c["name"] == f"wavenet_{arch}")["config"]
-    net = {"name": "WaveNet", "config": config}
+    config = current(ours)["config"]
+    net = {"name": "WaveNet", "config": {
+        "layers_configs": [_convert_nam_layer_array_config(a) for a in config["layers"]],
+        "head": config.get("head"), "head_scale": config["head_scale"]}}
 split = int(split)
 data = {"train": {"start_samples": 0, "stop_samples": split, "ny": 8192},
         "validation": {"start_samples": split, "ny": None},
@@ -105,23 +127,17 @@ main(data, model, learning, Path(outdir), no_show=True, make_plots=False)
 PY
 
 # Scores .nam files on a capture's validation part with the NAM package's
-# loader (legacy 0.5 layouts are rewritten into the current one; the weights are
-# the same). A container is scored at its largest size, the one played by default.
+# loader (a container at its largest size, the one played by default).
 cat > "$OUT/score.py" <<'PY'
-import json, sys
+import os, sys
 import numpy as np, torch
+sys.path.insert(0, os.path.dirname(__file__))
+from nam_file import current
 from nam.data import wav_to_np
 from nam.models import init_from_nam
 x, y, split = wav_to_np(sys.argv[1]), wav_to_np(sys.argv[2]), int(sys.argv[3])
 for path in sys.argv[4:]:
-    d = json.load(open(path))
-    if d["architecture"] == "SlimmableContainer":
-        d = max(d["config"]["submodels"], key=lambda s: s["max_value"])["model"]
-    for a in d["config"]["layers"]:
-        if "head_size" in a:
-            a["head"] = {"out_channels": a.pop("head_size"), "kernel_size": 1, "bias": a.pop("head_bias")}
-            a["kernel_sizes"] = [a.pop("kernel_size")] * len(a["dilations"])
-    model = init_from_nam(d).eval()
+    model = init_from_nam(current(path)).eval()
     with torch.no_grad():
         out = model(torch.tensor(x[split:], dtype=torch.float32), pad_start=False).numpy()
     target = y[split + model.receptive_field - 1:]
@@ -186,7 +202,7 @@ for capture in "${CAPTURES[@]}"; do
             echo "==> $name $arch seed $seed: neural-amp-modeler (nam.train.full)" >&2
             start=$(date +%s.%N)
             "$PY" "$OUT/nam_full.py" "$seed" "$THREADS" "$EPOCHS" "$arch" "$X" "$Y" "$split" \
-                "$CASES" "$run/nam" > "$run/nam/log.txt" 2>&1
+                "$run/nam-tools.nam" "$run/nam" > "$run/nam/log.txt" 2>&1
             theirs=$(seconds_since "$start")
             cp "$run/nam/model.nam" "$run/nam-full.nam"
             "$PY" "$OUT/score.py" "$X" "$Y" "$split" "$run/nam-tools.nam" "$run/nam-full.nam" \
