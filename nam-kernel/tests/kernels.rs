@@ -385,6 +385,64 @@ fn lstm_steps_match_the_scalar_reference() {
     assert!(checked >= 2 * 38 * (tables().len() - 1), "{checked}");
 }
 
+#[test]
+fn lstm_layers_equal_their_steps_frame_by_frame() {
+    let mut noise = Noise(0x1a7e_0000);
+    let mut checked = 0;
+    for table in tables() {
+        for (input_size, input_stride) in [(1, 1), (3, 5)] {
+            for h in [1, 5, 8, 24, 33] {
+                let columns = input_size + h;
+                let weight = noise.fill(4 * h * columns);
+                let bias = noise.fill(4 * h);
+                let packed = LstmWeights::pack(table, input_size, h, &weight, &bias);
+                let padded = packed.padded_hidden();
+                let mut start = vec![0.0; 2 * padded];
+                start[..h].copy_from_slice(&noise.fill(h));
+                start[padded..padded + h].copy_from_slice(&noise.fill(h));
+                for frames in [0, 1, 7] {
+                    let inputs = noise.fill(frames * input_stride);
+                    let (mut hidden, mut cell) =
+                        (start[..padded].to_vec(), start[padded..].to_vec());
+                    let mut outputs = vec![f32::NAN; frames * padded];
+                    (table.lstm_layer)(
+                        &packed,
+                        &inputs,
+                        input_stride,
+                        &mut hidden,
+                        &mut cell,
+                        &mut outputs,
+                    );
+
+                    let (mut want_hidden, mut want_cell) =
+                        (start[..padded].to_vec(), start[padded..].to_vec());
+                    for t in 0..frames {
+                        let input = &inputs[t * input_stride..][..input_size];
+                        let mut next = vec![f32::NAN; padded];
+                        (table.lstm_step)(&packed, input, &want_hidden, &mut next, &mut want_cell);
+                        want_hidden = next;
+                        assert_eq!(
+                            outputs[t * padded..][..h],
+                            want_hidden[..h],
+                            "{} input {input_size} hidden {h}: frame {t}",
+                            table.name
+                        );
+                    }
+                    assert_eq!(
+                        hidden[..h],
+                        want_hidden[..h],
+                        "{} hidden {h}: state",
+                        table.name
+                    );
+                    assert_eq!(cell[..h], want_cell[..h], "{} hidden {h}: cell", table.name);
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, tables().len() * 2 * 5 * 3);
+}
+
 /// Random Keras GRU weights: kernel, recurrent, input bias, recurrent bias.
 fn gru_weights(noise: &mut Noise, input_size: usize, h: usize) -> [Vec<f32>; 4] {
     [

@@ -9,6 +9,7 @@
 
 use std::arch::aarch64::*;
 
+use super::lstm;
 use super::simd::{self, Simd, EXPONENT_FROM_SHIFTED};
 use super::{
     one_pass_layer, ConvShape, GruWeights, Kernels, LayerFront, LstmWeights, Output, WaveNetLayer,
@@ -21,6 +22,7 @@ pub(super) static NEON: Kernels = Kernels {
     layer_front: neon_layer_front,
     layer: neon_layer,
     lstm_step: neon_lstm_step,
+    lstm_layer: neon_lstm_layer,
     lstm_lanes: <Neon as Simd>::LANES,
     gru_step: neon_gru_step,
     activate: neon_activate,
@@ -61,6 +63,27 @@ fn neon_layer(
     unsafe { one_pass_layer::layer::<Neon>(layer, input, condition, z, head, out) }
 }
 
+fn neon_lstm_layer(
+    weights: &LstmWeights,
+    inputs: &[f32],
+    input_stride: usize,
+    hidden: &mut [f32],
+    cell: &mut [f32],
+    outputs: &mut [f32],
+) {
+    // SAFETY: as above.
+    unsafe {
+        lstm::run_layer::<simd::SimdLstmStep<Neon>>(
+            weights,
+            inputs,
+            input_stride,
+            hidden,
+            cell,
+            outputs,
+        )
+    }
+}
+
 fn neon_lstm_step(
     weights: &LstmWeights,
     input: &[f32],
@@ -90,7 +113,11 @@ unsafe impl Simd for Neon {
     type V = float32x4_t;
     const LANES: usize = 4;
     const MAX_TILE_VECTORS: usize = 4;
-    const LSTM_CHUNKS: usize = 6;
+    // Three chunks (12 accumulators) leave the activations registers for
+    // their constants: fewer instructions per step than six in one pass
+    // (measured with scripts/aarch64-cost.sh), despite the second pass over
+    // the columns.
+    const LSTM_CHUNKS: usize = 3;
 
     fn tile_rows(vectors: usize) -> usize {
         // 32 registers: at most 24 accumulators.
@@ -198,6 +225,34 @@ unsafe impl Simd for Neon {
                     acc[r][v] = vfmaq_f32(acc[r][v], x, wv);
                 }
             }
+        }
+    }
+    /// The trait's Estrin form with the coefficients as lanes of two
+    /// vectors (`fmla v.4s, v.4s, c.s[k]`): two registers instead of one per
+    /// coefficient, which the LSTM step's 24 gate accumulators leave no room
+    /// for.
+    #[inline(always)]
+    unsafe fn odd_rational(
+        x: float32x4_t,
+        limit: f32,
+        p0: f32,
+        p: &[f32; 3],
+        q: &[f32; 4],
+    ) -> float32x4_t {
+        unsafe {
+            let pc = vld1q_f32([p0, p[0], p[1], p[2]].as_ptr());
+            let qc = vld1q_f32(q.as_ptr());
+            let x = vminnmq_f32(vmaxnmq_f32(x, vdupq_n_f32(-limit)), vdupq_n_f32(limit));
+            let s = vmulq_f32(x, x);
+            let s2 = vmulq_f32(s, s);
+            let num_low = vfmaq_laneq_f32::<1>(vdupq_laneq_f32::<0>(pc), s, pc);
+            let num_high = vfmaq_laneq_f32::<3>(vdupq_laneq_f32::<2>(pc), s, pc);
+            let num = vfmaq_f32(num_low, s2, num_high);
+            let den_low = vfmaq_laneq_f32::<0>(vdupq_n_f32(1.0), s, qc);
+            let den_high = vfmaq_laneq_f32::<2>(vdupq_laneq_f32::<1>(qc), s, qc);
+            let den_high = vfmaq_laneq_f32::<3>(den_high, s2, qc);
+            let den = vfmaq_f32(den_low, s2, den_high);
+            vdivq_f32(vmulq_f32(x, num), den)
         }
     }
     #[inline(always)]

@@ -123,6 +123,90 @@ impl LstmWeights {
     }
 }
 
+/// One table's LSTM step for [`run_layer`]: a type rather than a function
+/// pointer, so the step inlines into the table's loop over frames.
+pub(super) trait LstmStep {
+    /// One step, as [`Kernels::lstm_step`](super::Kernels::lstm_step).
+    ///
+    /// # Safety
+    /// The table's instruction set must be available.
+    unsafe fn step(
+        weights: &LstmWeights,
+        input: &[f32],
+        hidden: &[f32],
+        hidden_out: &mut [f32],
+        cell: &mut [f32],
+    );
+}
+
+/// [`Kernels::lstm_layer`](super::Kernels::lstm_layer) over `K`'s step: frame
+/// `t` reads the hidden state frame `t − 1` wrote into `outputs` (the first
+/// reads `hidden`), and the last frame's state is copied back to `hidden`.
+///
+/// # Safety
+/// As `K::step`.
+///
+/// # Panics
+/// When a length does not fit the layer (see [`Kernels::lstm_layer`](super::Kernels::lstm_layer)).
+#[inline(always)]
+pub(super) unsafe fn run_layer<K: LstmStep>(
+    weights: &LstmWeights,
+    inputs: &[f32],
+    input_stride: usize,
+    hidden: &mut [f32],
+    cell: &mut [f32],
+    outputs: &mut [f32],
+) {
+    let (padded, input_size) = (weights.padded_hidden, weights.input_size);
+    assert!(input_stride >= input_size, "lstm input stride");
+    assert_eq!(hidden.len(), padded, "lstm hidden");
+    assert!(outputs.len().is_multiple_of(padded), "lstm outputs");
+    let frames = outputs.len() / padded;
+    if frames == 0 {
+        return;
+    }
+    assert!(
+        inputs.len() >= (frames - 1) * input_stride + input_size,
+        "lstm inputs"
+    );
+    // SAFETY: the caller's promise.
+    unsafe {
+        K::step(
+            weights,
+            &inputs[..input_size],
+            hidden,
+            &mut outputs[..padded],
+            cell,
+        );
+        for t in 1..frames {
+            let (done, rest) = outputs.split_at_mut(t * padded);
+            K::step(
+                weights,
+                &inputs[t * input_stride..][..input_size],
+                &done[(t - 1) * padded..],
+                &mut rest[..padded],
+                cell,
+            );
+        }
+    }
+    hidden.copy_from_slice(&outputs[(frames - 1) * padded..]);
+}
+
+/// The reference step as an [`LstmStep`].
+pub(super) struct ScalarStep;
+
+impl LstmStep for ScalarStep {
+    unsafe fn step(
+        weights: &LstmWeights,
+        input: &[f32],
+        hidden: &[f32],
+        hidden_out: &mut [f32],
+        cell: &mut [f32],
+    ) {
+        lstm_step(weights, input, hidden, hidden_out, cell);
+    }
+}
+
 /// One LSTM step, the reference; see [`Kernels::lstm_step`](super::Kernels::lstm_step).
 pub(super) fn lstm_step(
     weights: &LstmWeights,

@@ -15,6 +15,8 @@ mod gru;
 mod layer;
 mod lstm;
 mod one_pass_layer;
+#[cfg(target_arch = "x86_64")]
+mod recurrent_avx512;
 mod scalar;
 mod simd;
 #[cfg(target_arch = "x86_64")]
@@ -152,6 +154,16 @@ pub type LstmStepFn = fn(
     cell: &mut [f32],
 );
 
+/// An LSTM layer over a block of frames; see [`Kernels::lstm_layer`].
+pub type LstmLayerFn = fn(
+    weights: &LstmWeights,
+    inputs: &[f32],
+    input_stride: usize,
+    hidden: &mut [f32],
+    cell: &mut [f32],
+    outputs: &mut [f32],
+);
+
 /// A GRU step kernel; see [`Kernels::gru_step`].
 pub type GruStepFn =
     fn(weights: &GruWeights, input: &[f32], hidden: &[f32], hidden_out: &mut [f32]);
@@ -183,6 +195,13 @@ pub struct Kernels {
     /// long). `hidden` and `hidden_out` are distinct buffers: a model swaps
     /// them each step.
     pub lstm_step: LstmStepFn,
+    /// [`Kernels::lstm_step`] for every frame of a block in one call: frame
+    /// `t`'s input is `inputs[t · input_stride ..][..input_size]`, its new
+    /// hidden state goes to `outputs[t · padded_hidden ..]` (`outputs` is a
+    /// whole number of frames) and is the next frame's previous state; the
+    /// state before the block is read from `hidden` and the state after it
+    /// written back there (`hidden`, `cell`: [`LstmWeights::padded_hidden`]).
+    pub lstm_layer: LstmLayerFn,
     /// The chunk width [`LstmWeights::pack`] interleaves gates by for this table.
     pub lstm_lanes: usize,
     /// One GRU time step (Keras' `reset_after` form, see [`GruWeights`]) with

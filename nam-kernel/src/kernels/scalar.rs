@@ -8,6 +8,19 @@ pub(super) static KERNELS: Kernels = Kernels {
     layer_front: layer::layer_front,
     layer: layer::layer,
     lstm_step: lstm::lstm_step,
+    lstm_layer: |weights, inputs, input_stride, hidden, cell, outputs| {
+        // SAFETY: the scalar step needs no instruction set.
+        unsafe {
+            lstm::run_layer::<lstm::ScalarStep>(
+                weights,
+                inputs,
+                input_stride,
+                hidden,
+                cell,
+                outputs,
+            )
+        }
+    },
     lstm_lanes: 1,
     gru_step: gru::gru_step,
     activate: activation::apply,

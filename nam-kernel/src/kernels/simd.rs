@@ -11,6 +11,7 @@
 //! Tail frames that do not fill a vector use masked (or partial) loads and
 //! stores, so every block length takes the same path.
 
+use super::lstm::LstmStep;
 use super::{ConvShape, GruWeights, LayerFront, LstmWeights, Output};
 use crate::format::Activation;
 
@@ -78,6 +79,32 @@ pub(super) unsafe trait Simd {
                     *a = Self::mul_add(wr, xv, *a);
                 }
             }
+        }
+    }
+    /// `x P(x²) / Q(x²)` on `x` clamped to `±limit`, `p0` the constant term
+    /// of `P` and `p` its others, `Q`'s constant term 1: the formula of
+    /// [`super::activation`]'s `tanh` and `sigmoid`, fused. `P` and `Q` are
+    /// evaluated in Estrin's form over `s = x²` and `s²` (`P = (p0 + p₁s) +
+    /// s²(p₂ + p₃s)`), a shorter dependent chain than Horner's.
+    #[inline(always)]
+    unsafe fn odd_rational(x: Self::V, limit: f32, p0: f32, p: &[f32; 3], q: &[f32; 4]) -> Self::V {
+        // SAFETY: arithmetic only.
+        unsafe {
+            let x = Self::min(Self::max(x, Self::splat(-limit)), Self::splat(limit));
+            let s = Self::mul(x, x);
+            let s2 = Self::mul(s, s);
+            let num = Self::mul_add(
+                s2,
+                Self::mul_add(Self::splat(p[2]), s, Self::splat(p[1])),
+                Self::mul_add(Self::splat(p[0]), s, Self::splat(p0)),
+            );
+            let den_high = Self::mul_add(
+                s2,
+                Self::splat(q[3]),
+                Self::mul_add(Self::splat(q[2]), s, Self::splat(q[1])),
+            );
+            let den_low = Self::mul_add(Self::splat(q[0]), s, Self::splat(1.0));
+            Self::div(Self::mul(x, num), Self::mul_add(s2, den_high, den_low))
         }
     }
     /// `2^k` where each lane of `shifted` is `k + ROUND_MAGIC` (an integer
@@ -511,44 +538,23 @@ unsafe fn exp<S: Simd>(x: S::V) -> S::V {
     }
 }
 
-/// `x P(x²) / Q(x²)` on `x` clamped to `±limit`, `Q`'s constant term 1: the
-/// formula of [`super::activation`]'s `tanh` and `sigmoid`, fused (a clamp, two
-/// multiplies, seven multiply-adds and one division; `P` and `Q` are two short
-/// independent chains).
-#[inline(always)]
-unsafe fn odd_rational<S: Simd>(x: S::V, limit: f32, p0: f32, p: &[f32; 3], q: &[f32; 4]) -> S::V {
-    // SAFETY: arithmetic only.
-    unsafe {
-        let x = S::min(S::max(x, S::splat(-limit)), S::splat(limit));
-        let s = S::mul(x, x);
-        let num = S::mul_add(S::splat(p[2]), s, S::splat(p[1]));
-        let num = S::mul_add(num, s, S::splat(p[0]));
-        let num = S::mul_add(num, s, S::splat(p0));
-        let den = S::mul_add(S::splat(q[3]), s, S::splat(q[2]));
-        let den = S::mul_add(den, s, S::splat(q[1]));
-        let den = S::mul_add(den, s, S::splat(q[0]));
-        let den = S::mul_add(den, s, S::splat(1.0));
-        S::div(S::mul(x, num), den)
-    }
-}
-
 /// `tanh(x)`, as [`super::activation::tanh`].
 #[inline(always)]
-unsafe fn tanh<S: Simd>(x: S::V) -> S::V {
+pub(super) unsafe fn tanh<S: Simd>(x: S::V) -> S::V {
     use super::activation::{TANH_LIMIT, TANH_P, TANH_Q};
     // SAFETY: arithmetic only.
-    unsafe { odd_rational::<S>(x, TANH_LIMIT, 1.0, &TANH_P, &TANH_Q) }
+    unsafe { S::odd_rational(x, TANH_LIMIT, 1.0, &TANH_P, &TANH_Q) }
 }
 
 /// `1 / (1 + e^{−x})`, as [`super::activation::sigmoid`].
 #[inline(always)]
-unsafe fn sigmoid<S: Simd>(x: S::V) -> S::V {
+pub(super) unsafe fn sigmoid<S: Simd>(x: S::V) -> S::V {
     use super::activation::{SIGMOID_LIMIT, SIGMOID_P, SIGMOID_Q};
     // SAFETY: arithmetic only.
     unsafe {
         S::add(
             S::splat(0.5),
-            odd_rational::<S>(x, SIGMOID_LIMIT, 0.25, &SIGMOID_P, &SIGMOID_Q),
+            S::odd_rational(x, SIGMOID_LIMIT, 0.25, &SIGMOID_P, &SIGMOID_Q),
         )
     }
 }
@@ -748,6 +754,23 @@ pub(super) unsafe fn lstm_step<S: Simd>(
     }
 }
 
+/// [`lstm_step`] as an [`LstmStep`] for [`super::lstm::run_layer`].
+pub(super) struct SimdLstmStep<S>(std::marker::PhantomData<S>);
+
+impl<S: Simd> LstmStep for SimdLstmStep<S> {
+    #[inline(always)]
+    unsafe fn step(
+        weights: &LstmWeights,
+        input: &[f32],
+        hidden: &[f32],
+        hidden_out: &mut [f32],
+        cell: &mut [f32],
+    ) {
+        // SAFETY: the caller's promise.
+        unsafe { lstm_step::<S>(weights, input, hidden, hidden_out, cell) }
+    }
+}
+
 /// What a recurrent step does with a chunk's four gate vectors: the new
 /// hidden vector of the units from `unit`. A trait with `#[inline(always)]`
 /// methods rather than a closure: a closure is compiled as a function of its
@@ -840,16 +863,21 @@ unsafe fn gate_column<S: Simd, const N: usize>(gates: &mut [[S::V; 4]; N], w: *c
 
 /// The operands of one recurrent step over rows packed like
 /// [`LstmWeights`], as raw pointers checked once.
-struct RecurrentStep<'a> {
-    weights: *const f32,
-    bias: *const f32,
+pub(super) struct RecurrentStep<'a> {
+    /// The packed weights, column by column.
+    pub(super) weights: *const f32,
+    /// The packed bias.
+    pub(super) bias: *const f32,
     /// Packed rows per column.
-    rows: usize,
+    pub(super) rows: usize,
     /// Chunks of `S::LANES` units.
-    chunks: usize,
-    input: &'a [f32],
-    hidden: &'a [f32],
-    hidden_out: *mut f32,
+    pub(super) chunks: usize,
+    /// The input columns' values.
+    pub(super) input: &'a [f32],
+    /// The hidden columns' values (the units, without padding).
+    pub(super) hidden: &'a [f32],
+    /// Where the new hidden state goes (`padded_hidden` floats).
+    pub(super) hidden_out: *mut f32,
 }
 
 impl<'a> RecurrentStep<'a> {
@@ -857,7 +885,7 @@ impl<'a> RecurrentStep<'a> {
     ///
     /// # Panics
     /// When the weights were packed for another chunk width.
-    fn new<S: Simd>(
+    pub(super) fn new<S: Simd>(
         weights: &LstmWeights,
         input: &'a [f32],
         hidden: &'a [f32],

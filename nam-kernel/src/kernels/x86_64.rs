@@ -11,6 +11,8 @@
 
 use std::arch::x86_64::*;
 
+use super::lstm::{self, LstmStep};
+use super::recurrent_avx512;
 use super::simd::{self, Simd, EXPONENT_FROM_SHIFTED};
 use super::{
     one_pass_layer, ConvShape, GruWeights, Kernels, LayerFront, LstmWeights, Output, WaveNetLayer,
@@ -28,9 +30,19 @@ pub(super) fn has_avx512() -> bool {
 }
 
 /// Defines a table whose functions enable `$features` around the generic
-/// kernels instantiated for `$simd` (the LSTM step for `$lstm_simd`).
+/// kernels instantiated for `$simd`, and the recurrent steps `$lstm_step` (an
+/// [`LstmStep`]) and `$gru_step` over weights packed by chunks of
+/// `$lstm_lanes` units.
 macro_rules! table {
-    ($table:ident, $name:literal, $simd:ty, $lstm_simd:ty, $features:literal) => {
+    (
+        $table:ident,
+        $name:literal,
+        $simd:ty,
+        $lstm_step:ty,
+        $gru_step:path,
+        $lstm_lanes:expr,
+        $features:literal
+    ) => {
         pub(super) static $table: Kernels = Kernels {
             name: $name,
             conv: |shape, weights, bias, output, input, out| {
@@ -86,14 +98,36 @@ macro_rules! table {
                     hidden_out: &mut [f32],
                     cell: &mut [f32],
                 ) {
-                    unsafe {
-                        simd::lstm_step::<$lstm_simd>(weights, input, hidden, hidden_out, cell)
-                    }
+                    unsafe { <$lstm_step>::step(weights, input, hidden, hidden_out, cell) }
                 }
                 // SAFETY: as above.
                 unsafe { lstm_step(weights, input, hidden, hidden_out, cell) }
             },
-            lstm_lanes: <$lstm_simd as Simd>::LANES,
+            lstm_layer: |weights, inputs, input_stride, hidden, cell, outputs| {
+                #[target_feature(enable = $features)]
+                fn lstm_layer(
+                    weights: &LstmWeights,
+                    inputs: &[f32],
+                    input_stride: usize,
+                    hidden: &mut [f32],
+                    cell: &mut [f32],
+                    outputs: &mut [f32],
+                ) {
+                    unsafe {
+                        lstm::run_layer::<$lstm_step>(
+                            weights,
+                            inputs,
+                            input_stride,
+                            hidden,
+                            cell,
+                            outputs,
+                        )
+                    }
+                }
+                // SAFETY: as above.
+                unsafe { lstm_layer(weights, inputs, input_stride, hidden, cell, outputs) }
+            },
+            lstm_lanes: $lstm_lanes,
             gru_step: |weights, input, hidden, hidden_out| {
                 #[target_feature(enable = $features)]
                 fn gru_step(
@@ -102,7 +136,7 @@ macro_rules! table {
                     hidden: &[f32],
                     hidden_out: &mut [f32],
                 ) {
-                    unsafe { simd::gru_step::<$lstm_simd>(weights, input, hidden, hidden_out) }
+                    unsafe { $gru_step(weights, input, hidden, hidden_out) }
                 }
                 // SAFETY: as above.
                 unsafe { gru_step(weights, input, hidden, hidden_out) }
@@ -119,11 +153,27 @@ macro_rules! table {
     };
 }
 
-table!(AVX2_FMA, "avx2-fma", Avx2, Avx2, "avx2,fma");
-// The LSTM step keeps 8-lane vectors: common hidden sizes (a multiple of 8,
-// rarely of 16) then need no padding units, and on cores that split a 512-bit
-// FMA in two (Zen 4) wider vectors would only add padding work.
-table!(AVX512, "avx512", Avx512, Avx2, "avx512f,avx2,fma");
+table!(
+    AVX2_FMA,
+    "avx2-fma",
+    Avx2,
+    simd::SimdLstmStep<Avx2>,
+    simd::gru_step::<Avx2>,
+    Avx2::LANES,
+    "avx2,fma"
+);
+// The recurrent steps keep the 8-unit chunks of AVX2's packing, two gates to
+// a 512-bit vector: common hidden sizes (a multiple of 8, rarely of 16) then
+// need no padding units.
+table!(
+    AVX512,
+    "avx512",
+    Avx512,
+    recurrent_avx512::PairedLstmStep,
+    recurrent_avx512::gru_step,
+    Avx2::LANES,
+    "avx512f,avx2,fma"
+);
 
 /// AVX2 + FMA vectors.
 pub(super) struct Avx2;

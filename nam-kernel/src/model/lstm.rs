@@ -1,40 +1,24 @@
-//! Streaming LSTM, one sample at a time (the recurrence allows nothing else).
+//! Streaming LSTM: each layer runs over a whole block in one kernel call
+//! ([`Kernels::lstm_layer`]), then the linear head reads every frame's last
+//! hidden state.
 
 use super::conv::WeightCursor;
 use crate::error::BuildError;
 use crate::format::LstmConfig;
 use crate::kernels::{Kernels, LstmWeights};
 
-/// One LSTM layer: packed weights, and the hidden state in two buffers that
-/// swap each step (a step reads one and writes the other).
+/// Frames per kernel call: longer blocks run in slices of this many, so the
+/// per-frame hidden states of two layers stay small (and in cache).
+const SLICE_FRAMES: usize = 64;
+
+/// One LSTM layer: packed weights and its state.
 #[derive(Clone, Debug)]
 struct LstmLayer {
     weights: LstmWeights,
     initial_hidden: Vec<f32>,
     initial_cell: Vec<f32>,
-    hidden: [Vec<f32>; 2],
-    /// Which of `hidden` holds the current state.
-    current: usize,
+    hidden: Vec<f32>,
     cell: Vec<f32>,
-}
-
-impl LstmLayer {
-    /// The current hidden state (the units, without padding).
-    fn hidden(&self) -> &[f32] {
-        &self.hidden[self.current][..self.weights.hidden_size()]
-    }
-
-    /// One time step from `input`.
-    fn step(&mut self, kernels: &Kernels, input: &[f32]) {
-        let [first, second] = &mut self.hidden;
-        let (hidden, hidden_out) = if self.current == 0 {
-            (first, second)
-        } else {
-            (second, first)
-        };
-        (kernels.lstm_step)(&self.weights, input, hidden, hidden_out, &mut self.cell);
-        self.current ^= 1;
-    }
 }
 
 /// A runnable LSTM with its linear head.
@@ -43,6 +27,10 @@ pub(crate) struct Lstm {
     layers: Vec<LstmLayer>,
     head_weights: Vec<f32>,
     head_bias: f32,
+    /// Every frame's hidden state of a slice, for two layers in turn (the
+    /// one a layer reads and the one it writes): [`SLICE_FRAMES`] × the
+    /// widest padded state each.
+    states: [Vec<f32>; 2],
 }
 
 impl Lstm {
@@ -69,8 +57,7 @@ impl Lstm {
             let initial_hidden = padded(cursor.take(h)?);
             let initial_cell = padded(cursor.take(h)?);
             layers.push(LstmLayer {
-                hidden: [initial_hidden.clone(), initial_hidden.clone()],
-                current: 0,
+                hidden: initial_hidden.clone(),
                 cell: initial_cell.clone(),
                 initial_hidden,
                 initial_cell,
@@ -80,41 +67,86 @@ impl Lstm {
         let head_weights = cursor.take(h)?.to_vec();
         let head_bias = cursor.scalar()?;
         cursor.finish()?;
+        let widest = layers
+            .iter()
+            .map(|layer| layer.weights.padded_hidden())
+            .max()
+            .unwrap_or(0);
         Ok(Self {
             layers,
             head_weights,
             head_bias,
+            states: [
+                vec![0.0; SLICE_FRAMES * widest],
+                vec![0.0; SLICE_FRAMES * widest],
+            ],
         })
     }
 
     /// Back to the stored initial state (the state the trainer reached on silence).
     pub(crate) fn clear(&mut self) {
         for layer in &mut self.layers {
-            layer.hidden[layer.current].copy_from_slice(&layer.initial_hidden);
+            layer.hidden.copy_from_slice(&layer.initial_hidden);
             layer.cell.copy_from_slice(&layer.initial_cell);
         }
     }
 
     pub(crate) fn process_block(&mut self, kernels: &Kernels, input: &[f32], output: &mut [f32]) {
-        for (x, y) in input.iter().zip(output.iter_mut()) {
-            // The format requires at least one layer.
-            let Some((first, rest)) = self.layers.split_first_mut() else {
-                *y = self.head_bias;
-                continue;
-            };
-            first.step(kernels, std::slice::from_ref(x));
-            let mut previous: &LstmLayer = first;
-            for layer in rest {
-                layer.step(kernels, previous.hidden());
-                previous = layer;
-            }
-            let dot: f32 = previous
-                .hidden()
-                .iter()
-                .zip(&self.head_weights)
-                .map(|(a, b)| a * b)
-                .sum();
-            *y = dot + self.head_bias;
+        for (input, output) in input
+            .chunks(SLICE_FRAMES)
+            .zip(output.chunks_mut(SLICE_FRAMES))
+        {
+            self.process_slice(kernels, input, output);
         }
     }
+
+    /// At most [`SLICE_FRAMES`] frames: every layer over the slice, then the head.
+    fn process_slice(&mut self, kernels: &Kernels, input: &[f32], output: &mut [f32]) {
+        let frames = input.len();
+        let [first, second] = &mut self.states;
+        let (mut read, mut write) = (first, second);
+        // The previous layer's states: the input samples for the first layer.
+        let (mut inputs, mut stride): (&[f32], usize) = (input, 1);
+        for layer in &mut self.layers {
+            let padded = layer.weights.padded_hidden();
+            let outputs = &mut write[..frames * padded];
+            (kernels.lstm_layer)(
+                &layer.weights,
+                inputs,
+                stride,
+                &mut layer.hidden,
+                &mut layer.cell,
+                outputs,
+            );
+            std::mem::swap(&mut read, &mut write);
+            (inputs, stride) = (&read[..frames * padded], padded);
+        }
+        let hidden_size = self.head_weights.len();
+        if self.layers.is_empty() {
+            // The format requires at least one layer.
+            output.fill(self.head_bias);
+            return;
+        }
+        for (y, state) in output.iter_mut().zip(inputs.chunks_exact(stride)) {
+            *y = dot(&state[..hidden_size], &self.head_weights) + self.head_bias;
+        }
+    }
+}
+
+/// `a · b` over eight independent partial sums: a dependent chain of one add
+/// per unit would delay every sample's output by that many add latencies.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    const PARTS: usize = 8;
+    let mut parts = [0.0_f32; PARTS];
+    let (a_chunks, b_chunks) = (a.chunks_exact(PARTS), b.chunks_exact(PARTS));
+    let tail: f32 = (a_chunks.remainder().iter())
+        .zip(b_chunks.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (a, b) in a_chunks.zip(b_chunks) {
+        for ((part, x), y) in parts.iter_mut().zip(a).zip(b) {
+            *part += x * y;
+        }
+    }
+    parts.iter().sum::<f32>() + tail
 }
