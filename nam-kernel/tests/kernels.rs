@@ -386,25 +386,27 @@ fn lstm_steps_match_the_scalar_reference() {
 }
 
 #[test]
-fn lstm_layers_equal_their_steps_frame_by_frame() {
+fn lstm_layers_match_the_scalar_reference_frame_by_frame() {
     let mut noise = Noise(0x1a7e_0000);
     let mut checked = 0;
-    for table in tables() {
-        for (input_size, input_stride) in [(1, 1), (3, 5)] {
-            for h in [1, 5, 8, 24, 33] {
-                let columns = input_size + h;
-                let weight = noise.fill(4 * h * columns);
-                let bias = noise.fill(4 * h);
-                let packed = LstmWeights::pack(table, input_size, h, &weight, &bias);
-                let padded = packed.padded_hidden();
-                let mut start = vec![0.0; 2 * padded];
-                start[..h].copy_from_slice(&noise.fill(h));
-                start[padded..padded + h].copy_from_slice(&noise.fill(h));
-                for frames in [0, 1, 7] {
-                    let inputs = noise.fill(frames * input_stride);
-                    let (mut hidden, mut cell) =
-                        (start[..padded].to_vec(), start[padded..].to_vec());
-                    let mut outputs = vec![f32::NAN; frames * padded];
+    for (input_size, input_stride) in [(1, 1), (3, 5)] {
+        for h in [1, 5, 8, 16, 24, 33, 56] {
+            let columns = input_size + h;
+            let weight = noise.fill(4 * h * columns);
+            let bias = noise.fill(4 * h);
+            let (hidden, cell) = (noise.fill(h), noise.fill(h));
+            for frames in [0, 1, 7] {
+                let inputs = noise.fill(frames * input_stride);
+                // Every frame's hidden state, then the final cell state.
+                let run = |table: &Kernels| {
+                    let packed = LstmWeights::pack(table, input_size, h, &weight, &bias);
+                    let padded = |state: &[f32]| {
+                        let mut buffer = vec![0.0; packed.padded_hidden()];
+                        buffer[..h].copy_from_slice(state);
+                        buffer
+                    };
+                    let (mut hidden, mut cell) = (padded(&hidden), padded(&cell));
+                    let mut outputs = vec![f32::NAN; frames * packed.padded_hidden()];
                     (table.lstm_layer)(
                         &packed,
                         &inputs,
@@ -413,34 +415,31 @@ fn lstm_layers_equal_their_steps_frame_by_frame() {
                         &mut cell,
                         &mut outputs,
                     );
-
-                    let (mut want_hidden, mut want_cell) =
-                        (start[..padded].to_vec(), start[padded..].to_vec());
-                    for t in 0..frames {
-                        let input = &inputs[t * input_stride..][..input_size];
-                        let mut next = vec![f32::NAN; padded];
-                        (table.lstm_step)(&packed, input, &want_hidden, &mut next, &mut want_cell);
-                        want_hidden = next;
-                        assert_eq!(
-                            outputs[t * padded..][..h],
-                            want_hidden[..h],
-                            "{} input {input_size} hidden {h}: frame {t}",
+                    let mut states: Vec<f32> = outputs
+                        .chunks_exact(packed.padded_hidden())
+                        .flat_map(|frame| frame[..h].to_vec())
+                        .collect();
+                    if frames > 0 {
+                        assert_eq!(hidden[..h], states[(frames - 1) * h..], "{}", table.name);
+                    }
+                    states.extend(&cell[..h]);
+                    states
+                };
+                let want = run(tables()[0]);
+                for table in tables() {
+                    for (k, (got, want)) in run(table).iter().zip(&want).enumerate() {
+                        assert!(
+                            (got - want).abs() <= 1e-5,
+                            "{} input {input_size} hidden {h}, {frames} frames, value {k}: {got} vs {want}",
                             table.name
                         );
                     }
-                    assert_eq!(
-                        hidden[..h],
-                        want_hidden[..h],
-                        "{} hidden {h}: state",
-                        table.name
-                    );
-                    assert_eq!(cell[..h], want_cell[..h], "{} hidden {h}: cell", table.name);
                     checked += 1;
                 }
             }
         }
     }
-    assert_eq!(checked, tables().len() * 2 * 5 * 3);
+    assert_eq!(checked, tables().len() * 2 * 7 * 3);
 }
 
 /// Random Keras GRU weights: kernel, recurrent, input bias, recurrent bias.

@@ -1,9 +1,9 @@
-//! The AVX-512 table's LSTM and GRU steps: the AVX2 packing ([`LstmWeights`]
-//! with chunks of 8 units) read two gates at a time.
+//! The AVX-512 table's LSTM step for [`Kernels::lstm_layer`](super::Kernels::lstm_layer):
+//! the AVX2 packing ([`LstmWeights`] with chunks of 8 units) read two gates at
+//! a time.
 //!
 //! A chunk's four packed gate rows are 32 consecutive floats, so one 512-bit
-//! vector holds two gates (`[i | f]` and `[g | o]` for the LSTM, `[z | r]` and
-//! `[n_x | n_h]` for the GRU). The gate product then takes half the
+//! vector holds two gates (`[i | f]` and `[g | o]`). The gate product then takes half the
 //! instructions of 8-lane vectors without the padding units 16-lane chunks
 //! would add to common hidden sizes (24 units would become 32), and each
 //! accumulator is split over even and odd hidden columns, which halves the
@@ -17,7 +17,7 @@ use std::arch::x86_64::*;
 use super::lstm::LstmStep;
 use super::simd::{sigmoid, tanh, RecurrentStep};
 use super::x86_64::{Avx2, Avx512};
-use super::{GruWeights, LstmWeights};
+use super::LstmWeights;
 
 /// Units per packed chunk: the AVX2 packing's.
 const LANES: usize = 8;
@@ -56,88 +56,40 @@ unsafe fn lstm_step(
 ) {
     weights.check_step(input, hidden, hidden_out, cell);
     let step = RecurrentStep::new::<Avx2>(weights, input, hidden, hidden_out);
-    // SAFETY: `check_step` gives `padded_hidden` floats in `cell`; `run`
-    // hands the update whole chunks below `padded_hidden`.
+    let cell = cell.as_mut_ptr();
+    let mut chunk = 0;
+    // SAFETY: `check_step` gives `padded_hidden` floats in `cell`, and every
+    // group of chunks stays under `step.chunks`.
     unsafe {
-        run(
-            &step,
-            &mut LstmUpdate {
-                cell: cell.as_mut_ptr(),
-            },
-        )
+        while chunk < step.chunks {
+            chunk += match (step.chunks - chunk).min(MAX_CHUNKS) {
+                1 => chunks::<1>(&step, chunk, cell),
+                2 => chunks::<2>(&step, chunk, cell),
+                3 => chunks::<3>(&step, chunk, cell),
+                4 => chunks::<4>(&step, chunk, cell),
+                5 => chunks::<5>(&step, chunk, cell),
+                _ => chunks::<6>(&step, chunk, cell),
+            };
+        }
     }
 }
 
-/// One GRU step (see [`Kernels::gru_step`](super::Kernels::gru_step)).
+/// One chunk's update from its gates `[i | f]` and `[g | o]`:
+/// `c = σ(f)·c + σ(i)·tanh(g)` at `cell`, and the new hidden vector
+/// `σ(o)·tanh(c)`.
 ///
 /// # Safety
-/// AVX-512F, AVX2 and FMA must be available.
+/// The table's features must be available; `cell` holds 8 floats.
 #[inline(always)]
-pub(super) unsafe fn gru_step(
-    weights: &GruWeights,
-    input: &[f32],
-    hidden: &[f32],
-    hidden_out: &mut [f32],
-) {
-    weights.check_step(input, hidden, hidden_out);
-    let step = RecurrentStep::new::<Avx2>(weights.packed(), input, hidden, hidden_out);
-    // SAFETY: `check_step` gives `padded_hidden` floats in `hidden`; `run`
-    // hands the update whole chunks below `padded_hidden`.
+unsafe fn update(cell: *mut f32, i_f: __m512, g_o: __m512) -> __m256 {
     unsafe {
-        run(
-            &step,
-            &mut GruUpdate {
-                previous: hidden.as_ptr(),
-            },
-        )
-    }
-}
-
-/// What a step does with one chunk's gates, two per vector: the chunk's new
-/// hidden vector.
-trait PairedUpdate {
-    /// # Safety
-    /// The table's features must be available; `unit` is a chunk's first
-    /// unit within the buffers the update holds.
-    unsafe fn update(&mut self, unit: usize, first: __m512, second: __m512) -> __m256;
-}
-
-/// `[i | f]`, `[g | o]` to `c = σ(f)·c + σ(i)·tanh(g)` and `σ(o)·tanh(c)`.
-struct LstmUpdate {
-    cell: *mut f32,
-}
-
-impl PairedUpdate for LstmUpdate {
-    #[inline(always)]
-    unsafe fn update(&mut self, unit: usize, i_f: __m512, g_o: __m512) -> __m256 {
-        unsafe {
-            let i_f = sigmoid::<Avx512>(i_f);
-            let g_o = tanh_low_sigmoid_high(g_o);
-            let (i, f) = (low(i_f), high(i_f));
-            let (g, o) = (low(g_o), high(g_o));
-            let cell = self.cell.add(unit);
-            let c = _mm256_fmadd_ps(f, _mm256_loadu_ps(cell), _mm256_mul_ps(i, g));
-            _mm256_storeu_ps(cell, c);
-            _mm256_mul_ps(o, tanh::<Avx2>(c))
-        }
-    }
-}
-
-/// `[z | r]`, `[n_x | n_h]` to `n = tanh(n_x + σ(r)·n_h)` and `h' = n + σ(z)·(h − n)`.
-struct GruUpdate {
-    previous: *const f32,
-}
-
-impl PairedUpdate for GruUpdate {
-    #[inline(always)]
-    unsafe fn update(&mut self, unit: usize, z_r: __m512, n: __m512) -> __m256 {
-        unsafe {
-            let z_r = sigmoid::<Avx512>(z_r);
-            let (z, r) = (low(z_r), high(z_r));
-            let n = tanh::<Avx2>(_mm256_fmadd_ps(r, high(n), low(n)));
-            let previous = _mm256_loadu_ps(self.previous.add(unit));
-            _mm256_fmadd_ps(z, _mm256_sub_ps(previous, n), n)
-        }
+        let i_f = sigmoid::<Avx512>(i_f);
+        let g_o = tanh_low_sigmoid_high(g_o);
+        let (i, f) = (low(i_f), high(i_f));
+        let (g, o) = (low(g_o), high(g_o));
+        let c = _mm256_fmadd_ps(f, _mm256_loadu_ps(cell), _mm256_mul_ps(i, g));
+        _mm256_storeu_ps(cell, c);
+        _mm256_mul_ps(o, tanh::<Avx2>(c))
     }
 }
 
@@ -176,27 +128,6 @@ unsafe fn high(v: __m512) -> __m256 {
     unsafe { _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v))) }
 }
 
-/// Every chunk, up to [`MAX_CHUNKS`] at a time.
-///
-/// # Safety
-/// As [`lstm_step`]; the update's buffers hold `padded_hidden` floats.
-#[inline(always)]
-unsafe fn run<U: PairedUpdate>(step: &RecurrentStep, update: &mut U) {
-    let mut chunk = 0;
-    unsafe {
-        while chunk < step.chunks {
-            chunk += match (step.chunks - chunk).min(MAX_CHUNKS) {
-                1 => chunks::<U, 1>(step, chunk, update),
-                2 => chunks::<U, 2>(step, chunk, update),
-                3 => chunks::<U, 3>(step, chunk, update),
-                4 => chunks::<U, 4>(step, chunk, update),
-                5 => chunks::<U, 5>(step, chunk, update),
-                _ => chunks::<U, 6>(step, chunk, update),
-            };
-        }
-    }
-}
-
 /// Two gate vectors per chunk: `[first two gates, last two gates]`.
 type Gates<const N: usize> = [[__m512; 2]; N];
 
@@ -204,13 +135,10 @@ type Gates<const N: usize> = [[__m512; 2]; N];
 /// Returns `N`.
 ///
 /// # Safety
-/// As [`run`], with `first + N` within the packed chunks.
+/// As [`lstm_step`], with `first + N` within the packed chunks and `cell`
+/// holding every chunk's units.
 #[inline(always)]
-unsafe fn chunks<U: PairedUpdate, const N: usize>(
-    step: &RecurrentStep,
-    first: usize,
-    update: &mut U,
-) -> usize {
+unsafe fn chunks<const N: usize>(step: &RecurrentStep, first: usize, cell: *mut f32) -> usize {
     let row0 = first * 4 * LANES;
     unsafe {
         let mut even: Gates<N> = [[_mm512_setzero_ps(); 2]; N];
@@ -236,8 +164,8 @@ unsafe fn chunks<U: PairedUpdate, const N: usize>(
         }
         for (n, (even, odd)) in even.into_iter().zip(odd).enumerate() {
             let unit = (first + n) * LANES;
-            let new = update.update(
-                unit,
+            let new = update(
+                cell.add(unit),
                 _mm512_add_ps(even[0], odd[0]),
                 _mm512_add_ps(even[1], odd[1]),
             );
