@@ -333,6 +333,13 @@ fn poisoned_scratch(len: usize) -> Vec<f32> {
     vec![f32::NAN; len]
 }
 
+/// A state of `weights`' units padded with zeros to its padded length.
+fn padded(weights: &LstmWeights, state: &[f32]) -> Vec<f32> {
+    let mut buffer = vec![0.0; weights.padded_hidden()];
+    buffer[..state.len()].copy_from_slice(state);
+    buffer
+}
+
 #[test]
 fn lstm_steps_match_the_scalar_reference() {
     let mut noise = Noise(0x1517_0000);
@@ -348,12 +355,7 @@ fn lstm_steps_match_the_scalar_reference() {
             let cell = noise.fill(h);
             let run = |table: &Kernels| {
                 let packed = LstmWeights::pack(table, input_size, h, &weight, &bias);
-                let padded = |state: &[f32]| {
-                    let mut buffer = vec![0.0; packed.padded_hidden()];
-                    buffer[..h].copy_from_slice(state);
-                    buffer
-                };
-                let (mut hidden, mut cell) = (padded(&hidden), padded(&cell));
+                let (mut hidden, mut cell) = (padded(&packed, &hidden), padded(&packed, &cell));
                 let mut next = vec![f32::NAN; packed.padded_hidden()];
                 // Several steps, so the state feeds back as in a model.
                 for _ in 0..4 {
@@ -400,12 +402,7 @@ fn lstm_layers_match_the_scalar_reference_frame_by_frame() {
                 // Every frame's hidden state, then the final cell state.
                 let run = |table: &Kernels| {
                     let packed = LstmWeights::pack(table, input_size, h, &weight, &bias);
-                    let padded = |state: &[f32]| {
-                        let mut buffer = vec![0.0; packed.padded_hidden()];
-                        buffer[..h].copy_from_slice(state);
-                        buffer
-                    };
-                    let (mut hidden, mut cell) = (padded(&hidden), padded(&cell));
+                    let (mut hidden, mut cell) = (padded(&packed, &hidden), padded(&packed, &cell));
                     let mut outputs = vec![f32::NAN; frames * packed.padded_hidden()];
                     (table.lstm_layer)(
                         &packed,
