@@ -227,34 +227,6 @@ unsafe impl Simd for Neon {
             }
         }
     }
-    /// The trait's Estrin form with the coefficients as lanes of two
-    /// vectors (`fmla v.4s, v.4s, c.s[k]`): two registers instead of one per
-    /// coefficient, which the LSTM step's 24 gate accumulators leave no room
-    /// for.
-    #[inline(always)]
-    unsafe fn odd_rational(
-        x: float32x4_t,
-        limit: f32,
-        p0: f32,
-        p: &[f32; 3],
-        q: &[f32; 4],
-    ) -> float32x4_t {
-        unsafe {
-            let pc = vld1q_f32([p0, p[0], p[1], p[2]].as_ptr());
-            let qc = vld1q_f32(q.as_ptr());
-            let x = vminnmq_f32(vmaxnmq_f32(x, vdupq_n_f32(-limit)), vdupq_n_f32(limit));
-            let s = vmulq_f32(x, x);
-            let s2 = vmulq_f32(s, s);
-            let num_low = vfmaq_laneq_f32::<1>(vdupq_laneq_f32::<0>(pc), s, pc);
-            let num_high = vfmaq_laneq_f32::<3>(vdupq_laneq_f32::<2>(pc), s, pc);
-            let num = vfmaq_f32(num_low, s2, num_high);
-            let den_low = vfmaq_laneq_f32::<0>(vdupq_n_f32(1.0), s, qc);
-            let den_high = vfmaq_laneq_f32::<2>(vdupq_laneq_f32::<1>(qc), s, qc);
-            let den_high = vfmaq_laneq_f32::<3>(den_high, s2, qc);
-            let den = vfmaq_f32(den_low, s2, den_high);
-            vdivq_f32(vmulq_f32(x, num), den)
-        }
-    }
     #[inline(always)]
     unsafe fn exp2_from_shifted(shifted: float32x4_t) -> float32x4_t {
         unsafe {

@@ -26,7 +26,9 @@ const LANES: usize = 8;
 /// two vectors per chunk in 24 of the 32 registers.
 const MAX_CHUNKS: usize = 6;
 
-/// [`lstm_step`] as an [`LstmStep`] for [`super::lstm::run_layer`].
+/// One LSTM step (see [`Kernels::lstm_step`](super::Kernels::lstm_step)) as
+/// an [`LstmStep`] for [`super::lstm::run_layer`]; its safety condition is
+/// AVX-512F, AVX2 and FMA.
 pub(super) struct PairedLstmStep;
 
 impl LstmStep for PairedLstmStep {
@@ -38,38 +40,23 @@ impl LstmStep for PairedLstmStep {
         hidden_out: &mut [f32],
         cell: &mut [f32],
     ) {
-        unsafe { lstm_step(weights, input, hidden, hidden_out, cell) }
-    }
-}
-
-/// One LSTM step (see [`Kernels::lstm_step`](super::Kernels::lstm_step)).
-///
-/// # Safety
-/// AVX-512F, AVX2 and FMA must be available.
-#[inline(always)]
-unsafe fn lstm_step(
-    weights: &LstmWeights,
-    input: &[f32],
-    hidden: &[f32],
-    hidden_out: &mut [f32],
-    cell: &mut [f32],
-) {
-    weights.check_step(input, hidden, hidden_out, cell);
-    let step = RecurrentStep::new::<Avx2>(weights, input, hidden, hidden_out);
-    let cell = cell.as_mut_ptr();
-    let mut chunk = 0;
-    // SAFETY: `check_step` gives `padded_hidden` floats in `cell`, and every
-    // group of chunks stays under `step.chunks`.
-    unsafe {
-        while chunk < step.chunks {
-            chunk += match (step.chunks - chunk).min(MAX_CHUNKS) {
-                1 => chunks::<1>(&step, chunk, cell),
-                2 => chunks::<2>(&step, chunk, cell),
-                3 => chunks::<3>(&step, chunk, cell),
-                4 => chunks::<4>(&step, chunk, cell),
-                5 => chunks::<5>(&step, chunk, cell),
-                _ => chunks::<6>(&step, chunk, cell),
-            };
+        weights.check_step(input, hidden, hidden_out, cell);
+        let step = RecurrentStep::new::<Avx2>(weights, input, hidden, hidden_out);
+        let cell = cell.as_mut_ptr();
+        let mut chunk = 0;
+        // SAFETY: `check_step` gives `padded_hidden` floats in `cell`, and every
+        // group of chunks stays under `step.chunks`.
+        unsafe {
+            while chunk < step.chunks {
+                chunk += match (step.chunks - chunk).min(MAX_CHUNKS) {
+                    1 => chunks::<1>(&step, chunk, cell),
+                    2 => chunks::<2>(&step, chunk, cell),
+                    3 => chunks::<3>(&step, chunk, cell),
+                    4 => chunks::<4>(&step, chunk, cell),
+                    5 => chunks::<5>(&step, chunk, cell),
+                    _ => chunks::<6>(&step, chunk, cell),
+                };
+            }
         }
     }
 }
@@ -135,7 +122,7 @@ type Gates<const N: usize> = [[__m512; 2]; N];
 /// Returns `N`.
 ///
 /// # Safety
-/// As [`lstm_step`], with `first + N` within the packed chunks and `cell`
+/// As [`PairedLstmStep`], with `first + N` within the packed chunks and `cell`
 /// holding every chunk's units.
 #[inline(always)]
 unsafe fn chunks<const N: usize>(step: &RecurrentStep, first: usize, cell: *mut f32) -> usize {

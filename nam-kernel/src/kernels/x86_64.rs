@@ -11,7 +11,7 @@
 
 use std::arch::x86_64::*;
 
-use super::lstm::{self, LstmStep};
+use super::lstm;
 use super::recurrent_avx512;
 use super::simd::{self, Simd, EXPONENT_FROM_SHIFTED};
 use super::{
@@ -30,18 +30,16 @@ pub(super) fn has_avx512() -> bool {
 }
 
 /// Defines a table whose functions enable `$features` around the generic
-/// kernels instantiated for `$simd`, and the recurrent kernels over weights
-/// packed by chunks of `$lstm_lanes` units: the single steps `$lstm_step` (an
-/// [`LstmStep`]) and `$gru_step`, and the LSTM layer over `$lstm_layer_step`.
+/// kernels instantiated for `$simd`, the recurrent steps for `$lstm_simd`
+/// (whose lanes the weights are packed by) and the LSTM layer over
+/// `$lstm_layer_step` (an [`LstmStep`](lstm::LstmStep) on that packing).
 macro_rules! table {
     (
         $table:ident,
         $name:literal,
         $simd:ty,
-        $lstm_step:ty,
+        $lstm_simd:ty,
         $lstm_layer_step:ty,
-        $gru_step:path,
-        $lstm_lanes:expr,
         $features:literal
     ) => {
         pub(super) static $table: Kernels = Kernels {
@@ -99,7 +97,9 @@ macro_rules! table {
                     hidden_out: &mut [f32],
                     cell: &mut [f32],
                 ) {
-                    unsafe { <$lstm_step>::step(weights, input, hidden, hidden_out, cell) }
+                    unsafe {
+                        simd::lstm_step::<$lstm_simd>(weights, input, hidden, hidden_out, cell)
+                    }
                 }
                 // SAFETY: as above.
                 unsafe { lstm_step(weights, input, hidden, hidden_out, cell) }
@@ -128,7 +128,7 @@ macro_rules! table {
                 // SAFETY: as above.
                 unsafe { lstm_layer(weights, inputs, input_stride, hidden, cell, outputs) }
             },
-            lstm_lanes: $lstm_lanes,
+            lstm_lanes: <$lstm_simd as Simd>::LANES,
             gru_step: |weights, input, hidden, hidden_out| {
                 #[target_feature(enable = $features)]
                 fn gru_step(
@@ -137,7 +137,7 @@ macro_rules! table {
                     hidden: &[f32],
                     hidden_out: &mut [f32],
                 ) {
-                    unsafe { $gru_step(weights, input, hidden, hidden_out) }
+                    unsafe { simd::gru_step::<$lstm_simd>(weights, input, hidden, hidden_out) }
                 }
                 // SAFETY: as above.
                 unsafe { gru_step(weights, input, hidden, hidden_out) }
@@ -158,10 +158,8 @@ table!(
     AVX2_FMA,
     "avx2-fma",
     Avx2,
+    Avx2,
     simd::SimdLstmStep<Avx2>,
-    simd::SimdLstmStep<Avx2>,
-    simd::gru_step::<Avx2>,
-    Avx2::LANES,
     "avx2,fma"
 );
 // The recurrent kernels keep the 8-unit chunks of AVX2's packing: common
@@ -174,10 +172,8 @@ table!(
     AVX512,
     "avx512",
     Avx512,
-    simd::SimdLstmStep<Avx2>,
+    Avx2,
     recurrent_avx512::PairedLstmStep,
-    simd::gru_step::<Avx2>,
-    Avx2::LANES,
     "avx512f,avx2,fma"
 );
 
