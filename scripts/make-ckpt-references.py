@@ -6,7 +6,7 @@ validation steps), the best checkpoint Lightning's ModelCheckpoint keeps, and
 the .nam file the trainer's CLI would export from it (loaded back with
 load_from_checkpoint, eval mode, model.net.export; see nam/train/full.py).
 
-    python make-ckpt-references.py OUT_DIR
+    python make-ckpt-references.py OUT_DIR [CASE...]
 
 Writes OUT_DIR/<case>.ckpt, <case>.json (the config; the whole training
 config for some cases, only its `net` part for the others, as `nam-tools
@@ -23,7 +23,12 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from nam.train.lightning_module import LightningModule
+from nam.train.core import _apply_packed_best_checkpoints as apply_packed_best_checkpoints
+from nam.train.lightning_module import (
+    LightningModule,
+    PackedLightningModule,
+    PackedMaskCallback,
+)
 
 SAMPLE_RATE = 48_000
 
@@ -40,6 +45,37 @@ def layer_array(input_size, channels, head_out, dilations, **extra):
     }
     config.update(extra)
     return config
+
+
+def packed_submodel(channels):
+    return {
+        "layers_configs": [
+            layer_array(
+                1,
+                channels,
+                1,
+                [1, 3, 7, 1],
+                kernel_sizes=[3, 3, 3, 5],
+                activation="LeakyReLU",
+                gated=False,
+                head={"out_channels": 1, "kernel_size": 4, "bias": True},
+            )
+        ],
+        "head_scale": 0.01,
+    }
+
+
+def packed_two_arrays(channels, head):
+    return {
+        "layers_configs": [
+            layer_array(1, channels, head, [1, 2], activation="Tanh"),
+            {
+                **layer_array(channels, head, 1, [1, 4], activation="LeakyReLU"),
+                "head": {"out_channels": 1, "kernel_size": 1, "bias": True},
+            },
+        ],
+        "head_scale": 0.02,
+    }
 
 
 CASES = {
@@ -118,10 +154,127 @@ CASES = {
             "head_scale": 0.5,
         },
     },
+    # Learned PReLU slopes: one per channel in one layer, one shared in the
+    # other, and a PReLU inside a pairing activation.
+    "wavenet_prelu": {
+        "name": "WaveNet",
+        "config": {
+            "layers_configs": [
+                layer_array(
+                    1,
+                    3,
+                    1,
+                    [1, 2, 4],
+                    activation=[
+                        {"name": "PReLU", "num_parameters": 3, "init": 0.2},
+                        {"name": "PReLU"},
+                        {"name": "PairMultiply", "primary": "PReLU", "secondary": "Sigmoid"},
+                    ],
+                    head={"out_channels": 1, "kernel_size": 1, "bias": True},
+                ),
+            ],
+            "head": None,
+            "head_scale": 0.1,
+        },
+    },
+    # A slimmable WaveNet (the trainer's slice_channels_uniform), once with
+    # its allowed channel counts given and once with the default (every count).
+    "wavenet_slimmable": {
+        "name": "WaveNet",
+        "config": {
+            "layers_configs": [
+                layer_array(
+                    1,
+                    4,
+                    1,
+                    [1, 2, 4, 8],
+                    activation="LeakyReLU",
+                    head={"out_channels": 1, "kernel_size": 1, "bias": True},
+                    slimmable={
+                        "method": "slice_channels_uniform",
+                        "kwargs": {"allowed_channels": [2, 4]},
+                    },
+                ),
+            ],
+            "head_scale": 0.05,
+        },
+    },
+    "wavenet_slimmable_default": {
+        "name": "WaveNet",
+        "config": {
+            "layers_configs": [
+                layer_array(
+                    1,
+                    3,
+                    1,
+                    [1, 2],
+                    head={"out_channels": 1, "kernel_size": 1, "bias": False},
+                    slimmable={"method": "slice_channels_uniform", "kwargs": {}},
+                ),
+            ],
+            "head_scale": 0.05,
+        },
+    },
+    # The trainer 0.13's default model (config_model_packed.json), shrunk: a
+    # PackedWaveNet of two A2-style submodels (2 and 3 channels, per-layer
+    # kernel sizes, LeakyReLU, a head rechannel kernel with bias), exported
+    # as a SlimmableContainer.
+    "packed": {
+        "name": "PackedWaveNet",
+        "config": {
+            "submodels": [
+                {"name": f"channels_{c}", "config": packed_submodel(c)} for c in (2, 3)
+            ],
+            "export": {"container_max_values": "uniform"},
+        },
+    },
+    # Two layer arrays per submodel and explicit container values.
+    "packed_two_arrays": {
+        "name": "PackedWaveNet",
+        "config": {
+            "submodels": [
+                {"name": "small", "config": packed_two_arrays(2, 1)},
+                {"name": "middle", "config": packed_two_arrays(3, 2)},
+                {"name": "large", "config": packed_two_arrays(4, 2)},
+            ],
+            "export": {"container_max_values": [0.25, 0.6, 0.9]},
+        },
+    },
+    # A WaveNet conditioned on a nested WaveNet's two output channels.
+    "wavenet_condition_dsp": {
+        "name": "WaveNet",
+        "config": {
+            "condition_dsp": {
+                "name": "WaveNet",
+                "config": {
+                    "layers_configs": [
+                        layer_array(
+                            1, 2, 2, [1, 2],
+                            head={"out_channels": 2, "kernel_size": 1, "bias": True},
+                        )
+                    ],
+                    "head_scale": 0.5,
+                },
+            },
+            "layers_configs": [
+                {
+                    **layer_array(1, 3, 1, [1, 2, 4]),
+                    "condition_size": 2,
+                    "head": {"out_channels": 1, "kernel_size": 1, "bias": True},
+                }
+            ],
+            "head_scale": 0.1,
+        },
+    },
 }
 
 # Cases whose config file is the whole training config (the others: the net part).
-FULL_CONFIG = {"linear", "wavenet"}
+FULL_CONFIG = {"linear", "wavenet", "packed"}
+
+# Packed cases exported as the trainer does after a run: each submodel from
+# the checkpoint of its own best validation loss (<case>.submodel_<i>.ckpt;
+# here the checkpoints of the given epochs).
+PER_SUBMODEL_BEST = {"packed_two_arrays": [1, 3, 5]}
 
 
 def training_config(net):
@@ -136,7 +289,9 @@ def training_config(net):
 def make(name, net, out_dir):
     torch.manual_seed(sum(map(ord, name)))
     config = training_config(net)
-    module = LightningModule.init_from_config(json.loads(json.dumps(config)))
+    packed = net["name"] == "PackedWaveNet"
+    module_class = PackedLightningModule if packed else LightningModule
+    module = module_class.init_from_config(json.loads(json.dumps(config)))
     module.net.sample_rate = SAMPLE_RATE
     rf = module.net.receptive_field
     length = 64
@@ -145,29 +300,50 @@ def make(name, net, out_dir):
     loader = torch.utils.data.DataLoader(
         torch.utils.data.TensorDataset(x, y), batch_size=4
     )
+    submodel_checkpoints = []
     with tempfile.TemporaryDirectory() as tmp:
-        # As the trainer's CLI (nam/train/full.py): keep the best checkpoint
-        # by validation loss, then export the model loaded back from it.
+        # As the trainer's CLI (nam/train/core.py): keep the best checkpoint
+        # by validation loss (and, for a packed model, each submodel's best),
+        # then export the model loaded back from it.
         best = pl.callbacks.ModelCheckpoint(
             dirpath=tmp, filename=name, monitor="val_loss", save_top_k=1
         )
+        callbacks = [best]
+        if packed:
+            callbacks.append(PackedMaskCallback())
+        if name in PER_SUBMODEL_BEST:
+            # Every epoch's checkpoint, so that the submodels can come from
+            # different ones (PackedBestCheckpoint picks them by each
+            # submodel's validation loss, which in so short a run falls
+            # for all of them at once).
+            every_epoch = pl.callbacks.ModelCheckpoint(
+                dirpath=Path(tmp) / "epochs", filename="{epoch}", save_top_k=-1
+            )
+            callbacks.append(every_epoch)
         trainer = pl.Trainer(
-            max_steps=4,
+            max_steps=4 if name not in PER_SUBMODEL_BEST else 12,
             accelerator="cpu",
             logger=False,
-            callbacks=[best],
+            callbacks=callbacks,
             enable_progress_bar=False,
             enable_model_summary=False,
         )
         trainer.fit(module, train_dataloaders=loader, val_dataloaders=loader)
         checkpoint = out_dir / f"{name}.ckpt"
         shutil.copyfile(best.best_model_path, checkpoint)
-    model = LightningModule.load_from_checkpoint(
-        checkpoint, **LightningModule.parse_config(json.loads(json.dumps(config)))
+        if name in PER_SUBMODEL_BEST:
+            for i, epoch in enumerate(PER_SUBMODEL_BEST[name]):
+                kept = out_dir / f"{name}.submodel_{i}.ckpt"
+                shutil.copyfile(Path(tmp) / "epochs" / f"epoch={epoch}.ckpt", kept)
+                submodel_checkpoints.append(str(kept))
+    model = module_class.load_from_checkpoint(
+        checkpoint, **module_class.parse_config(json.loads(json.dumps(config)))
     )
     model.cpu()
     model.eval()
     model.net.sample_rate = SAMPLE_RATE
+    if submodel_checkpoints:
+        apply_packed_best_checkpoints(model, config, submodel_checkpoints)
     model.net.export(out_dir, basename=name)
     written = config if name in FULL_CONFIG else net
     (out_dir / f"{name}.json").write_text(json.dumps(written, indent=2) + "\n")
@@ -186,10 +362,12 @@ def with_hyper_parameters(name, out_dir):
 def main():
     out_dir = Path(sys.argv[1])
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name, net in CASES.items():
-        make(name, net, out_dir)
+    names = sys.argv[2:] or list(CASES)
+    for name in names:
+        make(name, CASES[name], out_dir)
         print(f"{name}: {(out_dir / (name + '.ckpt')).stat().st_size} bytes")
-    with_hyper_parameters("linear", out_dir)
+    if "linear" in names:
+        with_hyper_parameters("linear", out_dir)
 
 
 if __name__ == "__main__":

@@ -16,13 +16,18 @@ use nam_tools::ckpt::pickle::Pickle;
 #[global_allocator]
 static ALLOCATOR: LimitedAllocator = LimitedAllocator;
 
-/// The model configs of the reference checkpoints, one per architecture.
-const CONFIGS: [&str; 5] = [
+/// The model configs of the reference checkpoints, one per architecture
+/// and WaveNet feature.
+const CONFIGS: [&str; 9] = [
     include_str!("../../tools/tests/ckpt/linear.json"),
     include_str!("../../tools/tests/ckpt/convnet.json"),
     include_str!("../../tools/tests/ckpt/lstm.json"),
     include_str!("../../tools/tests/ckpt/wavenet.json"),
     include_str!("../../tools/tests/ckpt/wavenet_a2.json"),
+    include_str!("../../tools/tests/ckpt/wavenet_prelu.json"),
+    include_str!("../../tools/tests/ckpt/wavenet_slimmable.json"),
+    include_str!("../../tools/tests/ckpt/wavenet_condition_dsp.json"),
+    include_str!("../../tools/tests/ckpt/packed_two_arrays.json"),
 ];
 
 fuzz_target!(|data: &[u8]| {
@@ -36,7 +41,7 @@ fuzz_target!(|data: &[u8]| {
     for config in CONFIGS {
         let config: serde_json::Value = serde_json::from_str(config).expect("a reference config");
         let Ok(file) =
-            nam_tools::ckpt::from_checkpoint(&checkpoint, "fuzz.ckpt", &config, "config.json")
+            nam_tools::ckpt::from_checkpoints(&checkpoint, "fuzz.ckpt", &[], &config, "config.json")
         else {
             continue;
         };

@@ -68,6 +68,12 @@ struct ImportArgs {
     /// trainer's checkpoints hold none).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// For a PackedWaveNet (the trainer's default model): each submodel's own
+    /// best checkpoint, one per submodel in order (the trainer keeps them as
+    /// `packed_best_submodel_<i>.ckpt`); the export then takes submodel i from
+    /// the i-th, as the trainer does after training.
+    #[arg(long = "submodel-checkpoint", value_name = "CKPT")]
+    submodel_checkpoints: Vec<PathBuf>,
     /// Where to write the .nam file.
     #[arg(short, long)]
     output: PathBuf,
@@ -212,7 +218,11 @@ fn convert(args: &ConvertArgs) -> Result<String, Error> {
 
 /// `import`: writes the imported model, reports what it wrote.
 fn import(args: &ImportArgs) -> Result<String, Error> {
-    let file = nam_tools::ckpt::import(&args.checkpoint, args.config.as_deref())?;
+    let file = nam_tools::ckpt::import(
+        &args.checkpoint,
+        &args.submodel_checkpoints,
+        args.config.as_deref(),
+    )?;
     let output = args.output.display().to_string();
     file.save(&args.output)
         .map_err(|e| Error::Convert(format!("{output}: cannot write: {e}")))?;

@@ -5,8 +5,11 @@
 //! compared with the trainer's `.nam`: same architecture, config and sample
 //! rate, the same weights bit for bit (the LSTM's initial state, which the
 //! trainer computes by running its float32 LSTM over 48000 samples, within
-//! float32 rounding), and the same output in nam-kernel. Malformed
-//! checkpoints and mismatched configs fail with errors naming the problem.
+//! float32 rounding), and the same output in nam-kernel. Every case in the
+//! folder is checked, a PackedWaveNet's container submodel by submodel (from
+//! its own checkpoint where the case has `<name>.submodel_<i>.ckpt`).
+//! Malformed checkpoints and mismatched configs fail with errors naming the
+//! problem.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -31,18 +34,44 @@ fn scratch(name: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// Every case of the folder: a `<name>.nam` the trainer exported, beside its
+/// `<name>.ckpt` and `<name>.json`.
+fn cases() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir())
+        .expect("tests/ckpt exists")
+        .filter_map(|entry| {
+            let path = entry.expect("readable folder").path();
+            (path.extension()? == "nam").then(|| path.file_stem()?.to_str().map(str::to_owned))?
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// A packed case's per-submodel checkpoints (`<name>.submodel_<i>.ckpt`), in
+/// order; none for the others.
+fn submodel_checkpoints(name: &str) -> Vec<PathBuf> {
+    (0..)
+        .map(|i| dir().join(format!("{name}.submodel_{i}.ckpt")))
+        .take_while(|path| path.is_file())
+        .collect()
+}
+
 /// Runs `nam-tools import` and loads what it wrote.
 fn import_with_cli(name: &str) -> NamFile {
     let out = scratch(&format!("{name}.nam"));
-    let result = Command::new(env!("CARGO_BIN_EXE_nam-tools"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_nam-tools"));
+    command
         .arg("import")
         .arg(case(name, "ckpt"))
         .arg("--config")
         .arg(case(name, "json"))
         .arg("-o")
-        .arg(&out)
-        .output()
-        .expect("run nam-tools");
+        .arg(&out);
+    for submodel in submodel_checkpoints(name) {
+        command.arg("--submodel-checkpoint").arg(submodel);
+    }
+    let result = command.output().expect("run nam-tools");
     assert!(
         result.status.success(),
         "import {name}: {}",
@@ -92,84 +121,155 @@ fn lstm_state_indices(file: &NamFile) -> Vec<usize> {
     indices
 }
 
-fn compare(name: &str) {
-    let imported = import_with_cli(name);
-    let trainer = NamFile::load(case(name, "nam")).expect("the trainer's .nam loads");
-    assert_eq!(imported.architecture(), trainer.architecture(), "{name}");
-    assert_eq!(
-        imported.to_json_value()["config"],
-        trainer.to_json_value()["config"],
-        "{name}: config"
-    );
-    assert_eq!(
-        imported.declared_sample_rate_hz, trainer.declared_sample_rate_hz,
-        "{name}"
-    );
-    let (a, b) = (weights(&imported), weights(&trainer));
-    assert_eq!(a.len(), b.len(), "{name}: weight count");
-    let state = lstm_state_indices(&trainer);
-    for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        if state.contains(&i) {
-            // PyTorch's float32 LSTM settles within a few float32 steps of the
-            // state the import computes in float64.
-            assert!(
-                (x - y).abs() <= 5e-6,
-                "{name}: initial state weight {i}: {x} vs {y}"
-            );
+/// A document without its `date` fields (a condition DSP's nested document
+/// carries the time it was written).
+fn without_dates(mut value: serde_json::Value) -> serde_json::Value {
+    match &mut value {
+        serde_json::Value::Object(map) => {
+            map.remove("date");
+            for v in map.values_mut() {
+                *v = without_dates(v.take());
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for v in items.iter_mut() {
+                *v = without_dates(v.take());
+            }
+        }
+        _ => {}
+    }
+    value
+}
+
+/// The import against the trainer's export: the same document (a
+/// container's submodels each compared the same way), the same weights bit
+/// for bit, the same output in nam-kernel, and the trainer's metadata.
+fn compare_models(name: &str, imported: &NamFile, trainer: &NamFile) -> Result<(), String> {
+    use nam_kernel::format::ModelSpec;
+    let check = |ok: bool, what: String| {
+        if ok {
+            Ok(())
         } else {
-            assert_eq!(x.to_bits(), y.to_bits(), "{name}: weight {i}: {x} vs {y}");
+            Err(format!("{name}: {what}"))
+        }
+    };
+    check(
+        imported.architecture() == trainer.architecture(),
+        format!("{} vs {}", imported.architecture(), trainer.architecture()),
+    )?;
+    check(
+        imported.declared_sample_rate_hz == trainer.declared_sample_rate_hz,
+        "sample rate".into(),
+    )?;
+    if let (
+        ModelSpec::SlimmableContainer { submodels: ours },
+        ModelSpec::SlimmableContainer { submodels: theirs },
+    ) = (&imported.spec, &trainer.spec)
+    {
+        check(ours.len() == theirs.len(), "submodel count".into())?;
+        for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
+            check(
+                a.max_value == b.max_value,
+                format!("submodel {i} max_value"),
+            )?;
+            compare_models(&format!("{name} submodel {i}"), &a.model, &b.model)?;
+        }
+    } else {
+        let config = |f: &NamFile| without_dates(f.to_json_value()["config"].clone());
+        check(config(imported) == config(trainer), "config".into())?;
+        let (a, b) = (weights(imported), weights(trainer));
+        check(a.len() == b.len(), "weight count".into())?;
+        let state = lstm_state_indices(trainer);
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            // PyTorch's float32 LSTM settles within a few float32 steps of
+            // the state the import computes in float64.
+            let same = if state.contains(&i) {
+                (x - y).abs() <= 5e-6
+            } else {
+                x.to_bits() == y.to_bits()
+            };
+            check(same, format!("weight {i}: {x} vs {y}"))?;
         }
     }
-    let (ya, yb) = (play(&imported), play(&trainer));
+    let (ya, yb) = (play(imported), play(trainer));
     let worst = ya
         .iter()
         .zip(&yb)
         .map(|(p, q)| (p - q).abs())
         .fold(0.0, f32::max);
-    let tolerance = if state.is_empty() { 0.0 } else { 1e-5 };
-    assert!(worst <= tolerance, "{name}: outputs differ by {worst}");
-    assert!(ya.iter().any(|&y| y != 0.0), "{name}: silent output");
+    let tolerance = if lstm_state_indices(trainer).is_empty() {
+        0.0
+    } else {
+        1e-5
+    };
+    check(worst <= tolerance, format!("outputs differ by {worst}"))?;
+    check(ya.iter().any(|&y| y != 0.0), "silent output".into())?;
     // The trainer's metadata, computed by nam-kernel instead of PyTorch.
-    let (la, lb) = (
-        imported.metadata.loudness.unwrap(),
-        trainer.metadata.loudness.unwrap(),
-    );
-    assert!((la - lb).abs() < 0.01, "{name}: loudness {la} vs {lb}");
-    let gain = |f: &NamFile| f.metadata.other["gain"].as_f64().unwrap();
+    let loudness = |f: &NamFile| f.metadata.loudness.unwrap_or(f64::NAN);
+    let (la, lb) = (loudness(imported), loudness(trainer));
+    check((la - lb).abs() < 0.01, format!("loudness {la} vs {lb}"))?;
+    let gain = |f: &NamFile| f.metadata.other.get("gain").and_then(|g| g.as_f64());
+    let (ga, gb) = (gain(imported), gain(trainer));
+    check(
+        matches!((ga, gb), (Some(a), Some(b)) if (a - b).abs() < 1e-3),
+        format!("gain {ga:?} vs {gb:?}"),
+    )?;
+    check(imported.metadata.other.contains_key("date"), "date".into())
+}
+
+#[test]
+fn every_checkpoint_imports_as_the_trainer_exports_it() {
+    let names = cases();
+    // linear, convnet, lstm, four WaveNets (standard, A2 options, PReLU,
+    // condition DSP), two slimmable and two packed ones.
     assert!(
-        (gain(&imported) - gain(&trainer)).abs() < 1e-3,
-        "{name}: gain"
+        names.len() >= 11,
+        "only {} cases in tests/ckpt",
+        names.len()
     );
-    assert!(imported.metadata.other.contains_key("date"), "{name}: date");
+    let failures: Vec<String> = names
+        .iter()
+        .filter_map(|name| {
+            let trainer = NamFile::load(case(name, "nam")).expect("the trainer's .nam loads");
+            compare_models(name, &import_with_cli(name), &trainer).err()
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]
-fn linear_matches_the_trainer() {
-    compare("linear");
-}
+fn a_packed_submodel_comes_from_its_own_checkpoint() {
+    // Without its per-submodel checkpoints, the packed case's first
+    // submodels (from earlier epochs) differ from the trainer's export.
+    let name = "packed_two_arrays";
+    assert_eq!(submodel_checkpoints(name).len(), 3);
+    let from_one = ckpt::import(&case(name, "ckpt"), &[], Some(&case(name, "json"))).unwrap();
+    let trainer = NamFile::load(case(name, "nam")).unwrap();
+    let e = compare_models(name, &from_one, &trainer).expect_err("the same as the trainer's");
+    assert!(e.contains("submodel 0: weight"), "{e}");
 
-#[test]
-fn convnet_with_batchnorm_matches_the_trainer() {
-    compare("convnet");
-}
-
-#[test]
-fn two_layer_lstm_matches_the_trainer() {
-    compare("lstm");
-}
-
-#[test]
-fn wavenet_matches_the_trainer() {
-    compare("wavenet");
-}
-
-#[test]
-fn wavenet_with_a2_options_matches_the_trainer() {
-    compare("wavenet_a2");
+    // One checkpoint too few is refused with the counts.
+    let two = &submodel_checkpoints(name)[..2];
+    let e = import_error_with(&case(name, "ckpt"), two, Some(&case(name, "json")));
+    assert!(e.contains("3 submodels, but 2 submodel checkpoints"), "{e}");
+    // Submodel checkpoints for a model without submodels.
+    let e = import_error_with(
+        &case("wavenet", "ckpt"),
+        two,
+        Some(&case("wavenet", "json")),
+    );
+    assert!(
+        e.contains("submodel checkpoints are for a PackedWaveNet"),
+        "{e}"
+    );
 }
 
 fn import_error(checkpoint: &Path, config: Option<&Path>) -> String {
-    match ckpt::import(checkpoint, config) {
+    import_error_with(checkpoint, &[], config)
+}
+
+fn import_error_with(checkpoint: &Path, submodels: &[PathBuf], config: Option<&Path>) -> String {
+    match ckpt::import(checkpoint, submodels, config) {
         Ok(_) => panic!("{} imported", checkpoint.display()),
         Err(e) => e.to_string(),
     }
@@ -288,7 +388,7 @@ fn without_a_config_the_cli_asks_for_one() {
 fn hyper_parameters_stand_in_for_the_config() {
     // The linear checkpoint with its training config saved as Lightning's
     // hyper_parameters (by a module calling save_hyperparameters).
-    let imported = ckpt::import(&case("linear_hparams", "ckpt"), None).expect("import");
+    let imported = ckpt::import(&case("linear_hparams", "ckpt"), &[], None).expect("import");
     let trainer = NamFile::load(case("linear", "nam")).unwrap();
     assert_eq!(
         imported.to_json_value()["config"],

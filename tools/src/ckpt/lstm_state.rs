@@ -7,7 +7,7 @@ const BURN_IN_SAMPLES: usize = 48_000;
 
 /// One layer's `(weight_ih [4H x in], weight_hh [4H x H], bias_ih + bias_hh)`,
 /// gates in PyTorch's order (input, forget, cell, output).
-pub type Cell<'a> = (&'a [f32], &'a [f32], Vec<f32>);
+pub type Cell = (Vec<f32>, Vec<f32>, Vec<f32>);
 
 /// `(hidden, cell)` per layer after the burn-in. Computed in `f64` and
 /// rounded, so it is the state PyTorch's `float32` run settles on to within
@@ -76,7 +76,7 @@ mod tests {
         let w_ih = [0.0_f32; 4];
         let w_hh = [0.0_f32; 4];
         let bias = vec![0.0, 0.0, 1.0, 0.0];
-        let state = burn_in_state(&[(&w_ih, &w_hh, bias)], 1, 1);
+        let state = burn_in_state(&[(w_ih.to_vec(), w_hh.to_vec(), bias)], 1, 1);
         let c = 1.0_f64.tanh();
         assert!((f64::from(state[0].1[0]) - c).abs() < 1e-7);
         assert!((f64::from(state[0].0[0]) - 0.5 * c.tanh()).abs() < 1e-7);

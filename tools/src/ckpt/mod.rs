@@ -15,15 +15,16 @@ pub mod archive;
 mod config;
 mod lstm_state;
 mod nets;
+mod packed;
 pub mod pickle;
 mod tensors;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nam_kernel::NamFile;
 use serde_json::{json, Map, Value};
 
-use crate::train::loudness::loudness_and_gain;
+use crate::train::loudness::stamp_export_metadata;
 use archive::Checkpoint;
 use config::Section;
 use tensors::Tensors;
@@ -80,11 +81,24 @@ pub enum ImportError {
 }
 
 /// Imports `checkpoint`, the model described by the trainer's config file
-/// `config` (or else by the checkpoint's `hyper_parameters`).
-pub fn import(checkpoint: &Path, config: Option<&Path>) -> Result<NamFile, ImportError> {
+/// `config` (or else by the checkpoint's `hyper_parameters`). A PackedWaveNet
+/// may take one checkpoint per submodel besides (`submodel_checkpoints`, in
+/// submodel order: the trainer's `packed_best_submodel_<i>.ckpt`), each
+/// submodel then read from its own, as the trainer exports after training.
+pub fn import(
+    checkpoint: &Path,
+    submodel_checkpoints: &[PathBuf],
+    config: Option<&Path>,
+) -> Result<NamFile, ImportError> {
     let name = checkpoint.display().to_string();
     let bytes = read_file(checkpoint)?;
     let ckpt = Checkpoint::from_bytes(&bytes, &name)?;
+    let mut submodels = Vec::with_capacity(submodel_checkpoints.len());
+    for path in submodel_checkpoints {
+        let file = path.display().to_string();
+        let read = Checkpoint::from_bytes(&read_file(path)?, &file)?;
+        submodels.push((file, read));
+    }
     let (config_value, config_name) =
         match config {
             Some(path) => {
@@ -108,7 +122,7 @@ pub fn import(checkpoint: &Path, config: Option<&Path>) -> Result<NamFile, Impor
                 }),
             },
         };
-    from_checkpoint(&ckpt, &name, &config_value, &config_name)
+    from_checkpoints(&ckpt, &name, &submodels, &config_value, &config_name)
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, ImportError> {
@@ -123,11 +137,13 @@ fn read_file(path: &Path) -> Result<Vec<u8>, ImportError> {
     std::fs::read(path).map_err(io)
 }
 
-/// The `.nam` model of a read checkpoint; `config` is the trainer's model
-/// config (`{"net": {"name", "config"}, ...}`) or its `net` part.
-pub fn from_checkpoint(
+/// The `.nam` model of a read checkpoint (`file` names it); `config` is the
+/// trainer's model config (`{"net": {"name", "config"}, ...}`) or its `net`
+/// part; `submodels` the packed submodels' own checkpoints, if any.
+pub fn from_checkpoints(
     ckpt: &Checkpoint,
     file: &str,
+    submodels: &[(String, Checkpoint)],
     config: &Value,
     config_file: &str,
 ) -> Result<NamFile, ImportError> {
@@ -154,31 +170,48 @@ pub fn from_checkpoint(
     )
     .map_err(config_error)?;
 
-    let mut tensors = Tensors::new(file, &ckpt.state_dict);
-    let export = nets::export(architecture, &net_config, &mut tensors, &config_error)?;
-    let sample_rate = sample_rate(&mut tensors)?;
-    tensors.finish()?;
-
-    let mut doc = Map::new();
-    doc.insert("version".into(), json!("0.7.0"));
-    doc.insert("metadata".into(), json!({}));
-    doc.insert("architecture".into(), json!(export.architecture));
-    doc.insert("config".into(), export.config);
-    doc.insert("weights".into(), json!(export.weights));
-    if let Some(rate) = sample_rate {
-        doc.insert("sample_rate".into(), json!(rate));
-    }
+    let document = if architecture == "PackedWaveNet" {
+        packed::container(ckpt, file, submodels, &net_config, &config_error)?
+    } else {
+        if let Some((extra, _)) = submodels.first() {
+            return Err(config_error(format!(
+                "{path}.name: '{architecture}' has no submodels, so {extra} cannot be one \
+                 (submodel checkpoints are for a PackedWaveNet)"
+            )));
+        }
+        let mut tensors = Tensors::new(file, &ckpt.state_dict);
+        let export = nets::export(architecture, &net_config, &mut tensors, &config_error)?;
+        let sample_rate = sample_rate(&mut tensors)?;
+        tensors.finish()?;
+        document(export, sample_rate)
+    };
     let model_error = |problem: String| ImportError::Model {
         file: file.to_owned(),
         problem,
     };
-    let mut nam = NamFile::from_json_value(&Value::Object(doc), file)
-        .map_err(|e| model_error(e.to_string()))?;
-    let (loudness, gain) = loudness_and_gain(&nam).map_err(|e| model_error(e.to_string()))?;
-    nam.metadata.other.insert("date".into(), crate::date::now());
-    nam.metadata.loudness = Some(loudness);
-    nam.metadata.other.insert("gain".into(), json!(gain));
+    let mut nam =
+        NamFile::from_json_value(&document, file).map_err(|e| model_error(e.to_string()))?;
+    stamp_export_metadata(&mut nam).map_err(|e| model_error(e.to_string()))?;
     Ok(nam)
+}
+
+/// The `.nam` document of an exported model (metadata comes later), the
+/// sample rate in it and in its condition DSP's document, if it has one.
+fn document(export: nets::Export, sample_rate: Option<f64>) -> Value {
+    let mut config = export.config;
+    let mut doc = Map::new();
+    doc.insert("version".into(), json!("0.7.0"));
+    doc.insert("metadata".into(), json!({}));
+    doc.insert("architecture".into(), json!(export.architecture));
+    if let (Some(rate), Some(Value::Object(dsp))) = (sample_rate, config.get_mut("condition_dsp")) {
+        dsp.insert("sample_rate".into(), json!(rate));
+    }
+    doc.insert("config".into(), config);
+    doc.insert("weights".into(), json!(export.weights));
+    if let Some(rate) = sample_rate {
+        doc.insert("sample_rate".into(), json!(rate));
+    }
+    Value::Object(doc)
 }
 
 /// The sample rate the model's buffers hold (`_sample_rate` when
@@ -186,7 +219,7 @@ pub fn from_checkpoint(
 fn sample_rate(tensors: &mut Tensors) -> Result<Option<f64>, ImportError> {
     let has = tensors.take_if_present("_has_sample_rate", &[])?;
     let rate = tensors.take_if_present("_sample_rate", &[])?;
-    Ok(match (has, rate) {
+    Ok(match (has.as_deref(), rate.as_deref()) {
         (Some([has]), Some([rate])) if *has != 0.0 => Some(f64::from(*rate)),
         _ => None,
     })

@@ -49,7 +49,7 @@ fn linear(
 ) -> Result<Export, ImportError> {
     let rf = config.positive_or("receptive_field", 0).map_err(ce)?;
     let bias = config.bool_or("bias", false).map_err(ce)?;
-    let mut weights = t.take("_net.weight", &[1, 1, rf])?.to_vec();
+    let mut weights = t.take("_net.weight", &[1, 1, rf])?;
     if bias {
         weights.extend(t.take("_net.bias", &[1])?);
     }
@@ -209,12 +209,17 @@ fn wavenet(
     t: &mut Tensors,
     ce: &dyn Fn(String) -> ImportError,
 ) -> Result<Export, ImportError> {
-    config
-        .refuse(
-            "condition_dsp",
-            "a WaveNet with a condition DSP is not imported yet",
-        )
-        .map_err(ce)?;
+    wavenet_at(config, "_net", t, ce)
+}
+
+/// A WaveNet whose modules are below `module` in the state_dict (the model's
+/// own `_net`, or its condition DSP's `_net._condition_dsp`).
+fn wavenet_at(
+    config: &Section,
+    module: &str,
+    t: &mut Tensors,
+    ce: &dyn Fn(String) -> ImportError,
+) -> Result<Export, ImportError> {
     let arrays = match config.required("layers_configs").map_err(ce)? {
         Value::Array(a) if !a.is_empty() => a,
         _ => {
@@ -230,30 +235,71 @@ fn wavenet(
     for (i, array) in arrays.iter().enumerate() {
         let section =
             Section::new(array, format!("{}.layers_configs[{i}]", config.path())).map_err(ce)?;
-        let (config, out) = layer_array(&section, i, t, &mut weights).map_err(|e| match e {
-            ArrayError::Config(e) => ce(e),
-            ArrayError::Tensor(e) => e,
-        })?;
+        let prefix = format!("{module}._layer_arrays.{i}");
+        let (config, out) =
+            layer_array(&section, &prefix, t, &mut weights).map_err(|e| match e {
+                ArrayError::Config(e) => ce(e),
+                ArrayError::Tensor(e) => e,
+            })?;
         exported.push(config);
         head_channels = out;
     }
     let head = match config.section("head").map_err(ce)? {
         None => Value::Null,
-        Some(head) => post_head(&head, head_channels, t, &mut weights).map_err(|e| match e {
-            ArrayError::Config(e) => ce(e),
-            ArrayError::Tensor(e) => e,
-        })?,
+        Some(head) => {
+            post_head(&head, module, head_channels, t, &mut weights).map_err(|e| match e {
+                ArrayError::Config(e) => ce(e),
+                ArrayError::Tensor(e) => e,
+            })?
+        }
     };
     let head_scale = config.get("head_scale").cloned().unwrap_or(json!(1.0));
     let scale = head_scale
         .as_f64()
         .ok_or_else(|| ce(format!("{}.head_scale: expected a number", config.path())))?;
     weights.push(scale as f32);
+    let mut exported_config = json!({"layers": exported, "head": head, "head_scale": head_scale});
+    if let Some(dsp) = config.section("condition_dsp").map_err(ce)? {
+        exported_config["condition_dsp"] = condition_dsp(&dsp, module, t, ce)?;
+    }
     Ok(Export {
         architecture: "WaveNet",
-        config: json!({"layers": exported, "head": head, "head_scale": head_scale}),
+        config: exported_config,
         weights,
     })
+}
+
+/// A WaveNet's condition DSP (`condition_dsp: {"name": "WaveNet", "config"}`),
+/// exported as the trainer does: a nested `.nam` document with its own
+/// weights and a date (its `sample_rate` is added with the model's).
+fn condition_dsp(
+    dsp: &Section,
+    module: &str,
+    t: &mut Tensors,
+    ce: &dyn Fn(String) -> ImportError,
+) -> Result<Value, ImportError> {
+    match dsp.required("name").map_err(ce)? {
+        Value::String(name) if name == "WaveNet" => {}
+        other => {
+            return Err(ce(format!(
+                "{}.name: {other}: the trainer's condition DSP is a WaveNet",
+                dsp.path()
+            )))
+        }
+    }
+    let config = Section::new(
+        dsp.required("config").map_err(ce)?,
+        format!("{}.config", dsp.path()),
+    )
+    .map_err(ce)?;
+    let nested = wavenet_at(&config, &format!("{module}._condition_dsp"), t, ce)?;
+    Ok(json!({
+        "version": "0.7.0",
+        "metadata": {"date": crate::date::now()},
+        "architecture": nested.architecture,
+        "config": nested.config,
+        "weights": nested.weights,
+    }))
 }
 
 /// A config or tensor problem inside a WaveNet.
@@ -310,15 +356,18 @@ struct Film {
 /// weights are appended to `weights`.
 fn layer_array(
     a: &Section,
-    index: usize,
+    prefix: &str,
     t: &mut Tensors,
     weights: &mut Vec<f32>,
 ) -> Result<(Value, usize), ArrayError> {
-    a.refuse("slimmable", "slimmable WaveNets are not imported yet")?;
-    a.refuse("packing", "packed WaveNets are not imported yet")?;
+    a.refuse(
+        "packing",
+        "'packing' is the trainer's internal layout: give the PackedWaveNet config",
+    )?;
     let input_size = a.usize("input_size")?;
     let condition_size = a.usize("condition_size")?;
     let channels = a.positive_or("channels", 0)?;
+    let slimmable = slimmable(a, channels)?;
     let head = a.section("head")?.ok_or_else(|| {
         format!(
             "{}.head: missing (out_channels, kernel_size, bias)",
@@ -339,7 +388,7 @@ fn layer_array(
         "kernel_size"
     };
     let kernel_sizes = a.usize_per_layer(kernel_key, n)?;
-    let activations = layer_activations(a.required("activation")?, n)
+    let mut activations = layer_activations(a.required("activation")?, n)
         .map_err(|e| format!("{}.activation: {e}", a.path()))?;
     let bottleneck = a.positive_or("bottleneck", channels)?;
     let head1x1 = a.section("head_1x1_config")?;
@@ -392,7 +441,6 @@ fn layer_array(
         return Err(format!("{}: head1x1_post_film is active without head1x1", a.path()).into());
     }
 
-    let prefix = format!("_net._layer_arrays.{index}");
     conv(
         t,
         weights,
@@ -401,16 +449,27 @@ fn layer_array(
         false,
     )?;
     let path = a.path();
-    for (j, ((&kernel, &dilation), activation)) in kernel_sizes
-        .iter()
-        .zip(&dilations)
-        .zip(&activations)
-        .enumerate()
-    {
+    for (j, (&kernel, &dilation)) in kernel_sizes.iter().zip(&dilations).enumerate() {
         if kernel == 0 || dilation == 0 {
             return Err(format!("{path}: layer {j} has a kernel size or dilation of 0").into());
         }
         let layer = format!("{prefix}._layers.{j}");
+        let activation = &mut activations[j];
+        if activation.paired {
+            learned_slopes(
+                &mut activation.primary,
+                t,
+                &format!("{layer}._activation._primary"),
+            )?;
+            learned_slopes(
+                &mut activation.secondary,
+                t,
+                &format!("{layer}._activation._secondary"),
+            )?;
+        } else {
+            learned_slopes(&mut activation.primary, t, &format!("{layer}._activation"))?;
+        }
+        let activation = &activations[j];
         let mid = if activation.paired {
             2 * bottleneck
         } else {
@@ -552,13 +611,14 @@ fn layer_array(
         "secondary_activation".into(),
         activations.iter().map(|a| a.secondary.clone()).collect(),
     );
-    config.insert("slimmable".into(), Value::Null);
+    config.insert("slimmable".into(), slimmable);
     Ok((Value::Object(config), head_out))
 }
 
 /// The WaveNet's post-stack head (`net.config.head`).
 fn post_head(
     head: &Section,
+    module: &str,
     in_channels: usize,
     t: &mut Tensors,
     weights: &mut Vec<f32>,
@@ -593,7 +653,7 @@ fn post_head(
         conv(
             t,
             weights,
-            &format!("_net._head._layers.layer_{i}.conv"),
+            &format!("{module}._head._layers.layer_{i}.conv"),
             [cout, cin, k],
             true,
         )?;
@@ -680,7 +740,56 @@ fn basic_activation(name: &str, kwargs: &Map<String, Value>) -> Result<Value, St
         }
         // torch.nn.ReLU6 is a Hardtanh.
         "ReLU6" => json!({"type": "Hardtanh", "min_val": 0.0, "max_val": 6.0}),
-        "PReLU" => return Err("PReLU (learned slopes) is not imported yet".into()),
+        // The slopes are learned: `learned_slopes` reads them from the state_dict.
+        "PReLU" => json!({"type": name, "num_parameters": arg("num_parameters", 1.0)}),
         other => json!({"type": other}),
     })
+}
+
+/// A PReLU's slopes, read from `<module>.weight` in place of the
+/// `num_parameters` that `basic_activation` left: `negative_slope` when there
+/// is one, else `negative_slopes`, as the trainer exports them. Any other
+/// activation is left as it is.
+fn learned_slopes(activation: &mut Value, t: &mut Tensors, module: &str) -> Result<(), ArrayError> {
+    if activation["type"] != "PReLU" {
+        return Ok(());
+    }
+    let count = activation["num_parameters"]
+        .as_f64()
+        .filter(|n| n.fract() == 0.0 && *n >= 1.0)
+        .ok_or_else(|| format!("{module}: PReLU num_parameters must be a positive integer"))?;
+    let slopes = t.take(&format!("{module}.weight"), &[count as usize])?;
+    *activation = match slopes.as_slice() {
+        [one] => json!({"type": "PReLU", "negative_slope": f64::from(*one)}),
+        many => {
+            json!({"type": "PReLU", "negative_slopes": many.iter().map(|&s| f64::from(s)).collect::<Vec<_>>()})
+        }
+    };
+    Ok(())
+}
+
+/// A layer array's `slimmable` export: null, or the trainer's
+/// `slice_channels_uniform` with the channel counts it may be played at
+/// (`allowed_channels`, every count from 1 when not given).
+fn slimmable(a: &Section, channels: usize) -> Result<Value, ArrayError> {
+    let Some(config) = a.section("slimmable")? else {
+        return Ok(Value::Null);
+    };
+    match config.required("method")? {
+        Value::String(m) if m == "slice_channels_uniform" => {}
+        other => {
+            return Err(format!(
+                "{}.method: {other}: the trainer slims only with 'slice_channels_uniform'",
+                config.path()
+            )
+            .into())
+        }
+    }
+    let allowed = match config.section("kwargs")? {
+        Some(kwargs) if kwargs.get("allowed_channels").is_some() => {
+            kwargs.usize_list("allowed_channels")?
+        }
+        _ => (1..=channels).collect(),
+    };
+    Ok(json!({"method": "slice_channels_uniform", "kwargs": {"allowed_channels": allowed}}))
 }

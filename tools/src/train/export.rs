@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::align::{self, Latency, Method};
 use super::arch::Architecture;
-use super::loudness::loudness_and_gain;
+use super::loudness::stamp_export_metadata;
 
 /// The `.nam` version the NAM trainer 0.13 writes (`NamFile::save` writes
 /// 0.5.4 instead when it uses the legacy WaveNet layout).
@@ -109,27 +109,13 @@ pub fn training_record(latency: &Latency, validation_esr: f64, settings: Value) 
 
 /// Fills the metadata: user fields, date, loudness, gain and `training`. In a
 /// container each submodel gets its own date, loudness and gain, and the
-/// container those of its last (largest `max_value`) submodel, as the NAM
-/// trainer writes them.
+/// container those of its largest submodel, as the NAM trainer writes them.
 pub fn fill_metadata(
     file: &mut NamFile,
     user: &UserMetadata,
     training: Value,
 ) -> Result<(), BuildError> {
-    let (loudness, gain) = match &mut file.spec {
-        ModelSpec::SlimmableContainer { submodels } => {
-            let mut last = (f64::NAN, 0.0);
-            for submodel in submodels.iter_mut() {
-                last = loudness_and_gain(&submodel.model)?;
-                let metadata = &mut submodel.model.metadata;
-                metadata.loudness = Some(last.0);
-                metadata.other.insert("gain".into(), json!(last.1));
-                metadata.other.insert("date".into(), crate::date::now());
-            }
-            last
-        }
-        _ => loudness_and_gain(file)?,
-    };
+    stamp_export_metadata(file)?;
     let metadata = &mut file.metadata;
     metadata.name.clone_from(&user.name);
     metadata.modeled_by.clone_from(&user.modeled_by);
@@ -137,9 +123,6 @@ pub fn fill_metadata(
     metadata.gear_make.clone_from(&user.gear_make);
     metadata.gear_model.clone_from(&user.gear_model);
     metadata.tone_type.clone_from(&user.tone_type);
-    metadata.loudness = Some(loudness);
     metadata.training = Some(training);
-    metadata.other.insert("gain".into(), json!(gain));
-    metadata.other.insert("date".into(), crate::date::now());
     Ok(())
 }

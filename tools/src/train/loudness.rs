@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use nam_graph::audio_file::{self, Limits};
+use nam_kernel::format::ModelSpec;
 use nam_kernel::{BuildError, BuildOptions, Model, NamFile};
+use serde_json::json;
 
 /// The NAM trainer's loudness reference signal (see `tools/resources/README.md`).
 const REFERENCE_WAV: &[u8] = include_bytes!("../../resources/loudness_input.wav");
@@ -41,4 +43,34 @@ pub fn loudness_and_gain(file: &NamFile) -> Result<(f64, f64), BuildError> {
     let min_area = 0.5 * max_area;
     let gain = ((levels.iter().sum::<f64>() - min_area) / (max_area - min_area)).clamp(0.0, 1.0);
     Ok((loudness_db, if gain.is_finite() { gain } else { 0.0 }))
+}
+
+/// Writes the metadata the NAM trainer computes at export (`loudness`, `gain`
+/// and `date`) into `file`. A container gets them in each submodel, and
+/// itself those of its highest-quality submodel (the first of the largest
+/// `max_value`), as the trainer's `export_container` writes them.
+pub fn stamp_export_metadata(file: &mut NamFile) -> Result<(), BuildError> {
+    let (loudness, gain) = match &mut file.spec {
+        ModelSpec::SlimmableContainer { submodels } => {
+            let mut best: Option<(f64, (f64, f64))> = None;
+            for submodel in submodels.iter_mut() {
+                stamp_export_metadata(&mut submodel.model)?;
+                let metadata = &submodel.model.metadata;
+                let measured = (
+                    metadata.loudness.unwrap_or(f64::NAN),
+                    metadata.other["gain"].as_f64().unwrap_or(0.0),
+                );
+                if best.is_none_or(|(value, _)| submodel.max_value > value) {
+                    best = Some((submodel.max_value, measured));
+                }
+            }
+            best.map_or((f64::NAN, 0.0), |(_, measured)| measured)
+        }
+        _ => loudness_and_gain(file)?,
+    };
+    let metadata = &mut file.metadata;
+    metadata.loudness = Some(loudness);
+    metadata.other.insert("gain".into(), json!(gain));
+    metadata.other.insert("date".into(), crate::date::now());
+    Ok(())
 }
