@@ -3,7 +3,8 @@
 
 Random weights (a fixed seed, so the files are reproducible) in the layouts
 AIDA-X's trainer exports: Keras-style layer lists with LSTM or GRU layers,
-optional hidden dense layers and a dense output. Weights are uniform in
+optional hidden dense layers and a dense output; and RTNeural's conv1d
+(dilated, grouped) and batchnorm layers in stacks of their own. Weights are uniform in
 +-1/sqrt(units), PyTorch's initialisation range, so every gate is exercised.
 
 usage: scripts/make-rtneural-models.py OUT_DIR
@@ -40,6 +41,35 @@ def dense(rng, inputs, outputs, activation=""):
     }
 
 
+def conv1d(rng, inputs, outputs, kernel_size, dilation, groups=1, activation=""):
+    """RTNeural's conv1d: kernel [kernel_size][inputs / groups][outputs], the
+    first tap the oldest sample; a bias per output."""
+    scale = (inputs // groups * kernel_size) ** -0.5
+    layer = {
+        "type": "conv1d",
+        "activation": activation,
+        "shape": [None, None, outputs],
+        "kernel_size": [kernel_size],
+        "dilation": [dilation],
+        "weights": [uniform(rng, scale, kernel_size, inputs // groups, outputs), uniform(rng, scale, outputs)],
+    }
+    if groups != 1:
+        layer["groups"] = groups
+    return layer
+
+
+def batchnorm(rng, size, affine=True, epsilon=0.001):
+    """RTNeural's batchnorm: gamma, beta, running mean and variance (or only
+    the mean and variance when not affine)."""
+    mean = uniform(rng, 0.3, size)
+    variance = [round(rng.uniform(0.2, 2.0), 7) for _ in range(size)]
+    if affine:
+        weights = [[round(rng.uniform(0.5, 1.5), 7) for _ in range(size)], uniform(rng, 0.3, size), mean, variance]
+    else:
+        weights = [mean, variance]
+    return {"type": "batchnorm", "shape": [None, None, size], "epsilon": epsilon, "weights": weights}
+
+
 def model(layers, **extra):
     doc = {"in_shape": [None, None, 1], "in_skip": 0}
     doc.update(extra)
@@ -58,6 +88,17 @@ def models():
     yield "gen_lstm20_dense_tanh", model([recurrent(rng, "lstm", 1, 20), dense(rng, 20, 8, "tanh"), dense(rng, 8, 1)])
     yield "gen_lstm8x2_relu", model([recurrent(rng, "lstm", 1, 8), recurrent(rng, "lstm", 8, 8),
                                      dense(rng, 8, 4, "relu"), dense(rng, 4, 1)])
+    # RTNeural's other layers (after the ones above, so their weights stay as
+    # they were). NeuralAudio reads a model whose first layer is an LSTM with
+    # its own LSTM loader, so these start with another layer type.
+    yield "gen_conv1d_gru", model([conv1d(rng, 1, 6, 4, 2, activation="tanh"), recurrent(rng, "gru", 6, 12),
+                                   dense(rng, 12, 1)])
+    yield "gen_conv1d_groups_batchnorm", model([conv1d(rng, 1, 4, 3, 1, activation="relu"), batchnorm(rng, 4),
+                                                conv1d(rng, 4, 4, 5, 3, groups=2, activation="tanh"),
+                                                recurrent(rng, "gru", 4, 8), dense(rng, 8, 1)])
+    yield "gen_gru8_batchnorm_plain", model([recurrent(rng, "gru", 1, 8), batchnorm(rng, 8, affine=False, epsilon=1e-5),
+                                             dense(rng, 8, 1)])
+    yield "gen_conv1d_stack", model([conv1d(rng, 1, 8, 8, 1, activation="tanh"), conv1d(rng, 8, 1, 2, 4)])
 
 
 def main():

@@ -130,6 +130,30 @@ fn every_model_matches_rtneural_on_every_table() {
     assert!(checked >= models.len(), "{checked}");
 }
 
+#[test]
+fn reset_returns_every_layer_to_its_start_state() {
+    // The convolutions' input frames, the batch norm and the GRU state.
+    for name in [
+        CONV,
+        "gen_conv1d_stack.json",
+        "gen_gru8_batchnorm_plain.json",
+    ] {
+        let file = NamFile::load(models_dir().join(name)).expect("loads");
+        let mut model = Model::build(&file, BuildOptions::default()).expect("builds");
+        let input = test_signal(2048);
+        let mut fresh = vec![0.0; input.len()];
+        model.process(&input, &mut fresh);
+        let mut again = vec![0.0; input.len()];
+        model.process(&input, &mut again);
+        // The state carried over changes the start of the second run ...
+        assert!(fresh.iter().zip(&again).any(|(a, b)| a != b), "{name}");
+        // ... and a reset brings the first run back exactly.
+        model.reset();
+        model.process(&input, &mut again);
+        assert_eq!(fresh, again, "{name}");
+    }
+}
+
 /// A generated model's document with extra top-level fields.
 fn with_fields(name: &str, fields: serde_json::Value) -> NamFile {
     let text = std::fs::read_to_string(models_dir().join(name)).expect("model");
@@ -211,7 +235,12 @@ fn a_model_written_back_reads_back_the_same() {
 
 /// The error for a generated model's document changed by `edit`.
 fn error_after(edit: impl FnOnce(&mut serde_json::Value)) -> String {
-    let text = std::fs::read_to_string(models_dir().join("gen_lstm8x2_relu.json")).expect("model");
+    error_in("gen_lstm8x2_relu.json", edit)
+}
+
+/// The error for the model `name`'s document changed by `edit`.
+fn error_in(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    let text = std::fs::read_to_string(models_dir().join(name)).expect("model");
     let mut doc: serde_json::Value = serde_json::from_str(&text).expect("json");
     edit(&mut doc);
     match NamFile::from_json_value(&doc, "bad.json") {
@@ -220,12 +249,67 @@ fn error_after(edit: impl FnOnce(&mut serde_json::Value)) -> String {
     }
 }
 
+/// A generated model with every RTNeural layer type besides the recurrent ones.
+const CONV: &str = "gen_conv1d_groups_batchnorm.json";
+
 #[test]
 fn bad_files_are_refused_with_the_reason() {
     let cases: Vec<(String, &str)> = vec![
         (
-            error_after(|d| d["layers"][0]["type"] = "conv1d".into()),
-            "layer type `conv1d` is not supported",
+            error_after(|d| d["layers"][0]["type"] = "conv2d".into()),
+            "layer type `conv2d` is not supported",
+        ),
+        // gen_conv1d_groups_batchnorm: conv1d 1->4 (k 3), batchnorm 4,
+        // conv1d 4->4 (k 5, dilation 3, 2 groups), GRU 8, dense 1.
+        (
+            error_in(CONV, |d| d["layers"][2]["groups"] = 3.into()),
+            "4 inputs and 4 outputs do not split into 3 groups",
+        ),
+        (
+            error_in(CONV, |d| {
+                d["layers"][2]["weights"][0]
+                    .as_array_mut()
+                    .expect("taps")
+                    .pop();
+            }),
+            "layers[2].weights[0]",
+        ),
+        (
+            error_in(CONV, |d| {
+                d["layers"][0]["dilation"] = serde_json::json!([40000])
+            }),
+            "layers[0].dilation",
+        ),
+        (
+            error_in(CONV, |d| {
+                d["layers"][0]
+                    .as_object_mut()
+                    .expect("layer")
+                    .remove("kernel_size");
+            }),
+            "layers[0].kernel_size",
+        ),
+        (
+            error_in(CONV, |d| d["layers"][1]["weights"][3][0] = (-0.5).into()),
+            "a variance of -0.5 is negative",
+        ),
+        (
+            error_in(CONV, |d| {
+                d["layers"][1]["weights"]
+                    .as_array_mut()
+                    .expect("arrays")
+                    .pop();
+            }),
+            "found 3",
+        ),
+        (
+            error_in(CONV, |d| {
+                d["layers"][1]
+                    .as_object_mut()
+                    .expect("layer")
+                    .remove("epsilon");
+            }),
+            "layers[1].epsilon",
         ),
         (
             error_after(|d| d["in_shape"] = serde_json::json!([null, null, 3])),

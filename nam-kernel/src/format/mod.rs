@@ -210,7 +210,8 @@ impl ModelSpec {
     pub fn receptive_field(&self) -> usize {
         match self {
             ModelSpec::WaveNet { config, .. } => config.receptive_field(),
-            ModelSpec::Lstm { .. } | ModelSpec::RtNeural { .. } => 1,
+            ModelSpec::Lstm { .. } => 1,
+            ModelSpec::RtNeural { config, .. } => config.receptive_field(),
             ModelSpec::ConvNet { config, .. } => config.receptive_field(),
             ModelSpec::Linear { config, .. } => config.receptive_field,
             ModelSpec::SlimmableContainer { submodels } => submodels

@@ -20,18 +20,31 @@
 //! - `dense` / `time-distributed-dense`: kernel `[inputs][outputs]`, bias
 //!   `[outputs]` (0 when absent).
 //! - `prelu`: one slope per channel.
+//! - `conv1d` (a causal dilated convolution over time, RTNeural's `Conv1D`):
+//!   `kernel_size` and `dilation` (each a one-entry list), `groups`
+//!   (default 1); kernel `[kernel_size][inputs / groups][outputs]`, tap 0
+//!   the oldest sample, `(kernel_size - 1 - i) * dilation` samples back for
+//!   tap `i`; bias `[outputs]`; an optional `activation` as a dense layer's.
+//! - `batchnorm` (RTNeural's `BatchNorm1DLayer`, running statistics): gamma,
+//!   beta, running mean, running variance (`[size]` each), or only the mean
+//!   and variance (gamma 1, beta 0); `epsilon` beside them. Stored here as
+//!   all four, in that order.
 //! - `activation`: none.
 
 use serde_json::{json, Map, Value};
 
 use super::activation::Activation;
 use super::json::Node;
-use super::limits::{MAX_CHANNELS, MAX_LSTM_LAYERS, MAX_SAMPLE_RATE_HZ};
+use super::limits::{
+    MAX_CHANNELS, MAX_DILATION, MAX_KERNEL_SIZE, MAX_LSTM_LAYERS, MAX_SAMPLE_RATE_HZ,
+};
 use super::metadata::Metadata;
+use super::write::f32_number;
 use crate::error::FormatError;
 
 /// The layer types this loader runs, for error messages.
-const SUPPORTED_LAYERS: &str = "lstm, gru, dense, time-distributed-dense, prelu, activation";
+const SUPPORTED_LAYERS: &str =
+    "lstm, gru, dense, time-distributed-dense, conv1d, batchnorm, prelu, activation";
 /// The activations RTNeural's parser names, for error messages.
 const SUPPORTED_ACTIVATIONS: &str = "tanh, relu, sigmoid, elu, or none";
 
@@ -61,6 +74,31 @@ pub enum RtNeuralLayer {
         /// Applied to the outputs (`Identity` when none).
         activation: Activation,
     },
+    /// A causal dilated convolution over time, with its activation.
+    Conv1d {
+        /// Input channels.
+        input_size: usize,
+        /// Output channels.
+        output_size: usize,
+        /// Taps.
+        kernel_size: usize,
+        /// Samples between taps.
+        dilation: usize,
+        /// Channel groups (inputs and outputs split alike).
+        groups: usize,
+        /// Applied to the outputs (`Identity` when none).
+        activation: Activation,
+    },
+    /// Batch normalisation with running statistics:
+    /// `(x - mean) * gamma / sqrt(variance + epsilon) + beta` per channel.
+    BatchNorm {
+        /// Channels.
+        size: usize,
+        /// Added to the variance.
+        epsilon: f32,
+        /// Whether the file holds gamma and beta (else 1 and 0).
+        affine: bool,
+    },
     /// An activation on its own (a PReLU's slopes are its weights).
     Activation {
         /// Channels.
@@ -77,8 +115,31 @@ impl RtNeuralLayer {
             RtNeuralLayer::Lstm { hidden_size, .. } | RtNeuralLayer::Gru { hidden_size, .. } => {
                 *hidden_size
             }
-            RtNeuralLayer::Dense { output_size, .. } => *output_size,
-            RtNeuralLayer::Activation { size, .. } => *size,
+            RtNeuralLayer::Dense { output_size, .. }
+            | RtNeuralLayer::Conv1d { output_size, .. } => *output_size,
+            RtNeuralLayer::BatchNorm { size, .. } | RtNeuralLayer::Activation { size, .. } => *size,
+        }
+    }
+
+    /// Past samples a layer reads besides the current one (a convolution's
+    /// reach back in time; 0 for the others).
+    pub fn lookback(&self) -> usize {
+        match *self {
+            RtNeuralLayer::Conv1d {
+                kernel_size,
+                dilation,
+                ..
+            } => (kernel_size - 1) * dilation,
+            _ => 0,
+        }
+    }
+
+    /// Input values a layer keeps between samples (a convolution's input
+    /// frames, the current one included).
+    pub fn history_floats(&self) -> usize {
+        match *self {
+            RtNeuralLayer::Conv1d { input_size, .. } => (self.lookback() + 1) * input_size,
+            _ => 0,
         }
     }
 
@@ -98,6 +159,14 @@ impl RtNeuralLayer {
                 output_size,
                 ..
             } => output_size * (input_size + 1),
+            RtNeuralLayer::Conv1d {
+                input_size,
+                output_size,
+                kernel_size,
+                groups,
+                ..
+            } => output_size * (kernel_size * input_size / groups + 1),
+            RtNeuralLayer::BatchNorm { size, .. } => 4 * size,
             RtNeuralLayer::Activation { .. } => 0,
         }
     }
@@ -118,6 +187,14 @@ impl RtNeuralLayer {
                 output_size,
                 ..
             } => input_size * output_size,
+            RtNeuralLayer::Conv1d {
+                input_size,
+                output_size,
+                kernel_size,
+                groups,
+                ..
+            } => kernel_size * input_size / groups * output_size,
+            RtNeuralLayer::BatchNorm { size, .. } => size,
             RtNeuralLayer::Activation { .. } => 0,
         };
         macs as u64
@@ -129,6 +206,8 @@ impl RtNeuralLayer {
             RtNeuralLayer::Lstm { .. } => "lstm",
             RtNeuralLayer::Gru { .. } => "gru",
             RtNeuralLayer::Dense { .. } => "dense",
+            RtNeuralLayer::Conv1d { .. } => "conv1d",
+            RtNeuralLayer::BatchNorm { .. } => "batchnorm",
             RtNeuralLayer::Activation {
                 activation: Activation::PReLU { .. },
                 ..
@@ -160,6 +239,17 @@ impl RtNeuralConfig {
     /// Multiply-adds per sample.
     pub fn macs(&self) -> u64 {
         self.layers.iter().map(RtNeuralLayer::macs).sum()
+    }
+
+    /// Samples of input one output reads through the convolutions (1 when
+    /// there are none; the recurrent layers' memory is not counted, as for
+    /// a `.nam` LSTM).
+    pub fn receptive_field(&self) -> usize {
+        1 + self
+            .layers
+            .iter()
+            .map(RtNeuralLayer::lookback)
+            .sum::<usize>()
     }
 
     /// The linear factor AIDA-X applies for a gain in dB (`10^(dB/20)`, 0 at
@@ -333,6 +423,8 @@ fn parse_layer(
                 activation: activation(item)?,
             }
         }
+        "conv1d" => conv1d(item, &arrays, input_size, size, weights)?,
+        "batchnorm" => batchnorm(item, &arrays, input_size, weights)?,
         "activation" => RtNeuralLayer::Activation {
             size: input_size,
             activation: activation(item)?,
@@ -363,6 +455,114 @@ fn parse_layer(
         return Err(item.path.key("shape").invalid("inconsistent layer size"));
     }
     Ok(layer)
+}
+
+/// A `conv1d` layer: its sizes, then kernel and bias appended to `weights`.
+fn conv1d(
+    item: &Node,
+    arrays: &Node,
+    input_size: usize,
+    output_size: usize,
+    weights: &mut Vec<f32>,
+) -> Result<RtNeuralLayer, FormatError> {
+    let kernel_size = last_entry(&item.req("kernel_size")?, MAX_KERNEL_SIZE)?;
+    let dilation = last_entry(&item.req("dilation")?, MAX_DILATION)?;
+    let groups = match item.get("groups")? {
+        Some(node) => {
+            let groups = node.as_dim(MAX_CHANNELS)?;
+            if !input_size.is_multiple_of(groups) || !output_size.is_multiple_of(groups) {
+                return Err(node.invalid(format!(
+                    "{input_size} inputs and {output_size} outputs do not split into {groups} groups"
+                )));
+            }
+            groups
+        }
+        None => 1,
+    };
+    // The model settles its state on silence for as many samples as a
+    // convolution reaches back, so the reach is bounded like one dilation.
+    if (kernel_size - 1) * dilation > MAX_DILATION {
+        return Err(FormatError::TooLarge {
+            field: item.path.key("dilation").to_string(),
+            value: ((kernel_size - 1) * dilation) as f64,
+            limit: MAX_DILATION as u128,
+        });
+    }
+    let w = array_items(arrays, 2..=2)?;
+    let taps = w[0].items()?;
+    if taps.len() != kernel_size {
+        return Err(FormatError::WeightCountMismatch {
+            field: w[0].path.to_string(),
+            expected: kernel_size,
+            found: taps.len(),
+        });
+    }
+    for tap in &taps {
+        read_matrix(tap, input_size / groups, output_size, weights)?;
+    }
+    w[1].append_weights(output_size, weights)?;
+    Ok(RtNeuralLayer::Conv1d {
+        input_size,
+        output_size,
+        kernel_size,
+        dilation,
+        groups,
+        activation: activation(item)?,
+    })
+}
+
+/// A `batchnorm` layer: gamma, beta, mean and variance appended to `weights`
+/// (gamma 1 and beta 0 when the file holds only the statistics).
+fn batchnorm(
+    item: &Node,
+    arrays: &Node,
+    size: usize,
+    weights: &mut Vec<f32>,
+) -> Result<RtNeuralLayer, FormatError> {
+    let epsilon_node = item.req("epsilon")?;
+    let epsilon = epsilon_node.as_f64()?;
+    if !(0.0..=1.0).contains(&epsilon) {
+        return Err(epsilon_node.invalid(format!("{epsilon} is outside 0 to 1")));
+    }
+    let w = array_items(arrays, 2..=4)?;
+    let affine = match w.len() {
+        4 => true,
+        2 => false,
+        n => {
+            return Err(arrays.invalid(format!(
+                "expected 4 arrays (gamma, beta, mean, variance) or 2 (mean, variance), found {n}"
+            )))
+        }
+    };
+    if affine {
+        w[0].append_weights(size, weights)?;
+        w[1].append_weights(size, weights)?;
+    } else {
+        weights.extend(std::iter::repeat_n(1.0, size));
+        weights.extend(std::iter::repeat_n(0.0, size));
+    }
+    let statistics = if affine { &w[2..] } else { &w[..] };
+    statistics[0].append_weights(size, weights)?;
+    let variance_at = weights.len();
+    statistics[1].append_weights(size, weights)?;
+    if let Some(v) = weights[variance_at..].iter().find(|v| **v < 0.0) {
+        return Err(statistics[1].invalid(format!("a variance of {v} is negative")));
+    }
+    Ok(RtNeuralLayer::BatchNorm {
+        size,
+        epsilon: epsilon as f32,
+        affine,
+    })
+}
+
+/// The last entry of a one-entry list such as `kernel_size: [3]` (RTNeural
+/// reads the last), at least 1 and at most `max`.
+fn last_entry(node: &Node, max: usize) -> Result<usize, FormatError> {
+    let items = node.items()?;
+    let last = items
+        .last()
+        .ok_or_else(|| node.invalid("expected a list such as [3]"))?;
+    last.as_dim(max)
 }
 
 /// The layer's `activation` (RTNeural's names; empty or absent is none).
@@ -493,6 +693,31 @@ pub(crate) fn to_json(
                         activation_name(activation),
                     )
                 }
+                RtNeuralLayer::Conv1d {
+                    input_size,
+                    output_size,
+                    kernel_size,
+                    groups,
+                    activation,
+                    ..
+                } => {
+                    let taps: Vec<Value> = (0..*kernel_size)
+                        .map(|_| matrix(take(input_size / groups * output_size), *output_size))
+                        .collect();
+                    (
+                        json!([taps, take(*output_size)]),
+                        activation_name(activation),
+                    )
+                }
+                RtNeuralLayer::BatchNorm { size, affine, .. } => {
+                    let (gamma, beta, mean, variance) =
+                        (take(*size), take(*size), take(*size), take(*size));
+                    if *affine {
+                        (json!([gamma, beta, mean, variance]), "")
+                    } else {
+                        (json!([mean, variance]), "")
+                    }
+                }
                 RtNeuralLayer::Activation {
                     activation: Activation::PReLU { negative_slopes },
                     ..
@@ -501,12 +726,29 @@ pub(crate) fn to_json(
                     (json!([]), activation_name(activation))
                 }
             };
-            json!({
+            let mut layer_doc = json!({
                 "type": layer.type_name(),
                 "activation": activation,
                 "shape": [null, null, size],
                 "weights": weights,
-            })
+            });
+            match *layer {
+                RtNeuralLayer::Conv1d {
+                    kernel_size,
+                    dilation,
+                    groups,
+                    ..
+                } => {
+                    layer_doc["kernel_size"] = json!([kernel_size]);
+                    layer_doc["dilation"] = json!([dilation]);
+                    layer_doc["groups"] = json!(groups);
+                }
+                RtNeuralLayer::BatchNorm { epsilon, .. } => {
+                    layer_doc["epsilon"] = f32_number(epsilon);
+                }
+                _ => {}
+            }
+            layer_doc
         })
         .collect();
     let mut doc = Map::new();

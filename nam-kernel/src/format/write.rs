@@ -334,7 +334,7 @@ fn weights_json(weights: &[f32]) -> Value {
 /// `x` in the shortest decimal form that reads back (through `f64`) as the
 /// same `f32`; `null` when not finite. The check reads the text as the loader
 /// does, with `serde_json` (whose float parsing may be one `f64` ulp off).
-fn f32_number(x: f32) -> Value {
+pub(super) fn f32_number(x: f32) -> Value {
     if !x.is_finite() {
         return Value::Null;
     }

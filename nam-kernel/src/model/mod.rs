@@ -123,7 +123,8 @@ impl Network {
     fn receptive_field(&self) -> usize {
         match self {
             Network::WaveNet(w) => w.receptive_field(),
-            Network::Lstm(_) | Network::RtNeural(_) => 1,
+            Network::Lstm(_) => 1,
+            Network::RtNeural(r) => r.receptive_field(),
             Network::ConvNet(c) => c.receptive_field(),
             Network::Linear(l) => l.receptive_field(),
             Network::Container(c) => c.playing().receptive_field(),
@@ -132,7 +133,8 @@ impl Network {
 
     /// Zeros the reference feeds before the first sample to settle the state:
     /// `receptive_field - 1` for convolutional models, none for an LSTM (its
-    /// stored initial state is already the trainer's settled state).
+    /// stored initial state is already the trainer's settled state) or an
+    /// RTNeural model (settled on silence at build, its convolutions too).
     fn prewarm_frames(&self) -> usize {
         match self {
             Network::Lstm(_) | Network::RtNeural(_) => 0,
@@ -476,9 +478,13 @@ fn state_floats(spec: &ModelSpec, max_frames: usize) -> usize {
             }
             total
         }
-        ModelSpec::Lstm { weights, .. } | ModelSpec::RtNeural { weights, .. } => {
-            weights.len().saturating_mul(3)
-        }
+        ModelSpec::Lstm { weights, .. } => weights.len().saturating_mul(3),
+        ModelSpec::RtNeural { config, weights } => config
+            .layers
+            .iter()
+            .fold(weights.len().saturating_mul(3), |total, layer| {
+                total.saturating_add(layer.history_floats())
+            }),
         ModelSpec::ConvNet { config, weights } => config
             .dilations
             .iter()

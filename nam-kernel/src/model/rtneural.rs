@@ -1,6 +1,6 @@
-//! A streaming RTNeural / AIDA-X model: recurrent (LSTM, GRU) and dense
-//! layers one sample at a time, with AIDA-X's input gain, input skip and
-//! output gain around them.
+//! A streaming RTNeural / AIDA-X model: recurrent (LSTM, GRU), dense,
+//! convolution and batch-norm layers one sample at a time, with AIDA-X's
+//! input gain, input skip and output gain around them.
 //!
 //! RTNeural starts from a zero state; AIDA-X then feeds 2048 zeros before
 //! the first block, and NeuralAudio feeds 2048 zeros at load. The start
@@ -49,6 +49,104 @@ impl State {
     }
 }
 
+/// A convolution's input frames: a ring of `lookback + 1` frames of
+/// `width` values, the newest last written.
+#[derive(Clone, Debug)]
+struct History {
+    frames: Vec<f32>,
+    width: usize,
+    newest: usize,
+    /// Consecutive writes equal to the frame before them; every frame holds
+    /// the same values once this reaches the frame count − 1.
+    repeats: usize,
+}
+
+impl History {
+    /// A ring of zeros.
+    fn zeros(count: usize, width: usize) -> Self {
+        Self {
+            frames: vec![0.0; count * width],
+            width,
+            newest: 0,
+            repeats: count - 1,
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.frames.len() / self.width.max(1)
+    }
+
+    fn frame(&self, index: usize) -> &[f32] {
+        &self.frames[index * self.width..(index + 1) * self.width]
+    }
+
+    /// Writes `input` as the newest frame.
+    fn push(&mut self, input: &[f32]) {
+        let count = self.count();
+        let repeated = self.frame(self.newest) == input;
+        self.newest = (self.newest + 1) % count;
+        let at = self.newest * self.width;
+        self.frames[at..at + self.width].copy_from_slice(input);
+        self.repeats = if repeated {
+            (self.repeats + 1).min(count - 1)
+        } else {
+            0
+        };
+    }
+
+    /// The frame written `samples` pushes before the newest.
+    fn back(&self, samples: usize) -> &[f32] {
+        let count = self.count();
+        self.frame((self.newest + count - samples) % count)
+    }
+
+    /// Every frame holds the same values.
+    fn is_steady(&self) -> bool {
+        self.repeats + 1 >= self.count()
+    }
+
+    /// Back to `other`'s frames (the same size), without allocating.
+    fn restore(&mut self, other: &History) {
+        self.frames.copy_from_slice(&other.frames);
+        self.newest = other.newest;
+        self.repeats = other.repeats;
+    }
+}
+
+/// A causal dilated convolution's weights.
+#[derive(Clone, Debug)]
+struct Conv1d {
+    output_size: usize,
+    kernel_size: usize,
+    dilation: usize,
+    groups: usize,
+    /// `[tap][input / groups][output]`, tap 0 the oldest sample.
+    weights: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+impl Conv1d {
+    /// One output frame from the input frames in `history`.
+    fn run(&self, history: &History, output: &mut [f32]) {
+        output.copy_from_slice(&self.bias);
+        let group_inputs = history.width / self.groups;
+        let group_outputs = self.output_size / self.groups;
+        let tap_weights = self.weights.chunks_exact(group_inputs * self.output_size);
+        for (tap, weights) in tap_weights.enumerate() {
+            let frame = history.back((self.kernel_size - 1 - tap) * self.dilation);
+            for (g, inputs) in frame.chunks_exact(group_inputs).enumerate() {
+                let outputs = &mut output[g * group_outputs..(g + 1) * group_outputs];
+                for (&x, row) in inputs.iter().zip(weights.chunks_exact(self.output_size)) {
+                    let row = &row[g * group_outputs..(g + 1) * group_outputs];
+                    for (y, &w) in outputs.iter_mut().zip(row) {
+                        *y += w * x;
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// One layer, with what it needs to run.
 #[derive(Clone, Debug)]
 enum Layer {
@@ -60,6 +158,14 @@ enum Layer {
         weights: Vec<f32>,
         bias: Vec<f32>,
         activation: Activation,
+    },
+    Conv1d(Conv1d, Activation),
+    /// `multiplier * (x - mean) + beta` per channel, `multiplier` being
+    /// `gamma / sqrt(variance + epsilon)` (in `f32`, as RTNeural computes it).
+    BatchNorm {
+        multiplier: Vec<f32>,
+        mean: Vec<f32>,
+        beta: Vec<f32>,
     },
     Activation(Activation),
 }
@@ -76,6 +182,8 @@ struct Stage {
     size: usize,
     /// The settled state [`RtNeural::clear`] returns to.
     initial: Option<State>,
+    /// Convolutions: the input frames, and their settled start.
+    history: Option<(History, History)>,
 }
 
 impl Stage {
@@ -125,6 +233,31 @@ impl Stage {
                 }
                 activate(kernels, activation, output);
             }
+            (Layer::Conv1d(conv, activation), None) => {
+                if let Some((history, _)) = &mut self.history {
+                    history.push(&input[..history.width]);
+                    conv.run(history, &mut self.output);
+                }
+                activate(kernels, activation, &mut self.output);
+            }
+            (
+                Layer::BatchNorm {
+                    multiplier,
+                    mean,
+                    beta,
+                },
+                None,
+            ) => {
+                for (((y, &x), (&m, &mu)), &b) in self
+                    .output
+                    .iter_mut()
+                    .zip(input)
+                    .zip(multiplier.iter().zip(mean))
+                    .zip(beta)
+                {
+                    *y = m * (x - mu) + b;
+                }
+            }
             (Layer::Activation(activation), None) => {
                 self.output.copy_from_slice(input);
                 activate(kernels, activation, &mut self.output);
@@ -152,6 +285,8 @@ fn activate(kernels: &Kernels, activation: &Activation, values: &mut [f32]) {
 #[derive(Clone, Debug)]
 pub(crate) struct RtNeural {
     stages: Vec<Stage>,
+    /// Samples of input one output reads through the convolutions.
+    receptive_field: usize,
     input_gain: f32,
     output_gain: f32,
     input_skip: bool,
@@ -173,6 +308,7 @@ impl RtNeural {
         cursor.finish()?;
         let mut model = Self {
             stages,
+            receptive_field: config.receptive_field(),
             input_gain: RtNeuralConfig::gain_factor(config.input_gain_db),
             output_gain: RtNeuralConfig::gain_factor(config.output_gain_db),
             input_skip: config.input_skip,
@@ -181,10 +317,16 @@ impl RtNeural {
         Ok(model)
     }
 
-    /// Feeds zeros until the state stops changing (at most [`SETTLE_LIMIT`])
-    /// and keeps that state as the start state.
+    /// Feeds zeros until the state stops changing (at most [`SETTLE_LIMIT`]
+    /// samples, plus as many as the convolutions reach back) and keeps that
+    /// state as the start state.
     fn settle(&mut self, kernels: &Kernels) {
-        for _ in 0..SETTLE_LIMIT {
+        let reach: usize = self
+            .stages
+            .iter()
+            .filter_map(|s| s.history.as_ref().map(|(h, _)| h.count()))
+            .sum();
+        for _ in 0..SETTLE_LIMIT + reach {
             let before: Vec<Option<State>> = self.stages.iter().map(|s| s.state.clone()).collect();
             self.step(kernels, 0.0);
             let unchanged = self.stages.iter().zip(&before).all(|(stage, before)| {
@@ -195,13 +337,26 @@ impl RtNeural {
                     _ => true,
                 }
             });
-            if unchanged {
+            let steady = self
+                .stages
+                .iter()
+                .all(|stage| stage.history.as_ref().is_none_or(|(h, _)| h.is_steady()));
+            if unchanged && steady {
                 break;
             }
         }
         for stage in &mut self.stages {
             stage.initial = stage.state.clone();
+            if let Some((history, initial)) = &mut stage.history {
+                initial.restore(history);
+            }
         }
+    }
+
+    /// Samples of input one output reads through the convolutions (1 when
+    /// there are none).
+    pub(crate) fn receptive_field(&self) -> usize {
+        self.receptive_field
     }
 
     /// Back to the settled start state.
@@ -211,6 +366,9 @@ impl RtNeural {
                 let current = initial.current;
                 state.hidden[state.current].copy_from_slice(&initial.hidden[current]);
                 state.cell.copy_from_slice(&initial.cell);
+            }
+            if let Some((history, initial)) = &mut stage.history {
+                history.restore(initial);
             }
         }
     }
@@ -248,6 +406,13 @@ fn build_stage(
     kernels: &Kernels,
 ) -> Result<Stage, BuildError> {
     let size = layer.output_size();
+    let history = match *layer {
+        RtNeuralLayer::Conv1d { input_size, .. } => {
+            let ring = History::zeros(layer.lookback() + 1, input_size);
+            Some((ring.clone(), ring))
+        }
+        _ => None,
+    };
     let (layer, state) = match *layer {
         RtNeuralLayer::Lstm {
             input_size,
@@ -304,11 +469,51 @@ fn build_stage(
             },
             None,
         ),
+        RtNeuralLayer::Conv1d {
+            input_size,
+            output_size,
+            kernel_size,
+            dilation,
+            groups,
+            ref activation,
+        } => {
+            let conv = Conv1d {
+                output_size,
+                kernel_size,
+                dilation,
+                groups,
+                weights: cursor
+                    .take(kernel_size * input_size / groups * output_size)?
+                    .to_vec(),
+                bias: cursor.take(output_size)?.to_vec(),
+            };
+            (Layer::Conv1d(conv, activation.clone()), None)
+        }
+        RtNeuralLayer::BatchNorm { size, epsilon, .. } => {
+            let gamma = cursor.take(size)?;
+            let beta = cursor.take(size)?.to_vec();
+            let mean = cursor.take(size)?.to_vec();
+            let variance = cursor.take(size)?;
+            let multiplier = gamma
+                .iter()
+                .zip(variance)
+                .map(|(&g, &v)| g / (v + epsilon).sqrt())
+                .collect();
+            (
+                Layer::BatchNorm {
+                    multiplier,
+                    mean,
+                    beta,
+                },
+                None,
+            )
+        }
         RtNeuralLayer::Activation { ref activation, .. } => {
             (Layer::Activation(activation.clone()), None)
         }
     };
     Ok(Stage {
+        history,
         output: if state.is_some() {
             Vec::new()
         } else {
