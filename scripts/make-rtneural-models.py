@@ -99,6 +99,7 @@ def models():
     yield "gen_gru8_batchnorm_plain", model([recurrent(rng, "gru", 1, 8), batchnorm(rng, 8, affine=False, epsilon=1e-5),
                                              dense(rng, 8, 1)])
     yield "gen_conv1d_stack", model([conv1d(rng, 1, 8, 8, 1, activation="tanh"), conv1d(rng, 8, 1, 2, 4)])
+    yield "gen_gru8_softmax", model([recurrent(rng, "gru", 1, 8), dense(rng, 8, 4, "softmax"), dense(rng, 4, 1)])
 
 
 def main():

@@ -331,8 +331,8 @@ fn bad_files_are_refused_with_the_reason() {
             "layers[0].weights[1]",
         ),
         (
-            error_after(|d| d["layers"][2]["activation"] = "softmax".into()),
-            "activation `softmax` is not supported",
+            error_after(|d| d["layers"][2]["activation"] = "softplus".into()),
+            "activation `softplus` is not supported",
         ),
         (
             error_after(|d| d["in_skip"] = 2.into()),

@@ -29,7 +29,8 @@
 //!   beta, running mean, running variance (`[size]` each), or only the mean
 //!   and variance (gamma 1, beta 0); `epsilon` beside them. Stored here as
 //!   all four, in that order.
-//! - `activation`: none.
+//! - `activation`: none. An `activation` of `softmax` (on this or a
+//!   dense or conv1d layer) reads as a [`RtNeuralLayer::Softmax`] after it.
 
 use serde_json::{json, Map, Value};
 
@@ -46,7 +47,7 @@ use crate::error::FormatError;
 const SUPPORTED_LAYERS: &str =
     "lstm, gru, dense, time-distributed-dense, conv1d, batchnorm, prelu, activation";
 /// The activations RTNeural's parser names, for error messages.
-const SUPPORTED_ACTIVATIONS: &str = "tanh, relu, sigmoid, elu, or none";
+const SUPPORTED_ACTIVATIONS: &str = "tanh, relu, sigmoid, elu, softmax, or none";
 
 /// One layer of an RTNeural model.
 #[derive(Clone, Debug, PartialEq)]
@@ -99,6 +100,12 @@ pub enum RtNeuralLayer {
         /// Whether the file holds gamma and beta (else 1 and 0).
         affine: bool,
     },
+    /// RTNeural's softmax over the channels, `exp(x) / Σ exp(x)` (a layer's
+    /// `activation: "softmax"` reads as the layer, then this).
+    Softmax {
+        /// Channels.
+        size: usize,
+    },
     /// An activation on its own (a PReLU's slopes are its weights).
     Activation {
         /// Channels.
@@ -117,7 +124,9 @@ impl RtNeuralLayer {
             }
             RtNeuralLayer::Dense { output_size, .. }
             | RtNeuralLayer::Conv1d { output_size, .. } => *output_size,
-            RtNeuralLayer::BatchNorm { size, .. } | RtNeuralLayer::Activation { size, .. } => *size,
+            RtNeuralLayer::BatchNorm { size, .. }
+            | RtNeuralLayer::Softmax { size }
+            | RtNeuralLayer::Activation { size, .. } => *size,
         }
     }
 
@@ -167,7 +176,7 @@ impl RtNeuralLayer {
                 ..
             } => output_size * (kernel_size * input_size / groups + 1),
             RtNeuralLayer::BatchNorm { size, .. } => 4 * size,
-            RtNeuralLayer::Activation { .. } => 0,
+            RtNeuralLayer::Softmax { .. } | RtNeuralLayer::Activation { .. } => 0,
         }
     }
 
@@ -194,7 +203,7 @@ impl RtNeuralLayer {
                 groups,
                 ..
             } => kernel_size * input_size / groups * output_size,
-            RtNeuralLayer::BatchNorm { size, .. } => size,
+            RtNeuralLayer::BatchNorm { size, .. } | RtNeuralLayer::Softmax { size } => size,
             RtNeuralLayer::Activation { .. } => 0,
         };
         macs as u64
@@ -208,6 +217,7 @@ impl RtNeuralLayer {
             RtNeuralLayer::Dense { .. } => "dense",
             RtNeuralLayer::Conv1d { .. } => "conv1d",
             RtNeuralLayer::BatchNorm { .. } => "batchnorm",
+            RtNeuralLayer::Softmax { .. } => "softmax",
             RtNeuralLayer::Activation {
                 activation: Activation::PReLU { .. },
                 ..
@@ -298,7 +308,22 @@ pub(crate) fn parse(doc: &Node) -> Result<Parsed, FormatError> {
     for item in &items {
         let layer = parse_layer(item, size, &mut weights)?;
         size = layer.output_size();
-        layers.push(layer);
+        let softmax = softmax_after(item)?;
+        // An `activation` layer of a softmax is the softmax alone.
+        let softmax_only = softmax
+            && matches!(
+                layer,
+                RtNeuralLayer::Activation {
+                    activation: Activation::Identity,
+                    ..
+                }
+            );
+        if !softmax_only {
+            layers.push(layer);
+        }
+        if softmax {
+            layers.push(RtNeuralLayer::Softmax { size });
+        }
     }
     if size != 1 {
         return Err(list.invalid(format!(
@@ -571,7 +596,8 @@ fn activation(item: &Node) -> Result<Activation, FormatError> {
         return Ok(Activation::Identity);
     };
     Ok(match node.as_str()? {
-        "" | "linear" => Activation::Identity,
+        // The softmax follows as a layer of its own (`softmax_after`).
+        "" | "linear" | "softmax" => Activation::Identity,
         "tanh" => Activation::Tanh,
         "relu" => Activation::ReLU,
         "sigmoid" => Activation::Sigmoid,
@@ -581,6 +607,15 @@ fn activation(item: &Node) -> Result<Activation, FormatError> {
                 "activation `{other}` is not supported (supported: {SUPPORTED_ACTIVATIONS})"
             )));
         }
+    })
+}
+
+/// Whether the layer's `activation` is a softmax (RTNeural adds it as an
+/// activation layer after the layer).
+fn softmax_after(item: &Node) -> Result<bool, FormatError> {
+    Ok(match item.get("activation")? {
+        Some(node) => node.as_str()? == "softmax",
+        None => false,
     })
 }
 
@@ -718,6 +753,7 @@ pub(crate) fn to_json(
                         (json!([mean, variance]), "")
                     }
                 }
+                RtNeuralLayer::Softmax { .. } => (json!([]), "softmax"),
                 RtNeuralLayer::Activation {
                     activation: Activation::PReLU { negative_slopes },
                     ..
@@ -726,8 +762,12 @@ pub(crate) fn to_json(
                     (json!([]), activation_name(activation))
                 }
             };
+            let kind = match layer {
+                RtNeuralLayer::Softmax { .. } => "activation",
+                _ => layer.type_name(),
+            };
             let mut layer_doc = json!({
-                "type": layer.type_name(),
+                "type": kind,
                 "activation": activation,
                 "shape": [null, null, size],
                 "weights": weights,

@@ -167,6 +167,8 @@ enum Layer {
         mean: Vec<f32>,
         beta: Vec<f32>,
     },
+    /// `exp(x) / Σ exp(x)` over the channels.
+    Softmax,
     Activation(Activation),
 }
 
@@ -258,6 +260,7 @@ impl Stage {
                     *y = m * (x - mu) + b;
                 }
             }
+            (Layer::Softmax, None) => softmax(input, &mut self.output),
             (Layer::Activation(activation), None) => {
                 self.output.copy_from_slice(input);
                 activate(kernels, activation, &mut self.output);
@@ -265,6 +268,23 @@ impl Stage {
             // `build` pairs recurrent layers with a state and no other.
             _ => {}
         }
+    }
+}
+
+/// RTNeural's softmax, `exp(x) / Σ exp(x)`, computed as `exp(x - max)`
+/// over its sum (the same values, and finite where `exp(x)` would overflow).
+fn softmax(input: &[f32], output: &mut [f32]) {
+    let max = input[..output.len()]
+        .iter()
+        .copied()
+        .fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for (y, &x) in output.iter_mut().zip(input) {
+        *y = (x - max).exp();
+        sum += *y;
+    }
+    for y in output.iter_mut() {
+        *y /= sum;
     }
 }
 
@@ -508,6 +528,7 @@ fn build_stage(
                 None,
             )
         }
+        RtNeuralLayer::Softmax { .. } => (Layer::Softmax, None),
         RtNeuralLayer::Activation { ref activation, .. } => {
             (Layer::Activation(activation.clone()), None)
         }
