@@ -40,9 +40,13 @@ fuzz_target!(|data: &[u8]| {
     };
     for config in CONFIGS {
         let config: serde_json::Value = serde_json::from_str(config).expect("a reference config");
-        let Ok(file) =
-            nam_tools::ckpt::from_checkpoints(&checkpoint, "fuzz.ckpt", &[], &config, "config.json")
-        else {
+        let Ok(file) = nam_tools::ckpt::from_checkpoints(
+            &checkpoint,
+            "fuzz.ckpt",
+            &[],
+            &config,
+            "config.json",
+        ) else {
             continue;
         };
         let mut model =
