@@ -290,6 +290,14 @@ fn bad_files_are_refused_with_the_reason() {
             "layers[0].kernel_size",
         ),
         (
+            // Each within a dilation's limit, 36000 samples back together.
+            error_in(CONV, |d| {
+                d["layers"][0]["dilation"] = serde_json::json!([9000]);
+                d["layers"][2]["dilation"] = serde_json::json!([4500]);
+            }),
+            "`layers` = 36000 is too large (at most 32768)",
+        ),
+        (
             error_in(CONV, |d| d["layers"][1]["weights"][3][0] = (-0.5).into()),
             "a variance of -0.5 is negative",
         ),

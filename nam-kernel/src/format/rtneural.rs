@@ -46,6 +46,11 @@ use crate::error::FormatError;
 /// The layer types this loader runs, for error messages.
 const SUPPORTED_LAYERS: &str =
     "lstm, gru, dense, time-distributed-dense, conv1d, batchnorm, prelu, activation";
+/// Most samples the convolutions of one model reach back in all (0.68 s at
+/// 48 kHz): the model settles its state on silence for that many samples at
+/// build, so this bounds the work a file can ask for before it plays.
+const MAX_CONV_REACH: usize = 1 << 15;
+
 /// The activations RTNeural's parser names, for error messages.
 const SUPPORTED_ACTIVATIONS: &str = "tanh, relu, sigmoid, elu, softmax, or none";
 
@@ -330,6 +335,14 @@ pub(crate) fn parse(doc: &Node) -> Result<Parsed, FormatError> {
             "the last layer outputs {size} values per sample; a playable model outputs 1"
         )));
     }
+    let reach: usize = layers.iter().map(RtNeuralLayer::lookback).sum();
+    if reach > MAX_CONV_REACH {
+        return Err(FormatError::TooLarge {
+            field: list.path.to_string(),
+            value: reach as f64,
+            limit: MAX_CONV_REACH as u128,
+        });
+    }
     let input_skip = match doc.get("in_skip")? {
         Some(node) => match node.as_f64()? {
             0.0 => false,
@@ -504,8 +517,7 @@ fn conv1d(
         }
         None => 1,
     };
-    // The model settles its state on silence for as many samples as a
-    // convolution reaches back, so the reach is bounded like one dilation.
+    // The model's total reach is bounded too (`MAX_CONV_REACH`).
     if (kernel_size - 1) * dilation > MAX_DILATION {
         return Err(FormatError::TooLarge {
             field: item.path.key("dilation").to_string(),
