@@ -8,6 +8,10 @@ load_from_checkpoint, eval mode, model.net.export; see nam/train/full.py).
 
     python make-ckpt-references.py OUT_DIR [CASE...]
 
+Case `packed_default` is the trainer's shipped default model config
+(nam/train/_resources/config_model_packed.json) as it is, trained on longer
+segments (its multi-resolution STFT loss needs them).
+
 Writes OUT_DIR/<case>.ckpt, <case>.json (the config; the whole training
 config for some cases, only its `net` part for the others, as `nam-tools
 import --config` accepts both) and <case>.nam, and linear_hparams.ckpt (the
@@ -21,6 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import nam
 import pytorch_lightning as pl
 import torch
 from nam.train.core import _apply_packed_best_checkpoints as apply_packed_best_checkpoints
@@ -240,6 +245,8 @@ CASES = {
             "export": {"container_max_values": [0.25, 0.6, 0.9]},
         },
     },
+    # The trainer's default model, its shipped config file as it is.
+    "packed_default": None,
     # A WaveNet conditioned on a nested WaveNet's two output channels.
     "wavenet_condition_dsp": {
         "name": "WaveNet",
@@ -268,6 +275,12 @@ CASES = {
     },
 }
 
+# The trainer 0.13's default model exactly as it ships
+# (nam/train/_resources/config_model_packed.json), its whole training config.
+DEFAULT_PACKED_CONFIG = (
+    Path(nam.__file__).parent / "train" / "_resources" / "config_model_packed.json"
+)
+
 # Cases whose config file is the whole training config (the others: the net part).
 FULL_CONFIG = {"linear", "wavenet", "packed"}
 
@@ -288,13 +301,16 @@ def training_config(net):
 
 def make(name, net, out_dir):
     torch.manual_seed(sum(map(ord, name)))
-    config = training_config(net)
+    shipped = net is None
+    config = json.loads(DEFAULT_PACKED_CONFIG.read_text()) if shipped else training_config(net)
+    net = config["net"]
     packed = net["name"] == "PackedWaveNet"
     module_class = PackedLightningModule if packed else LightningModule
     module = module_class.init_from_config(json.loads(json.dumps(config)))
     module.net.sample_rate = SAMPLE_RATE
     rf = module.net.receptive_field
-    length = 64
+    # Long enough for the shipped config's multi-resolution STFT loss.
+    length = 4096 if shipped else 64
     x = 0.5 * torch.randn(8, rf - 1 + length)
     y = torch.tanh(2.0 * x[:, rf - 1 :])
     loader = torch.utils.data.DataLoader(
@@ -345,7 +361,7 @@ def make(name, net, out_dir):
     if submodel_checkpoints:
         apply_packed_best_checkpoints(model, config, submodel_checkpoints)
     model.net.export(out_dir, basename=name)
-    written = config if name in FULL_CONFIG else net
+    written = config if name in FULL_CONFIG or shipped else net
     (out_dir / f"{name}.json").write_text(json.dumps(written, indent=2) + "\n")
 
 
