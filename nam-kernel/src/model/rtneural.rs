@@ -116,12 +116,12 @@ impl History {
 /// A causal dilated convolution's weights.
 #[derive(Clone, Debug)]
 struct Conv1d {
-    output_size: usize,
     kernel_size: usize,
     dilation: usize,
     groups: usize,
     /// `[tap][input / groups][output]`, tap 0 the oldest sample.
     weights: Vec<f32>,
+    /// One per output.
     bias: Vec<f32>,
 }
 
@@ -129,14 +129,15 @@ impl Conv1d {
     /// One output frame from the input frames in `history`.
     fn run(&self, history: &History, output: &mut [f32]) {
         output.copy_from_slice(&self.bias);
+        let outputs_per_row = self.bias.len();
         let group_inputs = history.width / self.groups;
-        let group_outputs = self.output_size / self.groups;
-        let tap_weights = self.weights.chunks_exact(group_inputs * self.output_size);
+        let group_outputs = outputs_per_row / self.groups;
+        let tap_weights = self.weights.chunks_exact(group_inputs * outputs_per_row);
         for (tap, weights) in tap_weights.enumerate() {
             let frame = history.back((self.kernel_size - 1 - tap) * self.dilation);
             for (g, inputs) in frame.chunks_exact(group_inputs).enumerate() {
                 let outputs = &mut output[g * group_outputs..(g + 1) * group_outputs];
-                for (&x, row) in inputs.iter().zip(weights.chunks_exact(self.output_size)) {
+                for (&x, row) in inputs.iter().zip(weights.chunks_exact(outputs_per_row)) {
                     let row = &row[g * group_outputs..(g + 1) * group_outputs];
                     for (y, &w) in outputs.iter_mut().zip(row) {
                         *y += w * x;
@@ -305,8 +306,6 @@ fn activate(kernels: &Kernels, activation: &Activation, values: &mut [f32]) {
 #[derive(Clone, Debug)]
 pub(crate) struct RtNeural {
     stages: Vec<Stage>,
-    /// Samples of input one output reads through the convolutions.
-    receptive_field: usize,
     input_gain: f32,
     output_gain: f32,
     input_skip: bool,
@@ -328,7 +327,6 @@ impl RtNeural {
         cursor.finish()?;
         let mut model = Self {
             stages,
-            receptive_field: config.receptive_field(),
             input_gain: RtNeuralConfig::gain_factor(config.input_gain_db),
             output_gain: RtNeuralConfig::gain_factor(config.output_gain_db),
             input_skip: config.input_skip,
@@ -341,12 +339,7 @@ impl RtNeural {
     /// samples, plus as many as the convolutions reach back) and keeps that
     /// state as the start state.
     fn settle(&mut self, kernels: &Kernels) {
-        let reach: usize = self
-            .stages
-            .iter()
-            .filter_map(|s| s.history.as_ref().map(|(h, _)| h.count()))
-            .sum();
-        for _ in 0..SETTLE_LIMIT + reach {
+        for _ in 0..SETTLE_LIMIT + self.reach() {
             let before: Vec<Option<State>> = self.stages.iter().map(|s| s.state.clone()).collect();
             self.step(kernels, 0.0);
             let unchanged = self.stages.iter().zip(&before).all(|(stage, before)| {
@@ -376,7 +369,15 @@ impl RtNeural {
     /// Samples of input one output reads through the convolutions (1 when
     /// there are none).
     pub(crate) fn receptive_field(&self) -> usize {
-        self.receptive_field
+        1 + self.reach()
+    }
+
+    /// Past samples the convolutions' input frames hold, all layers together.
+    fn reach(&self) -> usize {
+        self.stages
+            .iter()
+            .filter_map(|s| s.history.as_ref().map(|(h, _)| h.count() - 1))
+            .sum()
     }
 
     /// Back to the settled start state.
@@ -498,7 +499,6 @@ fn build_stage(
             ref activation,
         } => {
             let conv = Conv1d {
-                output_size,
                 kernel_size,
                 dilation,
                 groups,

@@ -50,16 +50,16 @@ pub fn loudness_and_gain(file: &NamFile) -> Result<(f64, f64), BuildError> {
 /// itself those of its highest-quality submodel (the first of the largest
 /// `max_value`), as the trainer's `export_container` writes them.
 pub fn stamp_export_metadata(file: &mut NamFile) -> Result<(), BuildError> {
+    stamp(file).map(|_| ())
+}
+
+/// [`stamp_export_metadata`], returning the `(loudness, gain)` written.
+fn stamp(file: &mut NamFile) -> Result<(f64, f64), BuildError> {
     let (loudness, gain) = match &mut file.spec {
         ModelSpec::SlimmableContainer { submodels } => {
             let mut best: Option<(f64, (f64, f64))> = None;
             for submodel in submodels.iter_mut() {
-                stamp_export_metadata(&mut submodel.model)?;
-                let metadata = &submodel.model.metadata;
-                let measured = (
-                    metadata.loudness.unwrap_or(f64::NAN),
-                    metadata.other["gain"].as_f64().unwrap_or(0.0),
-                );
+                let measured = stamp(&mut submodel.model)?;
                 if best.is_none_or(|(value, _)| submodel.max_value > value) {
                     best = Some((submodel.max_value, measured));
                 }
@@ -72,5 +72,5 @@ pub fn stamp_export_metadata(file: &mut NamFile) -> Result<(), BuildError> {
     metadata.loudness = Some(loudness);
     metadata.other.insert("gain".into(), json!(gain));
     metadata.other.insert("date".into(), crate::date::now());
-    Ok(())
+    Ok((loudness, gain))
 }
