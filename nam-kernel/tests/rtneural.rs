@@ -154,6 +154,28 @@ fn reset_returns_every_layer_to_its_start_state() {
     }
 }
 
+#[test]
+fn a_recurrent_layer_s_activation_is_ignored_as_rtneural_ignores_it() {
+    // RTNeural reads `activation` only on dense, conv1d and activation
+    // layers: on an LSTM even "softmax" changes nothing.
+    let load = |edit: fn(&mut serde_json::Value)| {
+        let text = std::fs::read_to_string(models_dir().join("gen_lstm8x2_relu.json")).unwrap();
+        let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        edit(&mut doc);
+        NamFile::from_json_value(&doc, "edited").expect("loads")
+    };
+    let layers = |file: NamFile| match file.spec {
+        nam_kernel::format::ModelSpec::RtNeural { config, .. } => config.layers,
+        _ => panic!("not an RTNeural spec"),
+    };
+    let plain = layers(load(|_| {}));
+    let marked = layers(load(|d| d["layers"][0]["activation"] = "softmax".into()));
+    assert_eq!(plain, marked);
+    // The same name on a dense layer does add the softmax.
+    let dense = layers(load(|d| d["layers"][2]["activation"] = "softmax".into()));
+    assert_eq!(dense.len(), plain.len() + 1);
+}
+
 /// A generated model's document with extra top-level fields.
 fn with_fields(name: &str, fields: serde_json::Value) -> NamFile {
     let text = std::fs::read_to_string(models_dir().join(name)).expect("model");

@@ -623,8 +623,16 @@ fn activation(item: &Node) -> Result<Activation, FormatError> {
 }
 
 /// Whether the layer's `activation` is a softmax (RTNeural adds it as an
-/// activation layer after the layer).
+/// activation layer after the layer; it reads `activation` only on the dense,
+/// conv1d and activation layers).
 fn softmax_after(item: &Node) -> Result<bool, FormatError> {
+    let kind = item.req("type")?.as_str()?;
+    if !matches!(
+        kind,
+        "dense" | "time-distributed-dense" | "conv1d" | "activation"
+    ) {
+        return Ok(false);
+    }
     Ok(match item.get("activation")? {
         Some(node) => node.as_str()? == "softmax",
         None => false,
