@@ -9,7 +9,7 @@
 //! no partial vector.
 
 use super::activation::{sigmoid, tanh};
-use super::Kernels;
+use super::{aligned_zeros, AlignedFloats, Kernels};
 
 /// One LSTM layer's weights, packed for one kernel table (see the module doc).
 #[derive(Clone, Debug)]
@@ -18,10 +18,12 @@ pub struct LstmWeights {
     hidden_size: usize,
     lanes: usize,
     padded_hidden: usize,
-    /// Column by column (inputs, then hidden units): `4 · padded_hidden` packed rows each.
-    weights: Vec<f32>,
+    /// Column by column (inputs, then hidden units): `4 · padded_hidden` packed
+    /// rows each. With every column a whole number of chunks, each chunk's
+    /// gate vectors start on a 64-byte line.
+    weights: AlignedFloats,
     /// One per packed row.
-    bias: Vec<f32>,
+    bias: AlignedFloats,
 }
 
 /// The four gates in PyTorch's order.
@@ -52,8 +54,8 @@ impl LstmWeights {
             hidden_size,
             lanes,
             padded_hidden,
-            weights: vec![0.0; rows * columns],
-            bias: vec![0.0; rows],
+            weights: aligned_zeros(rows * columns),
+            bias: aligned_zeros(rows),
         };
         for gate in 0..GATES {
             for unit in 0..hidden_size {
