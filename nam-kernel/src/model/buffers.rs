@@ -59,9 +59,9 @@ impl Planar {
 /// A planar buffer that keeps the last `lookback` frames of every channel
 /// before the block being written, so a dilated convolution can read its past
 /// taps as contiguous slices. Writing advances a position; when the buffer is
-/// full the last `lookback` frames move back to the start, ending on a cache
-/// line so the next block starts on one (amortized: the capacity is at least
-/// twice the lookback and four blocks).
+/// full the last `lookback` frames (rounded up to whole cache lines) move back
+/// to the start (amortized: the capacity is at least twice the lookback and
+/// four blocks).
 #[derive(Clone, Debug)]
 pub(crate) struct History {
     data: AlignedFloats,
@@ -96,10 +96,12 @@ impl History {
     /// given at construction).
     pub(crate) fn begin(&mut self, frames: usize) {
         if self.position + frames > self.stride {
-            let (from, lookback) = (self.position - self.lookback, self.lookback);
-            let start = whole_lines(lookback);
+            // The lookback and the frames before it up to a whole line: the
+            // same copy, from and to line starts.
+            let start = whole_lines(self.lookback);
+            let from = self.position - start;
             for row in self.data.chunks_exact_mut(self.stride) {
-                row.copy_within(from..from + lookback, start - lookback);
+                row.copy_within(from..self.position, 0);
             }
             self.position = start;
         }
