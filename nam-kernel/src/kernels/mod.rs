@@ -32,10 +32,10 @@ pub use lstm::LstmWeights;
 /// four at 512 bits and every other time at 256 bits, and a split load costs
 /// about twice a whole one: aligning the LSTM's packed weights took a fifth off
 /// its step with AVX-512.
-pub type AlignedFloats = AVec<f32, ConstAlign<64>>;
+pub(crate) type AlignedFloats = AVec<f32, ConstAlign<64>>;
 
 /// `len` zeros in an [`AlignedFloats`].
-pub fn aligned_zeros(len: usize) -> AlignedFloats {
+pub(crate) fn aligned_zeros(len: usize) -> AlignedFloats {
     AVec::from_iter(64, (0..len).map(|_| 0.0))
 }
 
