@@ -25,8 +25,13 @@ pub(crate) struct Planar {
 }
 
 impl Planar {
+    /// Frames per row a planar buffer of `frames` frames holds.
+    pub(crate) fn stride_for(frames: usize) -> usize {
+        whole_lines(frames)
+    }
+
     pub(crate) fn new(channels: usize, frames: usize) -> Self {
-        let stride = whole_lines(frames);
+        let stride = Self::stride_for(frames);
         Self {
             data: aligned_zeros(channels * stride),
             stride,

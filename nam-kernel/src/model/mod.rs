@@ -438,10 +438,11 @@ fn slimmable_wavenet_sizes(spec: &ModelSpec) -> Option<Vec<slim::SlimSize>> {
 /// Upper estimate of the floats a model's buffers need, computed from the
 /// config before anything is allocated.
 fn state_floats(spec: &ModelSpec, max_frames: usize) -> usize {
-    use buffers::History;
+    use buffers::{History, Planar};
     let history = |channels: usize, lookback: usize| {
         channels.saturating_mul(History::stride_for(lookback, max_frames))
     };
+    let planar_frames = Planar::stride_for(max_frames);
     match spec {
         ModelSpec::WaveNet { config, weights } => {
             let mut total = weights.len().saturating_mul(2);
@@ -450,8 +451,8 @@ fn state_floats(spec: &ModelSpec, max_frames: usize) -> usize {
                     .channels
                     .max(2 * array.bottleneck)
                     .max(array.head.out_channels);
-                total =
-                    total.saturating_add(8usize.saturating_mul(widest).saturating_mul(max_frames));
+                total = total
+                    .saturating_add(8usize.saturating_mul(widest).saturating_mul(planar_frames));
                 for layer in &array.layers {
                     total = total.saturating_add(history(
                         array.channels,
@@ -470,7 +471,7 @@ fn state_floats(spec: &ModelSpec, max_frames: usize) -> usize {
                     .zip(head.block_channels(head.channels))
                 {
                     total = total.saturating_add(history(cin, k - 1));
-                    total = total.saturating_add(2 * cout * max_frames);
+                    total = total.saturating_add(2 * cout * planar_frames);
                 }
             }
             if let Some(nested) = &config.condition_dsp {
@@ -485,12 +486,10 @@ fn state_floats(spec: &ModelSpec, max_frames: usize) -> usize {
             .fold(weights.len().saturating_mul(3), |total, layer| {
                 total.saturating_add(layer.history_floats())
             }),
-        ModelSpec::ConvNet { config, weights } => config
-            .dilations
-            .iter()
-            .fold(weights.len() + config.channels * max_frames, |total, &d| {
-                total.saturating_add(history(config.channels, d))
-            }),
+        ModelSpec::ConvNet { config, weights } => config.dilations.iter().fold(
+            weights.len() + config.channels * planar_frames,
+            |total, &d| total.saturating_add(history(config.channels, d)),
+        ),
         ModelSpec::Linear { config, .. } => {
             history(1, config.receptive_field).saturating_add(config.receptive_field)
         }
