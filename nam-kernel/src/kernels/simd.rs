@@ -34,6 +34,13 @@ pub(super) unsafe trait Simd {
     /// Most chunks of LSTM units (four gate vectors each) a step holds in
     /// registers at once (at most 6).
     const LSTM_CHUNKS: usize;
+    /// Whether a recurrent step passes its gate vectors through memory
+    /// between the product and the activations: a few stores and loads buy
+    /// the activations registers for their constants where the gate
+    /// accumulators would otherwise crowd them out (NEON, whose fused
+    /// multiply-add also overwrites its addend, so constants are copied
+    /// rather than read from memory as x86 operands can be).
+    const STAGE_GATES: bool = false;
 
     /// All lanes `x`.
     unsafe fn splat(x: f32) -> Self::V;
@@ -964,7 +971,16 @@ impl<'a> RecurrentStep<'a> {
                 gate_column::<S, N>(&mut gates, w, x);
                 w = w.add(self.rows);
             }
-            for (n, chunk) in gates.into_iter().enumerate() {
+            // `black_box` keeps a staged copy in memory: without it LLVM
+            // holds every gate in a register through the activations. (It
+            // shapes code only; the values are the same either way.)
+            let staged = gates;
+            let gates: &[[S::V; 4]; N] = if S::STAGE_GATES {
+                std::hint::black_box(&staged)
+            } else {
+                &staged
+            };
+            for (n, &chunk) in gates.iter().enumerate() {
                 let unit = (first + n) * lanes;
                 S::store(self.hidden_out.add(unit), update.update::<S>(unit, chunk));
             }
