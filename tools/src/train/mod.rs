@@ -6,7 +6,8 @@
 //! configs), [`loudness`], [`verdict`] (what an ESR means). With the feature: [`model`] (the WaveNet and LSTM in
 //! `tch`, parameters in `.nam` weight order), [`loss`], [`adam`] (the
 //! optimizer, its state saved with checkpoints), [`trainer`] (the loop),
-//! [`export`] and [`command`] (the CLI).
+//! [`validation`] (each epoch's ESR, played by nam-kernel), [`export`] and
+//! [`command`] (the CLI).
 //!
 //! Tests (`tools/tests/train.rs`, feature `train`): the `tch` model and
 //! `nam-kernel` give the same output for the exported weights (WaveNet nano,
@@ -34,3 +35,5 @@ pub mod loss;
 pub mod model;
 #[cfg(feature = "train")]
 pub mod trainer;
+#[cfg(feature = "train")]
+pub mod validation;

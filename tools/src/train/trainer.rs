@@ -15,6 +15,7 @@ use super::adam::{Adam, AdamState};
 use super::arch::Architecture;
 use super::loss::LossConfig;
 use super::model::TrainModel;
+use super::validation::Validation;
 
 /// Where to train.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -174,6 +175,9 @@ pub enum TrainError {
     /// A saved optimizer state does not fit the model.
     #[error("the optimizer state does not fit the model: {0}")]
     OptimizerState(String),
+    /// nam-kernel could not build the model to validate it.
+    #[error("the trained model does not build in nam-kernel for validation: {0}")]
+    Validation(#[from] nam_kernel::BuildError),
     /// The loss became NaN or infinite.
     #[error("the training loss became {0} at epoch {1}; try a lower --lr")]
     Diverged(f64, usize),
@@ -211,57 +215,6 @@ pub fn select_device(choice: DeviceChoice) -> Result<Device, TrainError> {
         DeviceChoice::Cuda => Err(TrainError::NoCuda),
         DeviceChoice::Auto => Ok(Device::cuda_if_available()),
     }
-}
-
-/// Samples per forward pass during validation (bounds memory).
-const VALIDATION_CHUNK: usize = 1 << 16;
-
-/// ESR of each of the model's outputs (one per packed submodel) over a whole
-/// validation signal: output sample `t` answers input `t + rf − 1`; the first
-/// `rf − 1` target samples have no full context.
-pub fn validation_esr(
-    model: &TrainModel,
-    input: &[f32],
-    target: &[f32],
-    rf: usize,
-    device: Device,
-) -> Vec<f64> {
-    let _guard = tch::no_grad_guard();
-    let outputs = input.len() + 1 - rf.min(input.len() + 1);
-    // The LSTM's state must run through the whole signal; a WaveNet's context is
-    // its receptive field, so it can go in chunks.
-    let chunk = match model {
-        TrainModel::Lstm(_) => outputs.max(1),
-        TrainModel::WaveNet(_) | TrainModel::Packed(_) => VALIDATION_CHUNK,
-    };
-    let mut errors: Vec<f64> = Vec::new();
-    let mut energy = 0.0_f64;
-    let mut start = 0;
-    while start < outputs {
-        let n = chunk.min(outputs - start);
-        let x = Tensor::from_slice(&input[start..start + n + rf - 1])
-            .to_device(device)
-            .unsqueeze(0);
-        let y = Tensor::from_slice(&target[start + rf - 1..start + rf - 1 + n]).to_device(device);
-        let outputs = model.outputs(&x);
-        errors.resize(outputs.len(), 0.0);
-        for (error, output) in errors.iter_mut().zip(&outputs) {
-            let diff = output.squeeze_dim(0) - &y;
-            *error += diff.square().sum(Kind::Double).double_value(&[]);
-        }
-        energy += y.square().sum(Kind::Double).double_value(&[]);
-        start += n;
-    }
-    errors
-        .into_iter()
-        .map(|error| {
-            if energy > 0.0 {
-                error / energy
-            } else {
-                f64::INFINITY
-            }
-        })
-        .collect()
 }
 
 /// The last entry (the largest packed submodel's), or infinity.
@@ -367,23 +320,20 @@ pub fn train(
     // As many segments per epoch as the NAM trainer's non-overlapping ones.
     let segments = (data.train_input.len() + 1 - rf) / settings.segment_samples;
     let batches = (segments / settings.batch_size).max(1);
-    let validate = |m: &TrainModel| {
-        validation_esr(
-            m,
-            &data.validation_input,
-            &data.validation_target,
-            rf,
-            device,
-        )
-    };
+    let validation = Validation::new(
+        architecture,
+        &data.validation_input,
+        &data.validation_target,
+    );
     let start_time = Instant::now();
     let mut phases = PhaseTimes::default();
     let mut clock = Instant::now();
-    let initial_esrs = validate(&model);
+    let weights = model.export_weights();
+    let initial_esrs = validation.esrs(&weights)?;
     let mut best = BestSubmodels::new(
         model.submodel_weight_counts(),
         initial_esrs.clone(),
-        &model.export_weights(),
+        &weights,
     );
     phases.validation += lap(&mut clock);
     let bar = progress_bar(settings, batches, first_epoch);
@@ -436,10 +386,10 @@ pub fn train(
         }
         epoch += 1;
         lap(&mut clock);
-        let esrs = validate(&model);
+        let weights = model.export_weights();
+        let esrs = validation.esrs(&weights)?;
         history.push(headline(&esrs));
         train_loss.push(loss_sum / done.max(1) as f64);
-        let weights = model.export_weights();
         best.update(&esrs, &weights);
         phases.validation += lap(&mut clock);
         let shown: Vec<String> = esrs.iter().map(|e| format!("{e:.5}")).collect();
