@@ -971,18 +971,22 @@ impl<'a> RecurrentStep<'a> {
                 gate_column::<S, N>(&mut gates, w, x);
                 w = w.add(self.rows);
             }
-            // `black_box` keeps a staged copy in memory: without it LLVM
-            // holds every gate in a register through the activations. (It
-            // shapes code only; the values are the same either way.)
-            let staged = gates;
-            let gates: &[[S::V; 4]; N] = if S::STAGE_GATES {
-                std::hint::black_box(&staged)
+            if S::STAGE_GATES {
+                // `black_box` on a copy makes the gates go through memory
+                // once the product is done: without it LLVM holds every gate
+                // in a register through the activations (and on the
+                // accumulators themselves it keeps them in memory through
+                // the product). It shapes code only; the values are the same.
+                let staged = gates;
+                for (n, &chunk) in std::hint::black_box(&staged).iter().enumerate() {
+                    let unit = (first + n) * lanes;
+                    S::store(self.hidden_out.add(unit), update.update::<S>(unit, chunk));
+                }
             } else {
-                &staged
-            };
-            for (n, &chunk) in gates.iter().enumerate() {
-                let unit = (first + n) * lanes;
-                S::store(self.hidden_out.add(unit), update.update::<S>(unit, chunk));
+                for (n, chunk) in gates.into_iter().enumerate() {
+                    let unit = (first + n) * lanes;
+                    S::store(self.hidden_out.add(unit), update.update::<S>(unit, chunk));
+                }
             }
         }
         N
