@@ -977,6 +977,8 @@ impl<'a> RecurrentStep<'a> {
                 // in a register through the activations (and on the
                 // accumulators themselves it keeps them in memory through
                 // the product). It shapes code only; the values are the same.
+                // The other tables keep the plain loop below: one loop over
+                // the copy for both cost the AVX2 LSTM 1.4%.
                 let staged = gates;
                 for (n, &chunk) in std::hint::black_box(&staged).iter().enumerate() {
                     let unit = (first + n) * lanes;

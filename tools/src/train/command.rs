@@ -22,6 +22,7 @@ use super::plot::{self, PlotData, PlotError};
 use super::trainer::{
     self, Dataset, DeviceChoice, ResumePoint, TrainError, TrainOutcome, TrainSettings,
 };
+use super::validation;
 use super::verdict;
 
 /// Gear types the NAM trainer knows.
@@ -686,10 +687,7 @@ fn predict(model_file: &Path, input: &[f32]) -> Result<Vec<f32>, CommandError> {
         file: model_file.display().to_string(),
         problem: e.kind.to_string(),
     })?;
-    let mut model = nam_kernel::Model::build(&file, Default::default())?;
-    let mut output = vec![0.0_f32; input.len()];
-    model.process(input, &mut output);
-    Ok(output)
+    Ok(validation::play(&file, input)?)
 }
 
 /// The model's ESR on the validation input `validation_input` (aligned input
