@@ -10,8 +10,11 @@ INPUT.f32 and each EXPECTED.f32 are raw little-endian float32 samples.
 EXPECTED is nam-kernel's output for INPUT: one file for a plain model, one per
 submodel (in order) for a SlimmableContainer. Each model (a container's
 submodels one by one, as the trainer exports them) is loaded with
-`nam.models.init_from_nam`, run with `torch.no_grad()` on the whole input from
-silence (`pad_start=True`), and compared sample by sample. A container's
+`nam.models.init_from_nam` (a ConvNet, which that function does not know, is
+built by the trainer's `ConvNet` class from the file's config and given the
+weights in the order its `_export_weights` writes them), run in eval mode with
+`torch.no_grad()` on the whole input from silence (`pad_start=True`), and
+compared sample by sample. A container's
 `max_value`s must be the trainer's "uniform" ones. Prints one line per model;
 exits 1 on any difference above TOLERANCE.
 """
@@ -23,11 +26,55 @@ import numpy as np
 import torch
 
 from nam.models import init_from_nam
+from nam.models._from_nam import _export_activation_to_init_format
+from nam.models.conv_net import ConvNet
+
+
+def load_convnet(document):
+    """The trainer's ConvNet holding the file's weights, taken in the order of
+    `ConvNet._export_weights`: per block the conv weight (and bias without
+    batchnorm), then batchnorm's running mean, running variance, weight, bias
+    and eps; the head's weight and bias."""
+    config = dict(document["config"])
+    activation = config["activation"]
+    if isinstance(activation, dict):
+        config["activation"] = _export_activation_to_init_format(activation)
+    model = ConvNet(sample_rate=document.get("sample_rate"), **config)
+    weights = torch.tensor(document["weights"], dtype=torch.float32)
+    at = 0
+
+    def take(tensor):
+        nonlocal at
+        n = tensor.numel()
+        tensor.data.copy_(weights[at : at + n].reshape(tensor.shape))
+        at += n
+
+    for i in range(len(config["dilations"])):
+        block = model._net._modules[f"block_{i}"]
+        conv = block._modules["conv"]
+        take(conv.weight)
+        if conv.bias is not None:
+            take(conv.bias)
+        if config["batchnorm"]:
+            bn = block._modules["batchnorm"]
+            for tensor in (bn.running_mean, bn.running_var, bn.weight, bn.bias):
+                take(tensor)
+            bn.eps = float(weights[at])
+            at += 1
+    head = model._net._modules["head"]
+    take(head.weight)
+    take(head.bias)
+    if at != weights.numel():
+        sys.exit(f"ConvNet: {weights.numel()} weights in the file, {at} in the model")
+    return model
 
 
 def play(document, signal):
     """The trainer's output for `signal` from the model `document`."""
-    model = init_from_nam(document)
+    if document["architecture"] == "ConvNet":
+        model = load_convnet(document)
+    else:
+        model = init_from_nam(document)
     model.eval()
     with torch.no_grad():
         out = model(torch.from_numpy(signal), pad_start=True)

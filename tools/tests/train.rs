@@ -12,7 +12,7 @@ use nam_tools::train::command::TrainArgs;
 use nam_tools::train::data::{self, DataError};
 use nam_tools::train::export;
 use nam_tools::train::loss::LossKind;
-use nam_tools::train::model::TrainModel;
+use nam_tools::train::model::{Mode, TrainModel};
 use nam_tools::train::trainer::DeviceChoice;
 use tch::{nn, Device, Tensor};
 
@@ -64,6 +64,11 @@ fn check_parity(architecture: &Architecture, dir: &Path, name: &str) {
     tch::manual_seed(7);
     let vs = nn::VarStore::new(Device::Cpu);
     let mut model = TrainModel::new(&vs.root(), architecture);
+    // One training forward pass moves a batchnorm's running statistics off
+    // their initial 0 and 1, so that the export of real statistics is checked.
+    let rf = architecture.receptive_field();
+    let batch = Tensor::from_slice(&noise(5, 2 * (rf + 500))).reshape([2, -1]);
+    tch::no_grad(|| model.outputs(&batch, Mode::Train));
     let mut weights = model.export_weights();
     if let Architecture::WaveNet(_) = architecture {
         // head_scale 1 so the output is large enough for the check to mean something.
@@ -83,10 +88,10 @@ fn check_parity(architecture: &Architecture, dir: &Path, name: &str) {
     let mut expected = vec![0.0_f32; input.len()];
     kernel.process(&input, &mut expected);
 
-    let rf = architecture.receptive_field();
     let mut padded = vec![0.0_f32; rf - 1];
     padded.extend_from_slice(&input);
-    let outputs = tch::no_grad(|| model.outputs(&Tensor::from_slice(&padded).unsqueeze(0)));
+    let outputs =
+        tch::no_grad(|| model.outputs(&Tensor::from_slice(&padded).unsqueeze(0), Mode::Eval));
     let [out] = outputs.as_slice() else {
         panic!("{name}: {} outputs from a single model", outputs.len());
     };
@@ -174,14 +179,15 @@ fn refuses_unimplemented_features() {
     let path = dir.join("convnet.json");
     std::fs::write(
         &path,
-        r#"{"architecture": "Linear", "config": {"receptive_field": 4, "bias": true}}"#,
+        r#"{"architecture": "ConvNet", "config": {"channels": 2, "dilations": [1],
+            "batchnorm": false, "activation": {"type": "PReLU", "negative_slope": 0.2}}}"#,
     )
     .unwrap();
     let error = Architecture::from_arg(path.to_str().unwrap())
         .unwrap_err()
         .to_string();
     assert!(
-        error.contains("Linear") && error.contains("convnet.json"),
+        error.contains("PReLU") && error.contains("convnet.json"),
         "{error}"
     );
     let error = Architecture::from_arg("no-such-preset")
@@ -779,7 +785,8 @@ fn packed_training_exports_a_container_whose_sizes_play_as_trained() {
     let input = check_signal();
     let mut padded = vec![0.0_f32; architecture.receptive_field() - 1];
     padded.extend_from_slice(&input);
-    let outputs = tch::no_grad(|| model.outputs(&Tensor::from_slice(&padded).unsqueeze(0)));
+    let outputs =
+        tch::no_grad(|| model.outputs(&Tensor::from_slice(&padded).unsqueeze(0), Mode::Eval));
     let kernel = kernel_outputs(&file, &input);
     assert_eq!(kernel.len(), 2, "the container plays 2 sizes");
     for (i, (output, expected)) in outputs.iter().zip(&kernel).enumerate() {
@@ -844,7 +851,7 @@ fn lstm_loads_in_the_trainers_code() {
 /// WaveNet features from a trainer-layout config: per-layer kernel sizes,
 /// dilations and parameterized activations, gating none/gated/blended,
 /// bottleneck, grouped convolutions, head1x1, an inactive layer1x1, a head
-/// rechannel with kernel and bias, head_scale.
+/// rechannel with kernel and bias, head_scale, the post-stack head.
 fn feature_configs() -> Vec<(&'static str, serde_json::Value)> {
     use serde_json::json;
     vec![
@@ -890,7 +897,113 @@ fn feature_configs() -> Vec<(&'static str, serde_json::Value)> {
                 "head": {"out_channels": 1, "kernel_size": 1, "bias": true}
             }], "head": null, "head_scale": 0.5}),
         ),
+        (
+            "post_head",
+            json!({"layers_configs": [{
+                "input_size": 1, "condition_size": 1, "channels": 4,
+                "kernel_sizes": [3, 2, 3], "dilations": [1, 2, 4],
+                "activation": [
+                    {"name": "ELU", "alpha": 0.5},
+                    {"name": "Softplus", "beta": 2.0, "threshold": 5.0},
+                    "Mish"],
+                "head": {"out_channels": 3, "kernel_size": 2, "bias": true}
+            }], "head": {"channels": 5, "activation": "Softsigmoid", "out_channels": 1,
+                         "kernel_sizes": [3, 2]},
+               "head_scale": 0.7}),
+        ),
+        (
+            "leaky_hardtanh",
+            json!({"layers_configs": [{
+                "input_size": 1, "condition_size": 1, "channels": 3,
+                "kernel_sizes": [3, 3], "dilations": [1, 3],
+                "activation": {"name": "LeakyHardtanh", "min_val": -0.3, "max_val": 0.4,
+                               "min_slope": 0.05, "max_slope": 0.2},
+                "head": {"out_channels": 1, "kernel_size": 1, "bias": true}
+            }], "head": null, "head_scale": 0.5}),
+        ),
     ]
+}
+
+/// A ConvNet and a Linear from trainer-layout configs (the ConvNet with
+/// batchnorm, the other ConvNet and the Linear with what the trainer defaults).
+fn convnet_and_linear_configs() -> Vec<(&'static str, serde_json::Value)> {
+    use serde_json::json;
+    vec![
+        (
+            "convnet_batchnorm",
+            json!({"name": "ConvNet", "config": {"channels": 5, "dilations": [1, 2, 4, 8, 16],
+                   "batchnorm": true, "activation": "ReLU"}}),
+        ),
+        (
+            "convnet_defaults",
+            json!({"name": "ConvNet", "config": {"channels": 3}}),
+        ),
+        (
+            "linear",
+            json!({"name": "Linear", "config": {"receptive_field": 48, "bias": true}}),
+        ),
+        (
+            "linear_defaults",
+            json!({"name": "Linear", "config": {"receptive_field": 7}}),
+        ),
+    ]
+}
+
+#[test]
+fn config_file_convnet_and_linear_match_nam_kernel_and_the_trainers_code() {
+    use nam_kernel::format::{Activation, ConvNetConfig, LinearConfig};
+    let dir = temp_dir("trainer-convnet-linear");
+    write_synthetic_pair(&dir);
+    for (name, net) in convnet_and_linear_configs() {
+        let path = dir.join(format!("{name}.json"));
+        let document = serde_json::json!({"net": net});
+        std::fs::write(&path, document.to_string()).unwrap();
+        let architecture = Architecture::from_arg(path.to_str().unwrap()).unwrap();
+        match (name, &architecture) {
+            ("convnet_defaults", Architecture::ConvNet(config)) => assert_eq!(
+                config,
+                &ConvNetConfig {
+                    channels: 3,
+                    dilations: vec![1, 2, 4, 8],
+                    batchnorm: false,
+                    activation: Activation::Tanh,
+                }
+            ),
+            ("linear_defaults", Architecture::Linear(config)) => assert_eq!(
+                config,
+                &LinearConfig {
+                    receptive_field: 7,
+                    bias: false,
+                }
+            ),
+            (_, Architecture::ConvNet(_) | Architecture::Linear(_)) => {}
+            (_, other) => panic!(
+                "{name}: {} is not the configured architecture",
+                other.name()
+            ),
+        }
+        check_parity(&architecture, &dir, name);
+        // Four epochs: batchnorm's running statistics, which the exported
+        // model plays with, take a few epochs to settle.
+        let summary = TrainArgs {
+            arch: path.to_str().unwrap().into(),
+            batch_size: 2,
+            segment_length: 2048,
+            validation_split: 0.3,
+            ..short_run(&dir, &format!("{name}.nam"), 4, None)
+        }
+        .run_with_stop(&AtomicBool::new(false))
+        .unwrap();
+        let outcome = &summary.outcome;
+        assert!(
+            outcome.best_validation_esr < outcome.initial_validation_esr,
+            "{name}: training did not lower the validation ESR ({} to {})",
+            outcome.initial_validation_esr,
+            outcome.best_validation_esr
+        );
+        check_in_trainer(&summary.output);
+    }
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -933,8 +1046,14 @@ fn config_files_name_what_the_trainer_does_not_implement() {
         ),
         (
             json!({"layers_configs": [array(json!({}))], "head_scale": 1.0,
-                   "head": {"channels": 2, "out_channels": 1, "kernel_sizes": [1], "activation": "Tanh"}}),
-            "post-stack `head`",
+                   "head": {"channels": 2, "out_channels": 2, "kernel_sizes": [1], "activation": "Tanh"}}),
+            "2 output channels",
+        ),
+        (
+            json!({"layers_configs": [array(json!({}))], "head_scale": 1.0,
+                   "head": {"channels": 2, "out_channels": 1, "kernel_sizes": [1],
+                            "activation": {"type": "PReLU", "negative_slope": 0.2}}}),
+            "PReLU activation (the post-stack `head`)",
         ),
     ];
     for (i, (config, field)) in cases.into_iter().enumerate() {

@@ -4,7 +4,10 @@
 
 use std::path::Path;
 
-use nam_kernel::format::{Activation, FilmPosition, Gating, LstmConfig, ModelSpec, WaveNetConfig};
+use nam_kernel::format::{
+    Activation, ConvNetConfig, FilmPosition, Gating, LinearConfig, LstmConfig, ModelSpec,
+    WaveNetConfig,
+};
 use nam_kernel::{FormatError, NamFile};
 use serde_json::{json, Value};
 
@@ -17,6 +20,10 @@ pub enum Architecture {
     WaveNet(WaveNetConfig),
     /// A stacked LSTM with a linear head.
     Lstm(LstmConfig),
+    /// Kernel-2 dilated convolution blocks (optionally with batchnorm) and a 1x1 head.
+    ConvNet(ConvNetConfig),
+    /// A learned FIR filter.
+    Linear(LinearConfig),
     /// WaveNets trained together, exported as a `SlimmableContainer`.
     Packed(PackedConfig),
 }
@@ -157,9 +164,10 @@ pub const PACKED_PRESET: &str = "packed";
 
 impl Architecture {
     /// A preset name or the path of a JSON config: `{"architecture": "WaveNet" |
-    /// "LSTM", "config": {...}}` (the shape of a `.nam` file, whose weights are
-    /// ignored) or the NAM trainer's model config `{"net": {"name", "config"}}`
-    /// (`WaveNet`, `LSTM` or `PackedWaveNet`, in the trainer's own layout).
+    /// "LSTM" | "ConvNet" | "Linear", "config": {...}}` (the shape of a `.nam`
+    /// file, whose weights are ignored) or the NAM trainer's model config
+    /// `{"net": {"name", "config"}}` (those or `PackedWaveNet`, in the
+    /// trainer's own layout, with its defaults for what it leaves out).
     pub fn from_arg(arg: &str) -> Result<Self, ArchError> {
         Ok(Self::with_settings(arg)?.0)
     }
@@ -190,6 +198,7 @@ impl Architecture {
             file: source.to_owned(),
             problem,
         };
+        let trainer_layout = value.get("net").is_some();
         let (name, config) = if let Some(net) = value.get("net") {
             (net.get("name"), net.get("config").cloned())
         } else {
@@ -198,7 +207,10 @@ impl Architecture {
         let name = name.and_then(Value::as_str).ok_or_else(|| {
             invalid("expected `architecture` and `config`, or `net.name` and `net.config`".into())
         })?;
-        let config = config.ok_or_else(|| invalid("the `config` object is missing".into()))?;
+        let mut config = config.ok_or_else(|| invalid("the `config` object is missing".into()))?;
+        if trainer_layout {
+            trainer_layout::fill_defaults(name, &mut config);
+        }
         let settings = config_settings(value).map_err(invalid)?;
         let architecture = if name == "PackedWaveNet" {
             Self::packed(&config, source)?
@@ -271,8 +283,13 @@ impl Architecture {
                 Ok(Architecture::WaveNet(config))
             }
             ModelSpec::Lstm { config, .. } => Ok(Architecture::Lstm(config)),
+            ModelSpec::ConvNet { config, .. } => {
+                check_convnet(&config).map_err(unsupported)?;
+                Ok(Architecture::ConvNet(config))
+            }
+            ModelSpec::Linear { config, .. } => Ok(Architecture::Linear(config)),
             other => Err(unsupported(format!(
-                "the {} architecture (WaveNet, LSTM and PackedWaveNet only)",
+                "the {} architecture (WaveNet, LSTM, ConvNet, Linear and PackedWaveNet only)",
                 other.architecture()
             ))),
         }
@@ -283,6 +300,8 @@ impl Architecture {
         match self {
             Architecture::WaveNet(_) => "WaveNet",
             Architecture::Lstm(_) => "LSTM",
+            Architecture::ConvNet(_) => "ConvNet",
+            Architecture::Linear(_) => "Linear",
             Architecture::Packed(_) => "SlimmableContainer",
         }
     }
@@ -292,6 +311,8 @@ impl Architecture {
         match self {
             Architecture::WaveNet(config) => config.receptive_field(),
             Architecture::Lstm(_) => 1,
+            Architecture::ConvNet(config) => config.receptive_field(),
+            Architecture::Linear(config) => config.receptive_field,
             Architecture::Packed(packed) => packed
                 .submodels
                 .iter()
@@ -306,6 +327,8 @@ impl Architecture {
         match self {
             Architecture::WaveNet(config) => config.weight_count(),
             Architecture::Lstm(config) => config.weight_count(),
+            Architecture::ConvNet(config) => config.weight_count(),
+            Architecture::Linear(config) => config.weight_count(),
             Architecture::Packed(packed) => packed
                 .submodels
                 .iter()
@@ -400,7 +423,8 @@ fn config_settings(document: &Value) -> Result<ConfigSettings, String> {
 }
 
 /// Parses a config with `nam-kernel`'s validator: once with no weights to learn
-/// the count the config implies, then with that many zeros.
+/// the count the config implies, then with that many ones (which every check
+/// of weight values passes, e.g. a batchnorm's positive variance).
 fn parse_without_weights(name: &str, config: Value, source: &str) -> Result<NamFile, ArchError> {
     let mut doc =
         json!({"version": "0.5.4", "architecture": name, "config": config, "weights": []});
@@ -412,7 +436,7 @@ fn parse_without_weights(name: &str, config: Value, source: &str) -> Result<NamF
         Ok(file) => Ok(file),
         Err(error) => match error.kind {
             FormatError::WeightCountMismatch { expected, .. } => {
-                doc["weights"] = Value::from(vec![0.0_f32; expected]);
+                doc["weights"] = Value::from(vec![1.0_f32; expected]);
                 NamFile::from_json_value(&doc, source).map_err(|e| invalid(e.kind))
             }
             kind => Err(invalid(kind)),
@@ -426,8 +450,15 @@ pub fn check_wavenet(config: &WaveNetConfig) -> Result<(), String> {
     if config.condition_dsp.is_some() {
         return Err("`condition_dsp`".into());
     }
-    if config.post_head.is_some() {
-        return Err("the post-stack `head` (top-level `head` not null)".into());
+    if config.out_channels() != 1 {
+        return Err(format!(
+            "{} output channels (the trainer fits one: the reamp's)",
+            config.out_channels()
+        ));
+    }
+    if let Some(head) = &config.post_head {
+        check_activation(&head.activation)
+            .map_err(|a| format!("the {a} activation (the post-stack `head`)"))?;
     }
     for (i, array) in config.layer_arrays.iter().enumerate() {
         let at = format!("layer array {i}");
@@ -457,6 +488,11 @@ pub fn check_wavenet(config: &WaveNetConfig) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks that the training ConvNet implements `config`'s activation.
+pub fn check_convnet(config: &ConvNetConfig) -> Result<(), String> {
+    check_activation(&config.activation).map_err(|a| format!("the {a} activation (ConvNet)"))
+}
+
 /// The activations the training model implements; others are named in the error.
 fn check_activation(activation: &Activation) -> Result<(), &'static str> {
     match activation {
@@ -470,6 +506,11 @@ fn check_activation(activation: &Activation) -> Result<(), &'static str> {
         | Activation::Hardswish
         | Activation::Hardsigmoid
         | Activation::Softsign
+        | Activation::Softsigmoid
+        | Activation::LeakyHardtanh { .. }
+        | Activation::ELU { .. }
+        | Activation::Softplus { .. }
+        | Activation::Mish
         | Activation::GELU { .. } => Ok(()),
         other => Err(other.name()),
     }

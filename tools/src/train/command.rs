@@ -12,7 +12,8 @@ use serde_json::json;
 use super::adam::AdamState;
 use super::align::{self, Latency};
 use super::arch::{
-    check_wavenet, ArchError, Architecture, ConfigSettings, PackedConfig, PackedSubmodel,
+    check_convnet, check_wavenet, ArchError, Architecture, ConfigSettings, PackedConfig,
+    PackedSubmodel,
 };
 use super::capture_signal;
 use super::data::{self, DataError};
@@ -61,8 +62,8 @@ pub struct TrainArgs {
     /// A preset: packed (the NAM trainer 0.13's default: A2 at 3 and 8
     /// channels trained together, written as a SlimmableContainer), a2,
     /// a2_lite, standard, lite, feather, nano; or a JSON config file: the NAM
-    /// trainer's model config (WaveNet, LSTM, PackedWaveNet) or a `.nam`-shaped
-    /// `{"architecture", "config"}`.
+    /// trainer's model config (WaveNet, LSTM, ConvNet, Linear, PackedWaveNet)
+    /// or a `.nam`-shaped `{"architecture", "config"}`.
     #[arg(long, default_value = "standard")]
     pub arch: String,
     /// The `.nam` file to write.
@@ -563,9 +564,9 @@ impl TrainArgs {
     }
 }
 
-/// The architecture and weights of a model to resume: a WaveNet, an LSTM, or
-/// a `SlimmableContainer` of WaveNets sharing a receptive field (a packed
-/// model, as `nam-tools train` writes it).
+/// The architecture and weights of a model to resume: a WaveNet, an LSTM, a
+/// ConvNet, a Linear, or a `SlimmableContainer` of WaveNets sharing a
+/// receptive field (a packed model, as `nam-tools train` writes it).
 fn resumable(spec: ModelSpec) -> Result<(Architecture, Vec<f32>), String> {
     let unimplemented = |f: String| format!("the trainer does not implement {f}");
     match spec {
@@ -574,6 +575,11 @@ fn resumable(spec: ModelSpec) -> Result<(Architecture, Vec<f32>), String> {
             Ok((Architecture::WaveNet(config), weights))
         }
         ModelSpec::Lstm { config, weights } => Ok((Architecture::Lstm(config), weights)),
+        ModelSpec::ConvNet { config, weights } => {
+            check_convnet(&config).map_err(unimplemented)?;
+            Ok((Architecture::ConvNet(config), weights))
+        }
+        ModelSpec::Linear { config, weights } => Ok((Architecture::Linear(config), weights)),
         ModelSpec::SlimmableContainer { submodels } => {
             let mut packed = PackedConfig {
                 submodels: Vec::with_capacity(submodels.len()),

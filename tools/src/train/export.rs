@@ -45,6 +45,14 @@ pub fn nam_file(architecture: &Architecture, weights: Vec<f32>, sample_rate_hz: 
             config: *config,
             weights,
         },
+        Architecture::ConvNet(config) => ModelSpec::ConvNet {
+            config: config.clone(),
+            weights,
+        },
+        Architecture::Linear(config) => ModelSpec::Linear {
+            config: *config,
+            weights,
+        },
         Architecture::Packed(packed) => {
             let mut rest = weights.as_slice();
             let submodels = packed

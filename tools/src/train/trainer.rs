@@ -14,7 +14,7 @@ use tch::{nn, Device, Kind, Tensor};
 use super::adam::{Adam, AdamState};
 use super::arch::Architecture;
 use super::loss::LossConfig;
-use super::model::TrainModel;
+use super::model::{Mode, TrainModel};
 use super::validation::Validation;
 
 /// Where to train.
@@ -356,7 +356,7 @@ pub fn train(
             let (x, y) = (x.to_device(device), y.to_device(device));
             phases.data += lap(&mut clock);
             let loss = model
-                .outputs(&x)
+                .outputs(&x, Mode::Train)
                 .iter()
                 .map(|pred| settings.loss.training_loss(pred, &y))
                 .reduce(|a, b| a + b)

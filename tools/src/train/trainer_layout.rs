@@ -3,9 +3,28 @@
 //! `layers_configs` becomes `layers`, `layer_1x1_config`/`head_1x1_config`
 //! become `layer1x1`/`head1x1`, and paired activations (`PairMultiply`,
 //! `PairBlend`) become `gating_mode` with a `secondary_activation`. A config
-//! already in the file layout passes through unchanged.
+//! already in the file layout passes through unchanged. A ConvNet's or
+//! Linear's settings the trainer's config leaves out take its defaults.
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
+
+/// Fills in what the NAM trainer's constructors default and its model configs
+/// may leave out: a `ConvNet`'s `channels` (32), `dilations` (1, 2, 4, 8),
+/// `batchnorm` (false) and `activation` (Tanh), a `Linear`'s `bias` (false).
+pub fn fill_defaults(architecture: &str, config: &mut Value) {
+    let defaults = match architecture {
+        "ConvNet" => json!({
+            "channels": 32, "dilations": [1, 2, 4, 8], "batchnorm": false, "activation": "Tanh"
+        }),
+        "Linear" => json!({"bias": false}),
+        _ => return,
+    };
+    if let (Some(config), Value::Object(defaults)) = (config.as_object_mut(), defaults) {
+        for (key, value) in defaults {
+            config.entry(key).or_insert(value);
+        }
+    }
+}
 
 /// The file layout of a trainer (or file) `config`; an error names a feature
 /// the trainer cannot train (an active FiLM).

@@ -1,5 +1,6 @@
-//! Activations of the training WaveNet, on tensors (the set
-//! `arch::check_wavenet` admits).
+//! Activations of the training models, on tensors (the set
+//! `arch::check_activation` admits: every one nam-kernel plays but PReLU,
+//! whose slopes would have to be learned).
 
 use nam_kernel::format::Activation;
 use tch::Tensor;
@@ -29,10 +30,33 @@ pub fn apply(activation: &Activation, x: &Tensor) -> Tensor {
         Activation::Hardswish => x.hardswish(),
         Activation::Hardsigmoid => x.hardsigmoid(),
         Activation::Softsign => x / (x.abs() + 1.0),
+        Activation::Softsigmoid => (x / (x.abs() + 1.0) + 1.0) * 0.5,
+        Activation::LeakyHardtanh {
+            min_val,
+            max_val,
+            min_slope,
+            max_slope,
+        } => {
+            let (min, max) = (f64::from(*min_val), f64::from(*max_val));
+            x.clamp(min, max)
+                + (x - min).clamp_max(0.0) * f64::from(*min_slope)
+                + (x - max).clamp_min(0.0) * f64::from(*max_slope)
+        }
+        // tch binds `elu` and `softplus` with PyTorch's default parameters
+        // only; these are their definitions.
+        Activation::ELU { alpha } => x.relu() + (x.clamp_max(0.0).exp() - 1.0) * f64::from(*alpha),
+        Activation::Softplus { beta, threshold } => {
+            let (beta, threshold) = (f64::from(*beta), f64::from(*threshold));
+            // Linear where `beta·x > threshold`; the clamp keeps `exp` finite
+            // there, so the branch not taken has a finite gradient.
+            let soft = (x * beta).clamp_max(threshold).exp().log1p() / beta;
+            x.where_self(&(x * beta).gt(threshold), &soft)
+        }
+        Activation::Mish => x.mish(),
         Activation::GELU { tanh_approximation } => {
             x.gelu(if *tanh_approximation { "tanh" } else { "none" })
         }
-        // Identity, and nothing else reaches here (`check_wavenet` refuses it).
+        // Identity, and nothing else reaches here (`check_activation` refuses PReLU).
         _ => x.shallow_clone(),
     }
 }

@@ -3,15 +3,31 @@
 //! flat copy (`../shared/fixtures/README.md`, "weight layout").
 
 mod activation;
+mod conv;
+mod convnet;
+mod linear;
 mod lstm;
 mod wavenet;
 
 use tch::{nn, Kind, Tensor};
 
+pub use convnet::ConvNetModel;
+pub use linear::LinearModel;
 pub use lstm::LstmModel;
 pub use wavenet::WaveNetModel;
 
 use super::arch::Architecture;
+
+/// How a forward pass treats layers that behave differently in training
+/// (a ConvNet's batchnorm: batch statistics, updating the running ones, or
+/// the running statistics the exported file holds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// A training step's forward pass.
+    Train,
+    /// The model as exported.
+    Eval,
+}
 
 /// A trainable model of any architecture.
 #[derive(Debug)]
@@ -20,6 +36,10 @@ pub enum TrainModel {
     WaveNet(WaveNetModel),
     /// LSTM.
     Lstm(LstmModel),
+    /// ConvNet.
+    ConvNet(ConvNetModel),
+    /// Linear (FIR).
+    Linear(LinearModel),
     /// WaveNets trained together (a packed model's submodels, in order).
     Packed(Vec<WaveNetModel>),
 }
@@ -31,6 +51,8 @@ impl TrainModel {
         match architecture {
             Architecture::WaveNet(config) => TrainModel::WaveNet(WaveNetModel::new(path, config)),
             Architecture::Lstm(config) => TrainModel::Lstm(LstmModel::new(path, config)),
+            Architecture::ConvNet(config) => TrainModel::ConvNet(ConvNetModel::new(path, config)),
+            Architecture::Linear(config) => TrainModel::Linear(LinearModel::new(path, config)),
             Architecture::Packed(packed) => TrainModel::Packed(
                 packed
                     .submodels
@@ -45,10 +67,12 @@ impl TrainModel {
     /// `(batch, samples)` in; one `(batch, samples − receptive field + 1)`
     /// output per submodel (one for a single model). Packed submodels share
     /// the receptive field.
-    pub fn outputs(&self, x: &Tensor) -> Vec<Tensor> {
+    pub fn outputs(&self, x: &Tensor, mode: Mode) -> Vec<Tensor> {
         match self {
             TrainModel::WaveNet(m) => vec![m.forward(x)],
             TrainModel::Lstm(m) => vec![m.forward(x)],
+            TrainModel::ConvNet(m) => vec![m.forward(x, mode)],
+            TrainModel::Linear(m) => vec![m.forward(x)],
             TrainModel::Packed(models) => models.iter().map(|m| m.forward(x)).collect(),
         }
     }
@@ -67,6 +91,8 @@ impl TrainModel {
         match self {
             TrainModel::WaveNet(m) => m.export_weights(),
             TrainModel::Lstm(m) => m.export_weights(),
+            TrainModel::ConvNet(m) => m.export_weights(),
+            TrainModel::Linear(m) => m.export_weights(),
             TrainModel::Packed(models) => models.iter().flat_map(|m| m.export_weights()).collect(),
         }
     }
@@ -76,6 +102,8 @@ impl TrainModel {
         match self {
             TrainModel::WaveNet(m) => m.import_weights(weights),
             TrainModel::Lstm(m) => m.import_weights(weights),
+            TrainModel::ConvNet(m) => m.import_weights(weights),
+            TrainModel::Linear(m) => m.import_weights(weights),
             TrainModel::Packed(models) => {
                 let mut rest = weights;
                 for m in models {

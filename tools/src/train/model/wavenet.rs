@@ -1,138 +1,13 @@
 //! The WaveNet training model: layer arrays of dilated convolutions (grouped
 //! or not) with a bottleneck, an optional residual `layer1x1` and `head1x1`, a
-//! head sum and a head rechannel, `head_scale` at the end (the subset
-//! `arch::check_wavenet` admits).
+//! head sum and a head rechannel, `head_scale`, then the optional post-stack
+//! head (the subset `arch::check_wavenet` admits).
 
-use nam_kernel::format::{Gating, LayerConfig, WaveNetConfig};
+use nam_kernel::format::{Activation, Gating, LayerConfig, PostHeadConfig, WaveNetConfig};
 use tch::{nn, Tensor};
 
-use super::{activation, assign, default_init, flatten};
-
-/// A 1-D convolution with its parameters.
-#[derive(Debug)]
-struct Conv {
-    weight: Tensor,
-    bias: Option<Tensor>,
-    dilation: i64,
-    groups: i64,
-}
-
-/// The shape of a convolution.
-#[derive(Clone, Copy)]
-struct ConvShape {
-    cin: usize,
-    cout: usize,
-    kernel_size: usize,
-    dilation: usize,
-    groups: usize,
-    bias: bool,
-}
-
-impl ConvShape {
-    /// An ungrouped, undilated convolution of kernel size 1.
-    fn pointwise(cin: usize, cout: usize, bias: bool) -> Self {
-        Self {
-            cin,
-            cout,
-            kernel_size: 1,
-            dilation: 1,
-            groups: 1,
-            bias,
-        }
-    }
-}
-
-impl Conv {
-    /// The parameters, initialized as PyTorch's `Conv1d` does (bound
-    /// `1/sqrt(cin/groups · k)`).
-    fn new(path: &nn::Path, shape: ConvShape) -> Self {
-        let cin_per_group = shape.cin / shape.groups.max(1);
-        let init = default_init(cin_per_group * shape.kernel_size);
-        let weight = path.var(
-            "weight",
-            &[
-                shape.cout as i64,
-                cin_per_group as i64,
-                shape.kernel_size as i64,
-            ],
-            init,
-        );
-        let bias = shape
-            .bias
-            .then(|| path.var("bias", &[shape.cout as i64], init));
-        Self {
-            weight,
-            bias,
-            dilation: shape.dilation as i64,
-            groups: shape.groups as i64,
-        }
-    }
-
-    /// Valid (unpadded) convolution: `L` in, `L − (k−1)·dilation` out. A
-    /// small one (at most [`STACKED_ROWS`] taps × channels, ungrouped) is one
-    /// matrix product over the stacked taps; a bigger or grouped one is
-    /// libtorch's `conv1d` (oneDNN), faster there (see [`STACKED_ROWS`]).
-    fn forward(&self, x: &Tensor) -> Tensor {
-        let [cout, cin, k] = self.weight.size()[..] else {
-            return x.shallow_clone();
-        };
-        if self.groups > 1 || cin * k > STACKED_ROWS {
-            return x.conv1d(
-                &self.weight,
-                self.bias.as_ref(),
-                [1],
-                [0],
-                [self.dilation],
-                self.groups,
-            );
-        }
-        let len = x.size()[2] - (k - 1) * self.dilation;
-        let stacked = if k == 1 {
-            x.shallow_clone()
-        } else {
-            let taps: Vec<Tensor> = (0..k)
-                .map(|j| x.narrow(2, j * self.dilation, len))
-                .collect();
-            Tensor::stack(&taps, 2).reshape([-1, cin * k, len])
-        };
-        let y = self.weight.reshape([cout, cin * k]).matmul(&stacked);
-        match &self.bias {
-            Some(b) => y + b.unsqueeze(1),
-            None => y,
-        }
-    }
-
-    /// `residual + conv(x)` for a kernel-size-1 convolution, the residual
-    /// added by the matrix product itself (`baddbmm`: forward plus backward
-    /// at a third to a half of `conv1d`'s or a product and a sum's time).
-    fn forward_onto(&self, x: &Tensor, residual: &Tensor) -> Tensor {
-        let (1, &[cout, cin, 1]) = (self.groups, &self.weight.size()[..]) else {
-            return residual + self.forward(x);
-        };
-        let batch = x.size()[0];
-        let weight = self
-            .weight
-            .reshape([1, cout, cin])
-            .expand([batch, cout, cin], false);
-        let y = residual.baddbmm(&weight, x, 1.0, 1.0);
-        match &self.bias {
-            Some(b) => y + b.unsqueeze(1),
-            None => y,
-        }
-    }
-
-    fn params(&self) -> impl Iterator<Item = &Tensor> {
-        std::iter::once(&self.weight).chain(self.bias.as_ref())
-    }
-}
-
-/// Most taps × input channels a convolution computes as a matrix product over
-/// its stacked taps rather than with libtorch's `conv1d`. Forward plus
-/// backward, batch 16 × 8192, one CPU thread (torch 2.13): at 2 or 4 channels
-/// and kernel size 3 the stacked product takes 0.5 to 0.8 of `conv1d`'s time;
-/// at 3 channels and kernel size 6 it takes 1.2, at 8 channels and kernel 3 or
-/// 6 1.2 to 1.9, at 16 channels 1.9, at 8 channels and kernel 15 3.4.
-const STACKED_ROWS: i64 = 12;
+use super::conv::{Conv, ConvShape, STACKED_ROWS};
+use super::{activation, assign, flatten};
 
 /// A layer's dilated convolution plus its input mixer: `conv(h) + mixer(c)`.
 fn layer_front(conv: &Conv, mixer: &Conv, h: &Tensor, condition: &Tensor) -> Tensor {
@@ -206,6 +81,7 @@ struct Array {
 pub struct WaveNetModel {
     arrays: Vec<Array>,
     head_scale: f64,
+    post_head: Option<PostHead>,
     /// Every parameter in export order.
     params: Vec<Tensor>,
 }
@@ -305,9 +181,21 @@ impl WaveNetModel {
                 }
             })
             .collect();
+        let post_head = config.post_head.as_ref().map(|head| {
+            let last = config
+                .layer_arrays
+                .last()
+                .map_or(1, |a| a.head.out_channels);
+            let post_head = PostHead::new(&(path / "post_head"), head, last);
+            for conv in &post_head.convs {
+                params.extend(conv.params().map(Tensor::shallow_clone));
+            }
+            post_head
+        });
         Self {
             arrays,
             head_scale: f64::from(config.head_scale),
+            post_head,
             params,
         }
     }
@@ -347,9 +235,13 @@ impl WaveNetModel {
             head_sum = Some(array.head.forward(&s));
             y = tail(&h, out_len);
         }
-        match head_sum {
-            Some(s) => (s * self.head_scale).squeeze_dim(1),
-            None => y.squeeze_dim(1),
+        let out = match head_sum {
+            Some(s) => s * self.head_scale,
+            None => y,
+        };
+        match &self.post_head {
+            Some(head) => head.forward(&out).squeeze_dim(1),
+            None => out.squeeze_dim(1),
         }
     }
 
@@ -371,6 +263,45 @@ impl WaveNetModel {
         if let Some(&scale) = weights.get(used) {
             self.head_scale = f64::from(scale);
         }
+    }
+}
+
+/// The post-stack head: per block the activation, then a convolution with bias.
+#[derive(Debug)]
+struct PostHead {
+    activation: Activation,
+    convs: Vec<Conv>,
+}
+
+impl PostHead {
+    /// The head's blocks after a last array of `in_channels` head channels.
+    fn new(path: &nn::Path, config: &PostHeadConfig, in_channels: usize) -> Self {
+        let convs = config
+            .block_channels(in_channels)
+            .into_iter()
+            .zip(&config.kernel_sizes)
+            .enumerate()
+            .map(|(i, ((cin, cout), &kernel_size))| {
+                Conv::new(
+                    &(path / format!("block{i}")),
+                    ConvShape {
+                        kernel_size,
+                        ..ConvShape::pointwise(cin, cout, true)
+                    },
+                )
+            })
+            .collect();
+        Self {
+            activation: config.activation.clone(),
+            convs,
+        }
+    }
+
+    /// `(batch, channels, L)` in, `(batch, out_channels, L − receptive field + 1)` out.
+    fn forward(&self, x: &Tensor) -> Tensor {
+        self.convs.iter().fold(x.shallow_clone(), |y, conv| {
+            conv.forward(&activation::apply(&self.activation, &y))
+        })
     }
 }
 
