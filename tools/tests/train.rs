@@ -851,7 +851,7 @@ fn lstm_loads_in_the_trainers_code() {
 /// WaveNet features from a trainer-layout config: per-layer kernel sizes,
 /// dilations and parameterized activations, gating none/gated/blended,
 /// bottleneck, grouped convolutions, head1x1, an inactive layer1x1, a head
-/// rechannel with kernel and bias, head_scale, the post-stack head.
+/// rechannel with kernel and bias, head_scale, FiLM, the post-stack head.
 fn feature_configs() -> Vec<(&'static str, serde_json::Value)> {
     use serde_json::json;
     vec![
@@ -910,6 +910,28 @@ fn feature_configs() -> Vec<(&'static str, serde_json::Value)> {
             }], "head": {"channels": 5, "activation": "Softsigmoid", "out_channels": 1,
                          "kernel_sizes": [3, 2]},
                "head_scale": 0.7}),
+        ),
+        (
+            // Every FiLM position, with and without shift, in the trainer's
+            // `film_params` (the gated layer's activation_pre FiLM spans both halves).
+            "film",
+            json!({"layers_configs": [{
+                "input_size": 1, "condition_size": 1, "channels": 4, "bottleneck": 3,
+                "kernel_sizes": [3, 2], "dilations": [1, 3],
+                "activation": [{"name": "PairMultiply", "primary": "Tanh", "secondary": "Sigmoid"},
+                               "ReLU"],
+                "head_1x1_config": {"active": true, "out_channels": 2, "groups": 1},
+                "film_params": {
+                    "conv_pre_film": {"active": true, "shift": true},
+                    "conv_post_film": {"active": true, "shift": false},
+                    "input_mixin_pre_film": {"active": true, "shift": true},
+                    "input_mixin_post_film": {"active": true, "shift": false},
+                    "activation_pre_film": {"active": true, "shift": true},
+                    "activation_post_film": true,
+                    "layer1x1_post_film": {"active": true, "shift": false},
+                    "head1x1_post_film": {"active": true, "shift": true}},
+                "head": {"out_channels": 1, "kernel_size": 2, "bias": true}
+            }], "head": null, "head_scale": 0.5}),
         ),
         (
             "leaky_hardtanh",
@@ -1037,8 +1059,10 @@ fn config_files_name_what_the_trainer_does_not_implement() {
     };
     let cases = [
         (
-            json!({"layers_configs": [array(json!({"film_params": {"conv_pre_film": {"active": true}}}))], "head_scale": 1.0}),
-            "film_params.conv_pre_film",
+            json!({"layers_configs": [array(json!({"film_params": {"layer1x1_post_film": true},
+                                                  "layer_1x1_config": {"active": false}}))],
+                   "head_scale": 1.0}),
+            "layer1x1_post_film is active but layer1x1 is not",
         ),
         (
             json!({"layers_configs": [array(json!({"slimmable": {"method": "slice_channels_uniform"}}))], "head_scale": 1.0}),

@@ -5,8 +5,7 @@
 use std::path::Path;
 
 use nam_kernel::format::{
-    Activation, ConvNetConfig, FilmPosition, Gating, LinearConfig, LstmConfig, ModelSpec,
-    WaveNetConfig,
+    Activation, ConvNetConfig, Gating, LinearConfig, LstmConfig, ModelSpec, WaveNetConfig,
 };
 use nam_kernel::{FormatError, NamFile};
 use serde_json::{json, Value};
@@ -464,12 +463,6 @@ pub fn check_wavenet(config: &WaveNetConfig) -> Result<(), String> {
         let at = format!("layer array {i}");
         if array.layers.is_empty() {
             return Err(format!("an array without layers ({at})"));
-        }
-        if let Some(position) = FilmPosition::ALL
-            .into_iter()
-            .find(|&p| array.film(p).is_some())
-        {
-            return Err(format!("FiLM (`{}`, {at})", position.key()));
         }
         if array.slimmable.is_some() {
             return Err(format!("`slimmable` ({at})"));

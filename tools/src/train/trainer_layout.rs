@@ -1,7 +1,8 @@
 //! The NAM trainer's model configs (`nam/train/_resources/config_model_*.json`,
 //! the `net.config` object) in the `.nam` file layout that `nam-kernel` parses:
 //! `layers_configs` becomes `layers`, `layer_1x1_config`/`head_1x1_config`
-//! become `layer1x1`/`head1x1`, and paired activations (`PairMultiply`,
+//! become `layer1x1`/`head1x1`, `film_params` become the flat FiLM keys
+//! (`conv_pre_film`, ...), and paired activations (`PairMultiply`,
 //! `PairBlend`) become `gating_mode` with a `secondary_activation`. A config
 //! already in the file layout passes through unchanged. A ConvNet's or
 //! Linear's settings the trainer's config leaves out take its defaults.
@@ -26,8 +27,8 @@ pub fn fill_defaults(architecture: &str, config: &mut Value) {
     }
 }
 
-/// The file layout of a trainer (or file) `config`; an error names a feature
-/// the trainer cannot train (an active FiLM).
+/// The file layout of a trainer (or file) `config`; an error names what is
+/// malformed (a paired activation without its primary or secondary).
 pub fn to_file_layout(mut config: Value) -> Result<Value, String> {
     let Some(object) = config.as_object_mut() else {
         return Ok(config);
@@ -56,8 +57,12 @@ fn convert_array(array: &mut Map<String, Value>) -> Result<(), String> {
         }
     }
     if let Some(Value::Object(films)) = array.remove("film_params") {
-        if let Some((key, _)) = films.iter().find(|(_, film)| film_active(film)) {
-            return Err(format!("FiLM (`film_params.{key}`)"));
+        for (key, film) in films {
+            let film = match film {
+                Value::Bool(active) => json!({ "active": active }),
+                other => other,
+            };
+            array.insert(key, film);
         }
     }
     let layers = array
@@ -111,15 +116,4 @@ fn pairing(activation: &Value) -> Option<&str> {
         .get("name")
         .and_then(Value::as_str)
         .filter(|n| matches!(*n, "PairMultiply" | "PairBlend"))
-}
-
-/// True for a FiLM given as `true` or `{"active": true, ...}`.
-fn film_active(film: &Value) -> bool {
-    match film {
-        Value::Bool(active) => *active,
-        other => other
-            .get("active")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
-    }
 }

@@ -1,9 +1,12 @@
 //! The WaveNet training model: layer arrays of dilated convolutions (grouped
-//! or not) with a bottleneck, an optional residual `layer1x1` and `head1x1`, a
-//! head sum and a head rechannel, `head_scale`, then the optional post-stack
-//! head (the subset `arch::check_wavenet` admits).
+//! or not) with a bottleneck, an optional residual `layer1x1` and `head1x1`,
+//! FiLMs at any of the eight positions, a head sum and a head rechannel,
+//! `head_scale`, then the optional post-stack head (the subset
+//! `arch::check_wavenet` admits).
 
-use nam_kernel::format::{Activation, Gating, LayerConfig, PostHeadConfig, WaveNetConfig};
+use nam_kernel::format::{
+    Activation, FilmConfig, FilmPosition, Gating, LayerConfig, PostHeadConfig, WaveNetConfig,
+};
 use tch::{nn, Tensor};
 
 use super::conv::{Conv, ConvShape, STACKED_ROWS};
@@ -63,7 +66,78 @@ struct Layer {
     layer1x1: Option<Conv>,
     /// `None`: the activation output itself is added to the head sum.
     head1x1: Option<Conv>,
+    /// The FiLM at each position (indexed by `FilmPosition as usize`).
+    films: [Option<Film>; 8],
     bottleneck: i64,
+}
+
+impl Layer {
+    /// The FiLM at `position`, if active.
+    fn film(&self, position: FilmPosition) -> Option<&Film> {
+        self.films[position as usize].as_ref()
+    }
+
+    /// `x` modulated by the FiLM at `position`, or `x` itself.
+    fn modulate(&self, position: FilmPosition, x: &Tensor, condition: &Tensor) -> Tensor {
+        match self.film(position) {
+            Some(film) => film.apply(x, condition),
+            None => x.shallow_clone(),
+        }
+    }
+
+    /// The pre-activation `z`: the dilated convolution plus the input mixer,
+    /// with the FiLMs up to `activation_pre` where the layer has them (the
+    /// order of the NAM trainer's layer).
+    fn front(&self, h: &Tensor, condition: &Tensor) -> Tensor {
+        if self.films.iter().all(Option::is_none) {
+            return layer_front(&self.conv, &self.mixer, h, condition);
+        }
+        let conv_input = self.modulate(FilmPosition::ConvPre, h, condition);
+        let z = self.conv.forward(&conv_input);
+        let z = self.modulate(FilmPosition::ConvPost, &z, condition);
+        // The mixer and its FiLMs are pointwise: on the condition's last samples only.
+        let c = tail(condition, z.size()[2]);
+        let mixin_input = self.modulate(FilmPosition::InputMixinPre, &c, &c);
+        let mix = self.mixer.forward(&mixin_input);
+        let mix = self.modulate(FilmPosition::InputMixinPost, &mix, condition);
+        self.modulate(FilmPosition::ActivationPre, &(z + mix), condition)
+    }
+}
+
+/// Feature-wise linear modulation: `x · scale + shift` (or `x · scale`), the
+/// scale and shift rows a 1x1 convolution (with bias) of the condition.
+#[derive(Debug)]
+struct Film {
+    conv: Conv,
+    shift: bool,
+}
+
+impl Film {
+    /// A FiLM of `dim` channels from `condition_size` condition channels.
+    fn new(path: &nn::Path, condition_size: usize, dim: usize, config: FilmConfig) -> Self {
+        let rows = if config.shift { 2 * dim } else { dim };
+        Self {
+            conv: Conv::new(
+                path,
+                ConvShape {
+                    groups: config.groups,
+                    ..ConvShape::pointwise(condition_size, rows, true)
+                },
+            ),
+            shift: config.shift,
+        }
+    }
+
+    /// `x` (`(batch, dim, L)`) modulated by the last `L` samples of `condition`.
+    fn apply(&self, x: &Tensor, condition: &Tensor) -> Tensor {
+        let out = self.conv.forward(&tail(condition, x.size()[2]));
+        if self.shift {
+            let dim = x.size()[1];
+            out.narrow(1, 0, dim) * x + out.narrow(1, dim, dim)
+        } else {
+            out * x
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -146,12 +220,23 @@ impl WaveNetModel {
                                     },
                                 )
                             }),
+                            films: FilmPosition::ALL.map(|position| {
+                                a.film(position).map(|film| {
+                                    Film::new(
+                                        &(&lp / position.key()),
+                                        a.condition_size,
+                                        a.film_dim(position, l),
+                                        film,
+                                    )
+                                })
+                            }),
                             bottleneck: a.bottleneck as i64,
                         };
-                        // The `.nam` order: conv, mixer, layer1x1, head1x1.
+                        // The `.nam` order: conv, mixer, layer1x1, head1x1, the FiLMs.
                         let convs = [Some(&layer.conv), Some(&layer.mixer)]
                             .into_iter()
                             .chain([layer.layer1x1.as_ref(), layer.head1x1.as_ref()])
+                            .chain(layer.films.iter().map(|f| f.as_ref().map(|f| &f.conv)))
                             .flatten();
                         for conv in convs {
                             params.extend(conv.params().map(Tensor::shallow_clone));
@@ -212,16 +297,23 @@ impl WaveNetModel {
             let mut h = array.rechannel.forward(&y);
             let mut sum = head_sum.map(|s| tail(&s, layers_len));
             for layer in &array.layers {
-                let z = layer_front(&layer.conv, &layer.mixer, &h, &condition);
+                let z = layer.front(&h, &condition);
                 let zlen = z.size()[2];
-                let a = gate(layer, &z);
+                let a = layer.modulate(FilmPosition::ActivationPost, &gate(layer, &z), &condition);
                 let residual = tail(&h, zlen);
-                h = match &layer.layer1x1 {
-                    Some(conv) => conv.forward_onto(&a, &residual),
-                    None => residual + &a,
+                h = match (&layer.layer1x1, layer.film(FilmPosition::Layer1x1Post)) {
+                    (Some(conv), None) => conv.forward_onto(&a, &residual),
+                    (Some(conv), Some(film)) => {
+                        residual + film.apply(&conv.forward(&a), &condition)
+                    }
+                    (None, _) => residual + &a,
                 };
                 let term = match &layer.head1x1 {
-                    Some(conv) => conv.forward(&tail(&a, layers_len)),
+                    Some(conv) => layer.modulate(
+                        FilmPosition::Head1x1Post,
+                        &conv.forward(&tail(&a, layers_len)),
+                        &condition,
+                    ),
                     None => tail(&a, layers_len),
                 };
                 sum = Some(match sum {
