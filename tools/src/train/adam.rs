@@ -56,16 +56,20 @@ impl Adam {
         self.learning_rate = learning_rate;
     }
 
-    /// Back-propagates `loss` into fresh gradients (for [`Adam::step`]).
-    pub fn backward(&mut self, loss: &Tensor) {
-        for parameter in &mut self.parameters {
-            parameter.zero_grad();
-        }
-        loss.backward();
+    /// The trainable variables, in the var store's order (the order of
+    /// [`Adam::gradients`] and of the gradients [`Adam::step`] takes).
+    pub fn parameters(&self) -> &[Tensor] {
+        &self.parameters
     }
 
-    /// One step along the gradients [`Adam::backward`] left.
-    pub fn step(&mut self) {
+    /// The gradient of `loss` with respect to each trainable variable
+    /// (undefined for a variable `loss` does not depend on).
+    pub fn gradients(&self, loss: &Tensor) -> Vec<Tensor> {
+        Tensor::run_backward(&[loss], &self.parameters, false, false)
+    }
+
+    /// One step along `gradients` (one per trainable variable, in order).
+    pub fn step(&mut self, gradients: &[Tensor]) {
         let _no_grad = tch::no_grad_guard();
         let state = &mut self.state;
         state.steps += 1;
@@ -73,14 +77,14 @@ impl Adam {
         let correction2 = 1.0 - BETA2.powi(state.steps as i32);
         let step_size = self.learning_rate / correction1;
         let moments = state.first.iter_mut().zip(state.second.iter_mut());
-        for (parameter, (first, second)) in self.parameters.iter_mut().zip(moments) {
-            let gradient = parameter.grad();
+        let variables = self.parameters.iter_mut().zip(gradients);
+        for ((parameter, gradient), (first, second)) in variables.zip(moments) {
             if !gradient.defined() {
                 continue;
             }
-            // L2 weight decay, added to the gradient (not to the .grad buffer).
+            // L2 weight decay, added to the gradient.
             let gradient = match self.weight_decay {
-                0.0 => gradient,
+                0.0 => gradient.shallow_clone(),
                 decay => gradient + &*parameter * decay,
             };
             *first *= BETA1;

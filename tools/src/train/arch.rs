@@ -321,6 +321,12 @@ impl Architecture {
         }
     }
 
+    /// Whether a forward pass in training depends on the whole batch at once
+    /// (a ConvNet's batchnorm statistics).
+    pub fn has_batchnorm(&self) -> bool {
+        matches!(self, Architecture::ConvNet(config) if config.batchnorm)
+    }
+
     /// The number of weights in the exported file (all submodels together).
     pub fn weight_count(&self) -> usize {
         match self {

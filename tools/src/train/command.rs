@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use nam_kernel::format::ModelSpec;
 use nam_kernel::{LoadError, NamFile};
@@ -134,7 +134,10 @@ pub struct TrainArgs {
     /// `loss.pre_emph_mrstft_weight`, else 2e-4, the NAM trainer 0.12's].
     #[arg(long)]
     pub pre_emphasis_mrstft_weight: Option<f64>,
-    /// libtorch CPU threads (default: libtorch's choice).
+    /// CPU threads (default: libtorch's choice, the machine's cores). On the
+    /// CPU, two or more split each batch between that many worker threads,
+    /// each running libtorch single-threaded (a ConvNet with batchnorm uses
+    /// libtorch's own threads instead).
     #[arg(long)]
     pub threads: Option<i32>,
     /// No progress bar or per-epoch lines.
@@ -245,6 +248,13 @@ fn optional_term(
     (weight != 0.0).then_some((coef, weight))
 }
 
+/// libtorch's own choice of CPU threads (the machine's cores), as it was
+/// before this process first changed it.
+fn default_threads() -> i32 {
+    static DEFAULT: OnceLock<i32> = OnceLock::new();
+    *DEFAULT.get_or_init(tch::get_num_threads)
+}
+
 impl TrainArgs {
     /// The settings: options given, else the config file's, else the defaults.
     fn settings(&self, from_config: &ConfigSettings) -> Result<TrainSettings, CommandError> {
@@ -308,6 +318,7 @@ impl TrainArgs {
             segment_samples: positive(self.segment_length, "segment-length")?,
             seed: self.seed,
             device: self.device,
+            threads: self.threads.map_or_else(default_threads, |n| n.max(1)) as usize,
             loss: LossConfig {
                 kind: self.loss,
                 pre_emphasis: optional_term(
@@ -406,11 +417,9 @@ impl TrainArgs {
 
     /// [`TrainArgs::run`] with a caller-owned stop flag.
     pub fn run_with_stop(&self, stop: &AtomicBool) -> Result<Summary, CommandError> {
-        if let Some(n) = self.threads {
-            tch::set_num_threads(n.max(1));
-        }
         let (architecture, from_config, resume) = self.architecture()?;
         let settings = self.settings(&from_config)?;
+        tch::set_num_threads(settings.threads as i32);
         let (input, target) = data::read_pair(&self.input, &self.target)?;
         let rate = input.sample_rate_hz;
         let latency = align::detect(

@@ -34,6 +34,8 @@ pub mod loss;
 #[cfg(feature = "train")]
 pub mod model;
 #[cfg(feature = "train")]
+pub mod parallel;
+#[cfg(feature = "train")]
 pub mod trainer;
 #[cfg(feature = "train")]
 pub mod validation;

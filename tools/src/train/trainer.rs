@@ -15,6 +15,7 @@ use super::adam::{Adam, AdamState};
 use super::arch::Architecture;
 use super::loss::LossConfig;
 use super::model::{Mode, TrainModel};
+use super::parallel::{WorkerGone, Workers};
 use super::validation::Validation;
 
 /// Where to train.
@@ -47,6 +48,10 @@ pub struct TrainSettings {
     pub seed: u64,
     /// Where to train.
     pub device: DeviceChoice,
+    /// CPU threads: on the CPU, more than one splits each batch between
+    /// that many worker threads ([`super::parallel`]), unless the model has
+    /// batchnorm (whose statistics are the whole batch's).
+    pub threads: usize,
     /// The loss.
     pub loss: LossConfig,
     /// Show a progress bar.
@@ -181,6 +186,9 @@ pub enum TrainError {
     /// The loss became NaN or infinite.
     #[error("the training loss became {0} at epoch {1}; try a lower --lr")]
     Diverged(f64, usize),
+    /// A worker thread stopped.
+    #[error(transparent)]
+    Worker(#[from] WorkerGone),
 }
 
 /// A small seeded generator (SplitMix64) for segment positions.
@@ -305,6 +313,8 @@ pub fn train(
     let vs = nn::VarStore::new(device);
     let mut model = TrainModel::new(&vs.root(), architecture);
     let mut optimizer = Adam::new(&vs, settings.learning_rate, settings.weight_decay);
+    let workers = (device == Device::Cpu && settings.threads > 1 && !architecture.has_batchnorm())
+        .then(|| Workers::new(architecture, settings.threads.min(settings.batch_size)));
     let first_epoch = match resume {
         Some(point) => {
             model.import_weights(&point.weights);
@@ -355,18 +365,29 @@ pub fn train(
             let (x, y) = batch(data, settings, window, rf, &mut rng);
             let (x, y) = (x.to_device(device), y.to_device(device));
             phases.data += lap(&mut clock);
-            let loss = model
-                .outputs(&x, Mode::Train)
-                .iter()
-                .map(|pred| settings.loss.training_loss(pred, &y))
-                .reduce(|a, b| a + b)
-                .unwrap_or_else(|| Tensor::zeros([], (Kind::Float, device)));
-            phases.forward += lap(&mut clock);
-            optimizer.backward(&loss);
-            phases.backward += lap(&mut clock);
-            optimizer.step();
+            let (value, gradients) = match &workers {
+                Some(workers) => {
+                    let step = workers.step(optimizer.parameters(), &x, &y, &settings.loss)?;
+                    phases.forward += step.forward;
+                    phases.backward += step.backward;
+                    lap(&mut clock);
+                    (step.loss, step.gradients)
+                }
+                None => {
+                    let loss = model
+                        .outputs(&x, Mode::Train)
+                        .iter()
+                        .map(|pred| settings.loss.training_loss(pred, &y))
+                        .reduce(|a, b| a + b)
+                        .unwrap_or_else(|| Tensor::zeros([], (Kind::Float, device)));
+                    phases.forward += lap(&mut clock);
+                    let gradients = optimizer.gradients(&loss);
+                    phases.backward += lap(&mut clock);
+                    (loss.double_value(&[]), gradients)
+                }
+            };
+            optimizer.step(&gradients);
             phases.optimizer += lap(&mut clock);
-            let value = loss.double_value(&[]);
             if !value.is_finite() {
                 return Err(TrainError::Diverged(value, epoch + 1));
             }
