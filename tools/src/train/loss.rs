@@ -122,6 +122,16 @@ pub struct ConvergencePart {
 }
 
 impl ConvergencePart {
+    /// The term's contribution to the loss, `weight · √error / √target`, from
+    /// the whole batch's sums (zero at a zero error, as in the whole-batch loss).
+    pub fn value(weight: f64, error: f64, target: f64) -> f64 {
+        if error > 0.0 && target > 0.0 {
+            weight * (error / target).sqrt()
+        } else {
+            0.0
+        }
+    }
+
     /// The derivative of the term's contribution to the loss,
     /// `weight · √error / √target`, with respect to `error`, at the whole
     /// batch's sums (zero at a zero error).

@@ -131,8 +131,7 @@ impl Workers {
         let loss_value = means
             + sums
                 .iter()
-                .filter(|(_, error, target)| *error > 0.0 && *target > 0.0)
-                .map(|(weight, error, target)| weight * (error / target).sqrt())
+                .map(|&(weight, error, target)| ConvergencePart::value(weight, error, target))
                 .sum::<f64>();
         let forward = clock.elapsed().as_secs_f64();
         let slopes: Vec<f64> = sums
