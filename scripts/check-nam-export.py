@@ -12,7 +12,9 @@ submodel (in order) for a SlimmableContainer. Each model (a container's
 submodels one by one, as the trainer exports them) is loaded with
 `nam.models.init_from_nam` (a ConvNet, which that function does not know, is
 built by the trainer's `ConvNet` class from the file's config and given the
-weights in the order its `_export_weights` writes them), run in eval mode with
+weights in the order its `_export_weights` writes them; a WaveNet's
+`condition_dsp` and PReLU slopes, which it leaves out, are put in after it),
+run in eval mode with
 `torch.no_grad()` on the whole input from silence (`pad_start=True`), and
 compared sample by sample. A container's
 `max_value`s must be the trainer's "uniform" ones. Prints one line per model;
@@ -69,10 +71,53 @@ def load_convnet(document):
     return model
 
 
+def take_prelu_slopes(config):
+    """Each PReLU's slopes in a WaveNet config's layers, array by array, layer
+    by layer, primary before secondary; each PReLU object is replaced by the
+    bare name (a single activation for all layers is first written out per
+    layer)."""
+    slopes = []
+    for array in config["layers"]:
+        count = len(array["dilations"])
+        for key in ("activation", "secondary_activation"):
+            if not isinstance(array.get(key), list):
+                array[key] = [json.loads(json.dumps(array.get(key))) for _ in range(count)]
+        for layer in range(count):
+            for key in ("activation", "secondary_activation"):
+                activation = array[key][layer]
+                if isinstance(activation, dict) and activation.get("type") == "PReLU":
+                    slopes.append(activation.get("negative_slopes", [activation.get("negative_slope", 0.25)]))
+                    array[key][layer] = "PReLU"
+    return slopes
+
+
+def load_wavenet(document):
+    """`init_from_nam` and what it leaves out: it drops a `condition_dsp`
+    (loaded here the same way and put in its place) and cannot build a PReLU
+    with its slopes (it fails on a single `negative_slope` or one inside a
+    gated pair, and starts a list at 0.25), so each PReLU is built bare and
+    then given the file's slopes; the trainer's PReLU modules come in the
+    config's order."""
+    config = json.loads(json.dumps(document["config"]))
+    nested = config.pop("condition_dsp", None)
+    slopes = take_prelu_slopes(config)
+    model = init_from_nam(dict(document, config=config))
+    modules = [m for m in model._net.modules() if isinstance(m, torch.nn.PReLU)]
+    if len(modules) != len(slopes):
+        sys.exit(f"WaveNet: {len(slopes)} PReLUs in the file, {len(modules)} in the model")
+    for module, values in zip(modules, slopes):
+        module.weight = torch.nn.Parameter(torch.tensor(values, dtype=torch.float32))
+    if nested is not None:
+        model._net._condition_dsp = load_wavenet(nested)._net
+    return model
+
+
 def play(document, signal):
     """The trainer's output for `signal` from the model `document`."""
     if document["architecture"] == "ConvNet":
         model = load_convnet(document)
+    elif document["architecture"] == "WaveNet":
+        model = load_wavenet(document)
     else:
         model = init_from_nam(document)
     model.eval()

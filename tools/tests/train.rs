@@ -12,6 +12,7 @@ use nam_tools::train::arch::Architecture;
 use nam_tools::train::command::TrainArgs;
 use nam_tools::train::data::{self, DataError};
 use nam_tools::train::export;
+use nam_tools::train::learned_config;
 use nam_tools::train::loss::LossConfig;
 use nam_tools::train::loss::LossKind;
 use nam_tools::train::model::{Mode, TrainModel};
@@ -73,9 +74,11 @@ fn check_parity(architecture: &Architecture, dir: &Path, name: &str) {
     let batch = Tensor::from_slice(&noise(5, 2 * (rf + 500))).reshape([2, -1]);
     tch::no_grad(|| model.outputs(&batch, Mode::Train));
     let mut weights = model.export_weights();
-    if let Architecture::WaveNet(_) = architecture {
-        // head_scale 1 so the output is large enough for the check to mean something.
-        *weights.last_mut().unwrap() = 1.0;
+    if let Architecture::WaveNet(config) = architecture {
+        // head_scale (the file's last weight; learned slopes and a condition
+        // DSP's weights follow it) 1 so the output is large enough for the
+        // check to mean something.
+        weights[config.weight_count() - 1] = 1.0;
     }
     // For the LSTM this makes the stored state the tch model's initial state.
     model.import_weights(&weights);
@@ -938,7 +941,8 @@ fn lstm_loads_in_the_trainers_code() {
 /// WaveNet features from a trainer-layout config: per-layer kernel sizes,
 /// dilations and parameterized activations, gating none/gated/blended,
 /// bottleneck, grouped convolutions, head1x1, an inactive layer1x1, a head
-/// rechannel with kernel and bias, head_scale, FiLM, the post-stack head.
+/// rechannel with kernel and bias, head_scale, FiLM, the post-stack head, a
+/// condition DSP, learned PReLU slopes.
 fn feature_configs() -> Vec<(&'static str, serde_json::Value)> {
     use serde_json::json;
     vec![
@@ -1018,6 +1022,37 @@ fn feature_configs() -> Vec<(&'static str, serde_json::Value)> {
                     "layer1x1_post_film": {"active": true, "shift": false},
                     "head1x1_post_film": {"active": true, "shift": true}},
                 "head": {"out_channels": 1, "kernel_size": 2, "bias": true}
+            }], "head": null, "head_scale": 0.5}),
+        ),
+        (
+            // A nested WaveNet (2 output channels) makes the condition, as the
+            // trainer's `condition_dsp`.
+            "condition_dsp",
+            json!({"layers_configs": [{
+                "input_size": 1, "condition_size": 2, "channels": 3,
+                "kernel_sizes": [3, 2], "dilations": [1, 3],
+                "activation": "Tanh",
+                "head": {"out_channels": 1, "kernel_size": 1, "bias": true}
+            }], "head": null, "head_scale": 0.5,
+               "condition_dsp": {"name": "WaveNet", "config": {"layers_configs": [{
+                   "input_size": 1, "condition_size": 1, "channels": 2,
+                   "kernel_sizes": [3, 3], "dilations": [1, 2],
+                   "activation": "SiLU",
+                   // The last layer's 1x1 would feed nothing, so it would not train.
+                   "layer_1x1_config": {"active": false, "groups": 1},
+                   "head": {"out_channels": 2, "kernel_size": 2, "bias": true}
+               }], "head": null, "head_scale": 1.0}}}),
+        ),
+        (
+            // Learned slopes: per channel, one for all, and a gate's primary.
+            "prelu",
+            json!({"layers_configs": [{
+                "input_size": 1, "condition_size": 1, "channels": 3,
+                "kernel_sizes": [3, 2, 2], "dilations": [1, 2, 4],
+                "activation": [{"name": "PReLU", "num_parameters": 3, "init": 0.1},
+                               {"name": "PReLU"},
+                               {"name": "PairMultiply", "primary": "PReLU", "secondary": "Sigmoid"}],
+                "head": {"out_channels": 1, "kernel_size": 1, "bias": true}
             }], "head": null, "head_scale": 0.5}),
         ),
         (
@@ -1127,8 +1162,49 @@ fn config_file_wavenet_features_match_nam_kernel_and_the_trainers_code() {
         check_parity(&architecture, &dir, name);
         let summary = brief_training(&dir, path.to_str().unwrap(), name);
         check_in_trainer(&summary.output);
+        check_config_weights_trained(&architecture, &summary.output, name);
     }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Every value training learns into a WaveNet's config (PReLU slopes, a
+/// condition DSP's weights) differs in the written file from its start (the
+/// model [`brief_training`]'s seed initializes).
+fn check_config_weights_trained(architecture: &Architecture, output: &Path, name: &str) {
+    let Architecture::WaveNet(config) = architecture else {
+        panic!("{name}: not a WaveNet");
+    };
+    tch::manual_seed(short_run(Path::new("."), "", 1, None).seed as i64);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let initial = TrainModel::new(&vs.root(), architecture).export_weights();
+    let nam_kernel::format::ModelSpec::WaveNet {
+        config: written,
+        weights,
+    } = NamFile::load(output).unwrap().spec
+    else {
+        panic!("{name}: the file is not a WaveNet");
+    };
+    let trained = learned_config::training_weights(&written, &weights);
+    assert_eq!(trained.len(), initial.len(), "{name}");
+    // A condition DSP's head_scale (the last of its file weights) is a constant.
+    let nested_scale = learned_config::nested(config).map(|inner| {
+        initial.len() - learned_config::training_weight_count(inner) + inner.weight_count() - 1
+    });
+    let unchanged = (config.weight_count()..initial.len())
+        .filter(|&i| Some(i) != nested_scale && trained[i] == initial[i])
+        .count();
+    assert_eq!(
+        unchanged, 0,
+        "{name}: {unchanged} values kept in the config did not train"
+    );
+    // What --resume does: the file's training weights into a model and back out.
+    let mut model = TrainModel::new(&vs.root(), architecture);
+    model.import_weights(&trained);
+    assert_eq!(
+        model.export_weights(),
+        trained,
+        "{name}: import and export differ"
+    );
 }
 
 #[test]
@@ -1167,7 +1243,13 @@ fn config_files_name_what_the_trainer_does_not_implement() {
             "PReLU activation (the post-stack `head`)",
         ),
     ];
-    for (i, (config, field)) in cases.into_iter().enumerate() {
+    let lstm = json!({"name": "LSTM", "config": {"num_layers": 1, "hidden_size": 3,
+                                                  "input_size": 1}});
+    let cases = cases.into_iter().chain([(
+        json!({"layers_configs": [array(json!({}))], "head_scale": 1.0, "condition_dsp": lstm}),
+        "a `condition_dsp` of architecture LSTM (the trainer trains WaveNet ones)",
+    )]);
+    for (i, (config, field)) in cases.enumerate() {
         let path = dir.join(format!("case{i}.json"));
         let document = json!({"net": {"name": "WaveNet", "config": config}});
         std::fs::write(&path, document.to_string()).unwrap();

@@ -5,12 +5,12 @@
 use std::path::Path;
 
 use nam_kernel::format::{
-    Activation, ConvNetConfig, Gating, LinearConfig, LstmConfig, ModelSpec, WaveNetConfig,
+    Activation, ConvNetConfig, LinearConfig, LstmConfig, ModelSpec, WaveNetConfig,
 };
 use nam_kernel::{FormatError, NamFile};
 use serde_json::{json, Value};
 
-use super::trainer_layout;
+use super::{learned_config, trainer_layout};
 
 /// A model architecture the trainer can build.
 #[derive(Clone, Debug)]
@@ -327,17 +327,19 @@ impl Architecture {
         matches!(self, Architecture::ConvNet(config) if config.batchnorm)
     }
 
-    /// The number of weights in the exported file (all submodels together).
+    /// The number of training weights: the exported file's (all submodels
+    /// together) and what a WaveNet keeps in its config
+    /// ([`learned_config`]).
     pub fn weight_count(&self) -> usize {
         match self {
-            Architecture::WaveNet(config) => config.weight_count(),
+            Architecture::WaveNet(config) => learned_config::training_weight_count(config),
             Architecture::Lstm(config) => config.weight_count(),
             Architecture::ConvNet(config) => config.weight_count(),
             Architecture::Linear(config) => config.weight_count(),
             Architecture::Packed(packed) => packed
                 .submodels
                 .iter()
-                .map(|s| s.config.weight_count())
+                .map(|s| learned_config::training_weight_count(&s.config))
                 .sum(),
         }
     }
@@ -430,13 +432,38 @@ fn config_settings(document: &Value) -> Result<ConfigSettings, String> {
 /// Parses a config with `nam-kernel`'s validator: once with no weights to learn
 /// the count the config implies, then with that many ones (which every check
 /// of weight values passes, e.g. a batchnorm's positive variance).
-fn parse_without_weights(name: &str, config: Value, source: &str) -> Result<NamFile, ArchError> {
-    let mut doc =
-        json!({"version": "0.5.4", "architecture": name, "config": config, "weights": []});
+fn parse_without_weights(
+    name: &str,
+    mut config: Value,
+    source: &str,
+) -> Result<NamFile, ArchError> {
     let invalid = |kind: FormatError| ArchError::Invalid {
         file: source.to_owned(),
         problem: kind.to_string(),
     };
+    // A nested condition DSP without weights gets its own count of ones first.
+    if let Some(nested) = config
+        .get_mut("condition_dsp")
+        .and_then(Value::as_object_mut)
+        .filter(|n| !n.contains_key("weights"))
+    {
+        let inner_name = nested.get("architecture").and_then(Value::as_str);
+        let inner_config = nested.get("config").cloned();
+        if let (Some(inner_name), Some(inner_config)) = (inner_name, inner_config) {
+            let inner = parse_without_weights(inner_name, inner_config, source)?;
+            let count = match &inner.spec {
+                ModelSpec::WaveNet { weights, .. }
+                | ModelSpec::Lstm { weights, .. }
+                | ModelSpec::ConvNet { weights, .. }
+                | ModelSpec::Linear { weights, .. }
+                | ModelSpec::RtNeural { weights, .. } => weights.len(),
+                ModelSpec::SlimmableContainer { .. } => 0,
+            };
+            nested.insert("weights".into(), Value::from(vec![1.0_f32; count]));
+        }
+    }
+    let mut doc =
+        json!({"version": "0.5.4", "architecture": name, "config": config, "weights": []});
     match NamFile::from_json_value(&doc, source) {
         Ok(file) => Ok(file),
         Err(error) => match error.kind {
@@ -452,14 +479,30 @@ fn parse_without_weights(name: &str, config: Value, source: &str) -> Result<NamF
 /// Checks that the training WaveNet implements every feature `config` uses; the
 /// error names the first one it does not.
 pub fn check_wavenet(config: &WaveNetConfig) -> Result<(), String> {
-    if config.condition_dsp.is_some() {
-        return Err("`condition_dsp`".into());
-    }
     if config.out_channels() != 1 {
         return Err(format!(
             "{} output channels (the trainer fits one: the reamp's)",
             config.out_channels()
         ));
+    }
+    check_wavenet_layers(config)
+}
+
+/// [`check_wavenet`] but for the output channels: what a WaveNet and its
+/// `condition_dsp` (a WaveNet, checked the same way) may use.
+fn check_wavenet_layers(config: &WaveNetConfig) -> Result<(), String> {
+    if let Some(nested) = &config.condition_dsp {
+        match learned_config::nested(config) {
+            Some(inner) => {
+                check_wavenet_layers(inner).map_err(|e| format!("{e} (`condition_dsp`)"))?
+            }
+            None => {
+                return Err(format!(
+                    "a `condition_dsp` of architecture {} (the trainer trains WaveNet ones)",
+                    nested.spec.architecture()
+                ))
+            }
+        }
     }
     if let Some(head) = &config.post_head {
         check_activation(&head.activation)
@@ -477,10 +520,13 @@ pub fn check_wavenet(config: &WaveNetConfig) -> Result<(), String> {
             return Err(format!("`head.head_dilation` other than 1 ({at})"));
         }
         for layer in &array.layers {
-            check_activation(&layer.activation)
-                .map_err(|a| format!("the {a} activation ({at})"))?;
-            if let Gating::Gated { secondary } | Gating::Blended { secondary } = &layer.gating {
-                check_activation(secondary).map_err(|a| format!("the {a} activation ({at})"))?;
+            let secondary = learned_config::secondary(&layer.gating);
+            for activation in std::iter::once(&layer.activation).chain(secondary) {
+                // A layer's PReLU slopes are learned (`learned_config`).
+                if !matches!(activation, Activation::PReLU { .. }) {
+                    check_activation(activation)
+                        .map_err(|a| format!("the {a} activation ({at})"))?;
+                }
             }
         }
     }

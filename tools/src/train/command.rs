@@ -18,6 +18,7 @@ use super::arch::{
 use super::capture_signal;
 use super::data::{self, DataError};
 use super::export::{self, UserMetadata};
+use super::learned_config;
 use super::loss::{LossConfig, LossKind};
 use super::plot::{self, PlotData, PlotError};
 use super::trainer::{
@@ -581,6 +582,7 @@ fn resumable(spec: ModelSpec) -> Result<(Architecture, Vec<f32>), String> {
     match spec {
         ModelSpec::WaveNet { config, weights } => {
             check_wavenet(&config).map_err(unimplemented)?;
+            let weights = learned_config::training_weights(&config, &weights);
             Ok((Architecture::WaveNet(config), weights))
         }
         ModelSpec::Lstm { config, weights } => Ok((Architecture::Lstm(config), weights)),
@@ -600,12 +602,12 @@ fn resumable(spec: ModelSpec) -> Result<(Architecture, Vec<f32>), String> {
                     return Err(format!("submodel {i} of the container is not a WaveNet"));
                 };
                 check_wavenet(&config).map_err(unimplemented)?;
+                all_weights.extend(learned_config::training_weights(&config, &weights));
                 packed.submodels.push(PackedSubmodel {
                     name: format!("submodel_{i}"),
                     config,
                 });
                 packed.max_values.push(submodel.max_value);
-                all_weights.extend(weights);
             }
             let rf = packed.submodels[0].config.receptive_field();
             if packed

@@ -2,12 +2,13 @@
 //! version and metadata fields (user fields, date, loudness, gain and the
 //! `training` record with the latency found and the validation ESR).
 
-use nam_kernel::format::{Metadata, ModelFormat, ModelSpec, Submodel, Version};
+use nam_kernel::format::{Metadata, ModelFormat, ModelSpec, Submodel, Version, WaveNetConfig};
 use nam_kernel::{BuildError, NamFile};
 use serde_json::{json, Value};
 
 use super::align::{self, Latency, Method};
 use super::arch::Architecture;
+use super::learned_config;
 use super::loudness::stamp_export_metadata;
 
 /// The `.nam` version the NAM trainer 0.13 writes (`NamFile::save` writes
@@ -31,16 +32,25 @@ pub struct UserMetadata {
     pub tone_type: Option<String>,
 }
 
-/// A `NamFile` of `architecture` holding `weights` (no metadata yet). A
+/// A `NamFile` of `architecture` holding training `weights` (no metadata
+/// yet): a WaveNet's learned PReLU slopes and condition DSP go into its
+/// config (`learned_config`), the DSP as a document of the same sample rate. A
 /// packed model becomes a `SlimmableContainer` of its submodels (each a
 /// complete WaveNet document with its share of `weights`), as the NAM
 /// trainer exports it.
 pub fn nam_file(architecture: &Architecture, weights: Vec<f32>, sample_rate_hz: f64) -> NamFile {
     let spec = match architecture {
-        Architecture::WaveNet(config) => ModelSpec::WaveNet {
-            config: config.clone(),
-            weights,
-        },
+        Architecture::WaveNet(config) => {
+            let document = |config: &WaveNetConfig, weights| {
+                nam_file(
+                    &Architecture::WaveNet(config.clone()),
+                    weights,
+                    sample_rate_hz,
+                )
+            };
+            let (config, weights) = learned_config::into_file(config, &weights, &document);
+            ModelSpec::WaveNet { config, weights }
+        }
         Architecture::Lstm(config) => ModelSpec::Lstm {
             config: *config,
             weights,
@@ -60,7 +70,8 @@ pub fn nam_file(architecture: &Architecture, weights: Vec<f32>, sample_rate_hz: 
                 .iter()
                 .zip(&packed.max_values)
                 .map(|(s, &max_value)| {
-                    let (mine, others) = rest.split_at(s.config.weight_count().min(rest.len()));
+                    let count = learned_config::training_weight_count(&s.config);
+                    let (mine, others) = rest.split_at(count.min(rest.len()));
                     rest = others;
                     let member = Architecture::WaveNet(s.config.clone());
                     Submodel {

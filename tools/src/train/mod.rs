@@ -18,6 +18,7 @@ pub mod align;
 pub mod arch;
 pub mod capture_signal;
 pub mod data;
+pub mod learned_config;
 pub mod loudness;
 pub mod plot;
 pub mod trainer_layout;

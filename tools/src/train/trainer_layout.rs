@@ -3,7 +3,9 @@
 //! `layers_configs` becomes `layers`, `layer_1x1_config`/`head_1x1_config`
 //! become `layer1x1`/`head1x1`, `film_params` become the flat FiLM keys
 //! (`conv_pre_film`, ...), and paired activations (`PairMultiply`,
-//! `PairBlend`) become `gating_mode` with a `secondary_activation`. A config
+//! `PairBlend`) become `gating_mode` with a `secondary_activation`, a PReLU's
+//! `num_parameters` and `init` become its `negative_slopes`, and a
+//! `condition_dsp` becomes a nested document. A config
 //! already in the file layout passes through unchanged. A ConvNet's or
 //! Linear's settings the trainer's config leaves out take its defaults.
 
@@ -36,6 +38,10 @@ pub fn to_file_layout(mut config: Value) -> Result<Value, String> {
     if let Some(arrays) = object.remove("layers_configs") {
         object.insert("layers".into(), arrays);
     }
+    if let Some(nested) = object.remove("condition_dsp") {
+        let nested = condition_dsp(nested).map_err(|e| format!("{e} (`condition_dsp`)"))?;
+        object.insert("condition_dsp".into(), nested);
+    }
     if let Some(Value::Array(arrays)) = object.get_mut("layers") {
         for (i, array) in arrays.iter_mut().enumerate() {
             if let Some(array) = array.as_object_mut() {
@@ -64,6 +70,11 @@ fn convert_array(array: &mut Map<String, Value>) -> Result<(), String> {
             };
             array.insert(key, film);
         }
+    }
+    match array.get_mut("activation") {
+        Some(Value::Array(list)) => list.iter_mut().try_for_each(prelu_slopes)?,
+        Some(single) => prelu_slopes(single)?,
+        None => {}
     }
     let layers = array
         .get("dilations")
@@ -109,6 +120,60 @@ fn convert_array(array: &mut Map<String, Value>) -> Result<(), String> {
     array.insert("secondary_activation".into(), Value::Array(secondaries));
     Ok(())
 }
+
+/// A trainer's `condition_dsp` (`{"name": "WaveNet", "config"}`) as the nested
+/// document a `.nam` file holds (`{"version", "architecture", "config"}`,
+/// weights to come); a nested document's config is converted in place.
+fn condition_dsp(nested: Value) -> Result<Value, String> {
+    let Value::Object(mut nested) = nested else {
+        return Ok(nested);
+    };
+    if let Some(name) = nested.remove("name") {
+        nested.insert("architecture".into(), name);
+        nested
+            .entry("version")
+            .or_insert_with(|| Value::from("0.7.0"));
+    }
+    if let Some(config) = nested.remove("config") {
+        nested.insert("config".into(), to_file_layout(config)?);
+    }
+    Ok(Value::Object(nested))
+}
+
+/// A trainer's PReLU (`num_parameters` slopes starting at `init`, 1 and 0.25
+/// by default, as `torch.nn.PReLU`) in place as the slopes a file holds.
+fn prelu_slopes(activation: &mut Value) -> Result<(), String> {
+    let Some(object) = activation.as_object_mut() else {
+        return Ok(());
+    };
+    let name = object.get("name").or_else(|| object.get("type"));
+    if name.and_then(Value::as_str) != Some("PReLU")
+        || !(object.contains_key("num_parameters") || object.contains_key("init"))
+    {
+        return Ok(());
+    }
+    let count = match object.remove("num_parameters") {
+        None => 1,
+        Some(n) => n
+            .as_u64()
+            .filter(|&n| (1..=MAX_PRELU_SLOPES).contains(&n))
+            .ok_or_else(|| format!("PReLU `num_parameters` {n} is not a channel count"))?,
+    };
+    let init = match object.remove("init") {
+        None => 0.25,
+        Some(v) => v
+            .as_f64()
+            .ok_or_else(|| format!("PReLU `init` {v} is not a number"))?,
+    };
+    object.insert(
+        "negative_slopes".into(),
+        Value::from(vec![init; count as usize]),
+    );
+    Ok(())
+}
+
+/// More PReLU slopes than any layer has channels.
+const MAX_PRELU_SLOPES: u64 = 1 << 16;
 
 /// `Some("PairMultiply" | "PairBlend")` for a paired activation object.
 fn pairing(activation: &Value) -> Option<&str> {

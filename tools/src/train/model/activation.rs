@@ -1,9 +1,45 @@
-//! Activations of the training models, on tensors (the set
-//! `arch::check_activation` admits: every one nam-kernel plays but PReLU,
-//! whose slopes would have to be learned).
+//! Activations of the training models, on tensors: every one nam-kernel
+//! plays; a WaveNet layer's PReLU with its slopes learned ([`Learned`]).
 
 use nam_kernel::format::Activation;
-use tch::Tensor;
+use tch::{nn, Tensor};
+
+/// An activation and, for a PReLU, its slopes as a trainable variable (one
+/// per channel, or one for all), starting from the config's values.
+#[derive(Debug)]
+pub struct Learned {
+    activation: Activation,
+    slopes: Option<Tensor>,
+}
+
+impl Learned {
+    /// `activation`, its slopes (if a PReLU) created under `path`.
+    pub fn new(path: &nn::Path, activation: &Activation) -> Self {
+        let slopes = match activation {
+            Activation::PReLU { negative_slopes } => {
+                Some(path.var_copy("slopes", &Tensor::from_slice(negative_slopes)))
+            }
+            _ => None,
+        };
+        Self {
+            activation: activation.clone(),
+            slopes,
+        }
+    }
+
+    /// Applies the activation to `(batch, channels, samples)`.
+    pub fn apply(&self, x: &Tensor) -> Tensor {
+        match &self.slopes {
+            Some(slopes) => x.prelu(slopes),
+            None => apply(&self.activation, x),
+        }
+    }
+
+    /// A PReLU's slopes variable.
+    pub fn slopes(&self) -> Option<&Tensor> {
+        self.slopes.as_ref()
+    }
+}
 
 /// PyTorch's default LeakyReLU slope (what `Tensor::leaky_relu` applies).
 const DEFAULT_LEAKY_SLOPE: f32 = 0.01;
@@ -56,7 +92,11 @@ pub fn apply(activation: &Activation, x: &Tensor) -> Tensor {
         Activation::GELU { tanh_approximation } => {
             x.gelu(if *tanh_approximation { "tanh" } else { "none" })
         }
-        // Identity, and nothing else reaches here (`check_activation` refuses PReLU).
-        _ => x.shallow_clone(),
+        // A PReLU at its config's slopes (trained ones go through `Learned`).
+        Activation::PReLU { negative_slopes } => {
+            let slopes = Tensor::from_slice(negative_slopes).to_device(x.device());
+            x.prelu(&slopes)
+        }
+        Activation::Identity => x.shallow_clone(),
     }
 }

@@ -1,16 +1,19 @@
 //! The WaveNet training model: layer arrays of dilated convolutions (grouped
 //! or not) with a bottleneck, an optional residual `layer1x1` and `head1x1`,
 //! FiLMs at any of the eight positions, a head sum and a head rechannel,
-//! `head_scale`, then the optional post-stack head (the subset
+//! `head_scale`, then the optional post-stack head, learned PReLU slopes and
+//! a nested `condition_dsp` WaveNet whose output is the condition (the subset
 //! `arch::check_wavenet` admits).
 
 use nam_kernel::format::{
-    Activation, FilmConfig, FilmPosition, Gating, LayerConfig, PostHeadConfig, WaveNetConfig,
+    Activation, FilmConfig, FilmPosition, Gating, PostHeadConfig, WaveNetConfig,
 };
 use tch::{nn, Tensor};
 
+use super::activation::{self, Learned};
 use super::conv::{Conv, ConvShape, STACKED_ROWS};
-use super::{activation, assign, flatten};
+use super::{assign, flatten};
+use crate::train::learned_config;
 
 /// A layer's dilated convolution plus its input mixer: `conv(h) + mixer(c)`.
 fn layer_front(conv: &Conv, mixer: &Conv, h: &Tensor, condition: &Tensor) -> Tensor {
@@ -59,7 +62,11 @@ fn fused_front(conv: &Conv, mixer: &Conv, h: &Tensor, condition: &Tensor) -> Opt
 
 #[derive(Debug)]
 struct Layer {
-    config: LayerConfig,
+    gating: Gating,
+    /// The activation (of the first half when gated or blended).
+    primary: Learned,
+    /// The gate or blend activation (of the second half).
+    secondary: Option<Learned>,
     conv: Conv,
     mixer: Conv,
     /// `None`: the activation output itself is added to the residual.
@@ -158,12 +165,19 @@ pub struct WaveNetModel {
     post_head: Option<PostHead>,
     /// Every parameter in export order.
     params: Vec<Tensor>,
+    /// Every PReLU's slopes, in training-weight order (`learned_config`).
+    slopes: Vec<Tensor>,
+    /// The WaveNet whose output is the condition (else the input is).
+    condition_dsp: Option<Box<WaveNetModel>>,
 }
 
 impl WaveNetModel {
     /// Builds the model; `config` must pass `arch::check_wavenet`.
     pub fn new(path: &nn::Path, config: &WaveNetConfig) -> Self {
+        let condition_dsp = learned_config::nested(config)
+            .map(|inner| Box::new(WaveNetModel::new(&(path / "condition_dsp"), inner)));
         let mut params = Vec::new();
+        let mut slopes = Vec::new();
         let arrays = config
             .layer_arrays
             .iter()
@@ -183,7 +197,10 @@ impl WaveNetModel {
                         let lp = &p / format!("layer{j}");
                         let mid = a.mid_channels(l);
                         let layer = Layer {
-                            config: l.clone(),
+                            gating: l.gating.clone(),
+                            primary: Learned::new(&(&lp / "activation"), &l.activation),
+                            secondary: learned_config::secondary(&l.gating)
+                                .map(|a| Learned::new(&(&lp / "secondary_activation"), a)),
                             conv: Conv::new(
                                 &(&lp / "conv"),
                                 ConvShape {
@@ -241,6 +258,12 @@ impl WaveNetModel {
                         for conv in convs {
                             params.extend(conv.params().map(Tensor::shallow_clone));
                         }
+                        let activations = std::iter::once(&layer.primary).chain(&layer.secondary);
+                        slopes.extend(
+                            activations
+                                .filter_map(Learned::slopes)
+                                .map(Tensor::shallow_clone),
+                        );
                         layer
                     })
                     .collect();
@@ -282,13 +305,26 @@ impl WaveNetModel {
             head_scale: f64::from(config.head_scale),
             post_head,
             params,
+            slopes,
+            condition_dsp,
         }
     }
 
     /// `(batch, samples)` in, `(batch, samples − receptive field + 1)` out.
     pub fn forward(&self, x: &Tensor) -> Tensor {
-        let condition = x.unsqueeze(1);
-        let mut y = condition.shallow_clone();
+        self.forward_channels(x).squeeze_dim(1)
+    }
+
+    /// `(batch, samples)` in, `(batch, out channels, samples − receptive
+    /// field + 1)` out. With a condition DSP the layers see the input's last
+    /// samples, as many as the condition has (the NAM trainer's alignment).
+    fn forward_channels(&self, x: &Tensor) -> Tensor {
+        let input = x.unsqueeze(1);
+        let condition = match &self.condition_dsp {
+            Some(dsp) => dsp.forward_channels(x),
+            None => input.shallow_clone(),
+        };
+        let mut y = tail(&input, condition.size()[2]);
         let mut head_sum: Option<Tensor> = None;
         for array in &self.arrays {
             let len = y.size()[2];
@@ -332,28 +368,49 @@ impl WaveNetModel {
             None => y,
         };
         match &self.post_head {
-            Some(head) => head.forward(&out).squeeze_dim(1),
-            None => out.squeeze_dim(1),
+            Some(head) => head.forward(&out),
+            None => out,
         }
     }
 
-    /// The flat `.nam` weights: every parameter in order, then `head_scale`.
+    /// The training weights (`learned_config`): the `.nam` weights (every
+    /// parameter in order, then `head_scale`), the PReLU slopes, the
+    /// condition DSP's.
     pub fn export_weights(&self) -> Vec<f32> {
         let mut weights = flatten(&self.params);
         weights.push(self.head_scale as f32);
+        if !self.slopes.is_empty() {
+            weights.extend(flatten(&self.slopes));
+        }
+        if let Some(dsp) = &self.condition_dsp {
+            weights.extend(dsp.export_weights());
+        }
         weights
     }
 
-    /// The number of `.nam` weights (`head_scale` included).
+    /// The number of training weights.
     pub fn weight_count(&self) -> usize {
-        self.params.iter().map(|p| p.numel()).sum::<usize>() + 1
+        let numel = |tensors: &[Tensor]| tensors.iter().map(Tensor::numel).sum::<usize>();
+        numel(&self.params)
+            + 1
+            + numel(&self.slopes)
+            + self
+                .condition_dsp
+                .as_ref()
+                .map_or(0, |dsp| dsp.weight_count())
     }
 
-    /// Sets the parameters (and `head_scale`, the last weight) from `.nam` weights.
+    /// Sets the parameters, `head_scale`, the slopes and the condition DSP's
+    /// from training weights.
     pub fn import_weights(&mut self, weights: &[f32]) {
         let used = assign(&mut self.params, weights);
-        if let Some(&scale) = weights.get(used) {
-            self.head_scale = f64::from(scale);
+        let Some((&scale, rest)) = weights[used..].split_first() else {
+            return;
+        };
+        self.head_scale = f64::from(scale);
+        let used = assign(&mut self.slopes, rest);
+        if let Some(dsp) = &mut self.condition_dsp {
+            dsp.import_weights(&rest[used..]);
         }
     }
 }
@@ -405,19 +462,14 @@ fn tail(x: &Tensor, len: i64) -> Tensor {
 
 /// The layer's activation, gated or blended when the convolution is paired.
 fn gate(layer: &Layer, z: &Tensor) -> Tensor {
-    let primary = &layer.config.activation;
-    match &layer.config.gating {
-        Gating::None => activation::apply(primary, z),
-        Gating::Gated { secondary } => {
-            let a = z.narrow(1, 0, layer.bottleneck);
-            let b = z.narrow(1, layer.bottleneck, layer.bottleneck);
-            activation::apply(primary, &a) * activation::apply(secondary, &b)
-        }
-        Gating::Blended { secondary } => {
-            let a = z.narrow(1, 0, layer.bottleneck);
-            let b = z.narrow(1, layer.bottleneck, layer.bottleneck);
-            let s = activation::apply(secondary, &b);
-            &s * activation::apply(primary, &a) + (1.0 - &s) * a
-        }
+    let Some(secondary) = &layer.secondary else {
+        return layer.primary.apply(z);
+    };
+    let a = z.narrow(1, 0, layer.bottleneck);
+    let b = z.narrow(1, layer.bottleneck, layer.bottleneck);
+    let s = secondary.apply(&b);
+    match layer.gating {
+        Gating::Blended { .. } => &s * layer.primary.apply(&a) + (1.0 - &s) * a,
+        _ => layer.primary.apply(&a) * s,
     }
 }
