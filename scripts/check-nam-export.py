@@ -8,7 +8,8 @@ scripts/nam-venv.sh: neural-amp-modeler 0.13.0, torch 2.13.0):
 
 INPUT.f32 and each EXPECTED.f32 are raw little-endian float32 samples.
 EXPECTED is nam-kernel's output for INPUT: one file for a plain model, one per
-submodel (in order) for a SlimmableContainer. Each model (a container's
+submodel (in order) for a SlimmableContainer, one per size (smallest first,
+each played at the middle of its size values) for a slimmable WaveNet. Each model (a container's
 submodels one by one, as the trainer exports them) is loaded with
 `nam.models.init_from_nam` (a ConvNet, which that function does not know, is
 built by the trainer's `ConvNet` class from the file's config and given the
@@ -112,8 +113,9 @@ def load_wavenet(document):
     return model
 
 
-def play(document, signal):
-    """The trainer's output for `signal` from the model `document`."""
+def play(document, signal, slimming=None):
+    """The trainer's output for `signal` from the model `document` (a
+    slimmable WaveNet at size value `slimming`, the trainer's `set_slimming`)."""
     if document["architecture"] == "ConvNet":
         model = load_convnet(document)
     elif document["architecture"] == "WaveNet":
@@ -121,9 +123,23 @@ def play(document, signal):
     else:
         model = init_from_nam(document)
     model.eval()
+    if slimming is not None:
+        model._net.set_slimming(slimming)
     with torch.no_grad():
         out = model(torch.from_numpy(signal), pad_start=True)
     return out.detach().cpu().numpy().astype(np.float32).reshape(-1)
+
+
+def slimmable_levels(document):
+    """The number of `allowed_channels` entries of a slimmable WaveNet (its
+    one layer array's), else 0."""
+    if document["architecture"] != "WaveNet":
+        return 0
+    for array in document["config"]["layers"]:
+        slimmable = array.get("slimmable")
+        if slimmable:
+            return len(slimmable["kwargs"]["allowed_channels"])
+    return 0
 
 
 def main(argv):
@@ -142,15 +158,19 @@ def main(argv):
         max_values = [s["max_value"] for s in submodels]
         if max_values != uniform:
             sys.exit(f"{path}: max_values {max_values} are not the trainer's uniform {uniform}")
-        models = [(f"submodel {i}", s["model"]) for i, s in enumerate(submodels)]
+        models = [(f"submodel {i}", s["model"], None) for i, s in enumerate(submodels)]
+    elif slimmable_levels(document):
+        # Each size at the middle of its range of size values.
+        n = slimmable_levels(document)
+        models = [(f"size {i}", document, (i + 0.5) / n) for i in range(n)]
     else:
-        models = [(document["architecture"], document)]
+        models = [(document["architecture"], document, None)]
     if len(models) != len(expected_paths):
         sys.exit(f"{path}: {len(models)} models but {len(expected_paths)} expected outputs")
     failed = False
-    for (name, model), expected_path in zip(models, expected_paths):
+    for (name, model, slimming), expected_path in zip(models, expected_paths):
         expected = np.fromfile(expected_path, dtype="<f4")
-        got = play(model, signal)
+        got = play(model, signal, slimming)
         if got.shape != expected.shape:
             print(f"{path} {name}: {got.shape[0]} samples from the trainer, {expected.shape[0]} from nam-kernel")
             failed = True

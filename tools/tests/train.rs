@@ -88,35 +88,36 @@ fn check_parity(architecture: &Architecture, dir: &Path, name: &str) {
         .save(&path)
         .unwrap();
     let file = NamFile::load(&path).unwrap();
-    let mut kernel = Model::build(&file, Default::default()).unwrap();
-
+    let kernel = Model::build(&file, Default::default()).unwrap();
     let input: Vec<f32> = noise(3, 3000).iter().map(|x| 0.5 * x).collect();
-    let mut expected = vec![0.0_f32; input.len()];
-    kernel.process(&input, &mut expected);
-
     let mut padded = vec![0.0_f32; rf - 1];
     padded.extend_from_slice(&input);
-    let outputs =
-        tch::no_grad(|| model.outputs(&Tensor::from_slice(&padded).unsqueeze(0), Mode::Eval));
-    let [out] = outputs.as_slice() else {
-        panic!("{name}: {} outputs from a single model", outputs.len());
-    };
-    let got = Vec::<f32>::try_from(&out.squeeze_dim(0)).unwrap();
-    assert_eq!(got.len(), expected.len());
-    let max_diff = got
-        .iter()
-        .zip(&expected)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max);
-    let rms = (expected.iter().map(|y| y * y).sum::<f32>() / expected.len() as f32).sqrt();
-    assert!(
-        rms > 1e-3,
-        "{name}: output too small to compare (rms {rms})"
-    );
-    assert!(
-        max_diff <= 1e-4,
-        "{name}: tch vs nam-kernel max diff {max_diff}"
-    );
+    // Each size of a slimmable WaveNet; the model itself otherwise.
+    let sizes = size_values(&kernel);
+    for (expected, size) in kernel_outputs(&file, &input).iter().zip(sizes) {
+        model.set_slimming(size.unwrap_or(1.0));
+        let outputs =
+            tch::no_grad(|| model.outputs(&Tensor::from_slice(&padded).unsqueeze(0), Mode::Eval));
+        let [out] = outputs.as_slice() else {
+            panic!("{name}: {} outputs from a single model", outputs.len());
+        };
+        let got = Vec::<f32>::try_from(&out.squeeze_dim(0)).unwrap();
+        assert_eq!(got.len(), expected.len());
+        let max_diff = got
+            .iter()
+            .zip(expected)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        let rms = (expected.iter().map(|y| y * y).sum::<f32>() / expected.len() as f32).sqrt();
+        assert!(
+            rms > 1e-3,
+            "{name} at size {size:?}: output too small to compare (rms {rms})"
+        );
+        assert!(
+            max_diff <= 1e-4,
+            "{name} at size {size:?}: tch vs nam-kernel max diff {max_diff}"
+        );
+    }
 }
 
 #[test]
@@ -848,7 +849,9 @@ fn worker_threads_give_the_whole_batch_gradient() {
         .unwrap();
     let expected = optimizer.gradients(&whole);
     let workers = Workers::new(&architecture, 3);
-    let step = workers.step(optimizer.parameters(), &x, &y, &loss).unwrap();
+    let step = workers
+        .step(optimizer.parameters(), 1.0, &x, &y, &loss)
+        .unwrap();
     let whole = whole.double_value(&[]);
     assert!(
         (step.loss - whole).abs() <= 1e-6 * whole,
@@ -869,12 +872,79 @@ fn worker_threads_give_the_whole_batch_gradient() {
             "variable {i}: gradient differs by {diff} (largest {scale})"
         );
     }
-    let again = workers.step(optimizer.parameters(), &x, &y, &loss).unwrap();
+    let again = workers
+        .step(optimizer.parameters(), 1.0, &x, &y, &loss)
+        .unwrap();
     for (i, (a, b)) in again.gradients.iter().zip(&step.gradients).enumerate() {
         assert!(
             !a.defined() && !b.defined() || a.equal(b),
             "variable {i}: a second step's gradient differs"
         );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A slimmable WaveNet's step on worker threads at a small size is the whole
+/// batch's at that size, and reaches fewer weights than at full size.
+#[test]
+fn worker_threads_train_a_slimmable_wavenet_at_the_size_asked() {
+    let dir = temp_dir("slim-workers");
+    let config = feature_configs()
+        .into_iter()
+        .find(|(name, _)| *name == "slimmable")
+        .unwrap()
+        .1;
+    let document = serde_json::json!({"net": {"name": "WaveNet", "config": config}});
+    let architecture = arch_from_json(&dir, "slimmable", &document.to_string());
+    tch::manual_seed(12);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let mut model = TrainModel::new(&vs.root(), &architecture);
+    let optimizer = Adam::new(&vs, 1e-3, 0.0);
+    let (rows, samples) = (4, 600);
+    let window = samples + architecture.receptive_field() - 1;
+    let x = Tensor::from_slice(&noise(41, rows * window)).reshape([rows as i64, -1]) * 0.5;
+    let y = Tensor::from_slice(&noise(42, rows * samples)).reshape([rows as i64, -1]) * 0.3;
+    let loss = LossConfig {
+        kind: LossKind::Mse,
+        pre_emphasis: None,
+        mrstft_weight: None,
+        pre_emphasis_mrstft: None,
+    };
+    let mut whole_batch = |slimming: f64| {
+        model.set_slimming(slimming);
+        let [pred] = &model.outputs(&x, Mode::Train)[..] else {
+            panic!("one output expected");
+        };
+        optimizer.gradients(&loss.training_loss(pred, &y))
+    };
+    let nonzero = |gradients: &[Tensor]| -> i64 {
+        gradients
+            .iter()
+            .filter(|g| g.defined())
+            .map(|g| g.ne(0.0).sum(tch::Kind::Int64).int64_value(&[]))
+            .sum()
+    };
+    let (small, full) = (whole_batch(0.2), whole_batch(1.0));
+    assert!(
+        nonzero(&small) < nonzero(&full),
+        "at size 0.2 {} weights get a gradient, at full size {}",
+        nonzero(&small),
+        nonzero(&full)
+    );
+    let workers = Workers::new(&architecture, 2);
+    let step = workers
+        .step(optimizer.parameters(), 0.2, &x, &y, &loss)
+        .unwrap();
+    for (i, (got, want)) in step.gradients.iter().zip(&small).enumerate() {
+        assert_eq!(got.defined(), want.defined(), "variable {i}");
+        if want.defined() {
+            let diff = (got - want).abs().max().double_value(&[]);
+            let scale = want.abs().max().double_value(&[]);
+            assert!(
+                diff <= 1e-4 * scale.max(1e-12),
+                "variable {i}: differs by {diff}"
+            );
+        }
     }
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -1056,6 +1126,20 @@ fn feature_configs() -> Vec<(&'static str, serde_json::Value)> {
             }], "head": null, "head_scale": 0.5}),
         ),
         (
+            // Slimmable: each training step at a random size; every size of
+            // the export plays as the trainer's `set_slimming` does.
+            "slimmable",
+            json!({"layers_configs": [{
+                "input_size": 1, "condition_size": 1, "channels": 6,
+                "kernel_sizes": [3, 3, 2], "dilations": [1, 2, 4],
+                "activation": ["Tanh", {"name": "PairMultiply", "primary": "Tanh",
+                                        "secondary": "Sigmoid"}, "ReLU"],
+                "slimmable": {"method": "slice_channels_uniform",
+                              "kwargs": {"allowed_channels": [2, 3, 5]}},
+                "head": {"out_channels": 1, "kernel_size": 1, "bias": true}
+            }], "head": null, "head_scale": 0.5}),
+        ),
+        (
             "leaky_hardtanh",
             json!({"layers_configs": [{
                 "input_size": 1, "condition_size": 1, "channels": 3,
@@ -1228,8 +1312,17 @@ fn config_files_name_what_the_trainer_does_not_implement() {
             "layer1x1_post_film is active but layer1x1 is not",
         ),
         (
-            json!({"layers_configs": [array(json!({"slimmable": {"method": "slice_channels_uniform"}}))], "head_scale": 1.0}),
-            "`slimmable`",
+            json!({"layers_configs": [array(json!({"slimmable": {"method": "slice_channels_uniform",
+                                                                 "kwargs": {"boosting": true}}}))],
+                   "head_scale": 1.0}),
+            "slimmable `boosting`",
+        ),
+        (
+            json!({"layers_configs": [
+                array(json!({"slimmable": {"method": "slice_channels_uniform"},
+                             "head": {"out_channels": 2, "kernel_size": 1, "bias": true}})),
+                array(json!({"input_size": 2}))], "head_scale": 1.0}),
+            "`slimmable`: more than one layer array",
         ),
         (
             json!({"layers_configs": [array(json!({}))], "head_scale": 1.0,

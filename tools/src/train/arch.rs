@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use nam_kernel::format::slim::SlimmableWaveNet;
 use nam_kernel::format::{
     Activation, ConvNetConfig, LinearConfig, LstmConfig, ModelSpec, WaveNetConfig,
 };
@@ -508,13 +509,14 @@ fn check_wavenet_layers(config: &WaveNetConfig) -> Result<(), String> {
         check_activation(&head.activation)
             .map_err(|a| format!("the {a} activation (the post-stack `head`)"))?;
     }
+    // Slimmable arrays train as the player slices them, which takes what the
+    // NAM trainer builds (one array, no condition DSP, FiLM, groups or head 1x1).
+    let ones = vec![1.0; config.weight_count()];
+    SlimmableWaveNet::new(config, &ones).map_err(|e| format!("`slimmable`: {}", e.0))?;
     for (i, array) in config.layer_arrays.iter().enumerate() {
         let at = format!("layer array {i}");
         if array.layers.is_empty() {
             return Err(format!("an array without layers ({at})"));
-        }
-        if array.slimmable.is_some() {
-            return Err(format!("`slimmable` ({at})"));
         }
         if array.head.dilation != 1 {
             return Err(format!("`head.head_dilation` other than 1 ({at})"));

@@ -22,10 +22,12 @@ use super::model::{Mode, TrainModel};
 
 /// What a worker is asked to do.
 enum Request {
-    /// Take these parameter values, run the model on the segments `x` and
-    /// compute the loss's parts against `y`, `share` of the batch's rows.
+    /// Take these parameter values, run the model (at slimmable size value
+    /// `slimming`) on the segments `x` and compute the loss's parts against
+    /// `y`, `share` of the batch's rows.
     Forward {
         parameters: Vec<Tensor>,
+        slimming: f64,
         x: Tensor,
         y: Tensor,
         share: f64,
@@ -82,12 +84,14 @@ impl Workers {
 
     /// The loss of one batch (`x` inputs, `y` targets, one row per segment)
     /// and its gradient with respect to `parameters` (the trainable variables
-    /// of the caller's model, whose values the workers take), the batch split
-    /// between the workers. Also returns the seconds spent up to the loss
-    /// (forward) and after it (backward).
+    /// of the caller's model, whose values the workers take), the model at
+    /// slimmable size value `slimming`, the batch split between the workers.
+    /// Also returns the seconds spent up to the loss (forward) and after it
+    /// (backward).
     pub fn step(
         &self,
         parameters: &[Tensor],
+        slimming: f64,
         x: &Tensor,
         y: &Tensor,
         loss: &LossConfig,
@@ -100,6 +104,7 @@ impl Workers {
         for (worker, &(start, len)) in busy.iter().zip(&shares) {
             let request = Request::Forward {
                 parameters: values.iter().map(Tensor::shallow_clone).collect(),
+                slimming,
                 x: x.narrow(0, start, len).copy(),
                 y: y.narrow(0, start, len).copy(),
                 share: len as f64 / rows as f64,
@@ -198,7 +203,7 @@ pub struct WorkerGone;
 /// forward request brings.
 fn serve(architecture: &Architecture, inbox: &Receiver<Request>, outbox: &Sender<Reply>) {
     let vs = nn::VarStore::new(Device::Cpu);
-    let model = TrainModel::new(&vs.root(), architecture);
+    let mut model = TrainModel::new(&vs.root(), architecture);
     let mut parameters = vs.trainable_variables();
     // The last forward pass's loss parts (one per submodel), kept for its backward.
     let mut pending: Vec<LossParts> = Vec::new();
@@ -206,6 +211,7 @@ fn serve(architecture: &Architecture, inbox: &Receiver<Request>, outbox: &Sender
         let reply = match request {
             Request::Forward {
                 parameters: values,
+                slimming,
                 x,
                 y,
                 share,
@@ -216,6 +222,7 @@ fn serve(architecture: &Architecture, inbox: &Receiver<Request>, outbox: &Sender
                         p.copy_(v);
                     }
                 });
+                model.set_slimming(slimming);
                 pending = model
                     .outputs(&x, Mode::Train)
                     .iter()

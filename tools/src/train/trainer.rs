@@ -206,6 +206,11 @@ impl SplitMix {
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
     }
+
+    /// Uniform in `[0, 1)`.
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1_u64 << 53) as f64
+    }
 }
 
 /// The segment positions' generator for `epoch` (0-based): a function of the
@@ -364,16 +369,25 @@ pub fn train(
             lap(&mut clock);
             let (x, y) = batch(data, settings, window, rf, &mut rng);
             let (x, y) = (x.to_device(device), y.to_device(device));
+            // A slimmable model trains at a random size each step, as the NAM
+            // trainer's `context_adjust_to_random` (and validates at full size).
+            let slimming = if model.is_slimmable() {
+                rng.unit()
+            } else {
+                1.0
+            };
             phases.data += lap(&mut clock);
             let (value, gradients) = match &workers {
                 Some(workers) => {
-                    let step = workers.step(optimizer.parameters(), &x, &y, &settings.loss)?;
+                    let step =
+                        workers.step(optimizer.parameters(), slimming, &x, &y, &settings.loss)?;
                     phases.forward += step.forward;
                     phases.backward += step.backward;
                     lap(&mut clock);
                     (step.loss, step.gradients)
                 }
                 None => {
+                    model.set_slimming(slimming);
                     let loss = model
                         .outputs(&x, Mode::Train)
                         .iter()

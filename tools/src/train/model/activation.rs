@@ -35,6 +35,14 @@ impl Learned {
         }
     }
 
+    /// The same activation, sharing the slopes variable.
+    pub fn shallow_clone(&self) -> Self {
+        Self {
+            activation: self.activation.clone(),
+            slopes: self.slopes.as_ref().map(Tensor::shallow_clone),
+        }
+    }
+
     /// A PReLU's slopes variable.
     pub fn slopes(&self) -> Option<&Tensor> {
         self.slopes.as_ref()

@@ -128,6 +128,22 @@ impl Conv {
         }
     }
 
+    /// A view of the first `rows` output rows and `cols` input columns (all
+    /// where `None`), sharing the parameters: a slimmable layer at a smaller
+    /// width (`nam_kernel::format::slim`).
+    pub(super) fn slice(&self, rows: Option<i64>, cols: Option<i64>) -> Conv {
+        let narrow = |t: &Tensor, dim: i64, len: Option<i64>| match len {
+            Some(len) => t.narrow(dim, 0, len),
+            None => t.shallow_clone(),
+        };
+        Conv {
+            weight: narrow(&narrow(&self.weight, 0, rows), 1, cols),
+            bias: self.bias.as_ref().map(|b| narrow(b, 0, rows)),
+            dilation: self.dilation,
+            groups: self.groups,
+        }
+    }
+
     pub(super) fn params(&self) -> impl Iterator<Item = &Tensor> {
         std::iter::once(&self.weight).chain(self.bias.as_ref())
     }

@@ -77,6 +77,25 @@ impl TrainModel {
         }
     }
 
+    /// Plays slimmable WaveNet arrays at size value `value` (1: full size)
+    /// in the forward passes that follow; other models ignore it.
+    pub fn set_slimming(&mut self, value: f64) {
+        match self {
+            TrainModel::WaveNet(m) => m.set_slimming(value),
+            TrainModel::Packed(models) => models.iter_mut().for_each(|m| m.set_slimming(value)),
+            TrainModel::Lstm(_) | TrainModel::ConvNet(_) | TrainModel::Linear(_) => {}
+        }
+    }
+
+    /// Whether a training step plays it at a random size (a slimmable WaveNet).
+    pub fn is_slimmable(&self) -> bool {
+        match self {
+            TrainModel::WaveNet(m) => m.is_slimmable(),
+            TrainModel::Packed(models) => models.iter().any(WaveNetModel::is_slimmable),
+            _ => false,
+        }
+    }
+
     /// The `.nam` weight count of each submodel (one entry for a single model).
     pub fn submodel_weight_counts(&self) -> Vec<usize> {
         match self {

@@ -1,10 +1,12 @@
 //! The WaveNet training model: layer arrays of dilated convolutions (grouped
 //! or not) with a bottleneck, an optional residual `layer1x1` and `head1x1`,
 //! FiLMs at any of the eight positions, a head sum and a head rechannel,
-//! `head_scale`, then the optional post-stack head, learned PReLU slopes and
-//! a nested `condition_dsp` WaveNet whose output is the condition (the subset
-//! `arch::check_wavenet` admits).
+//! `head_scale`, then the optional post-stack head, learned PReLU slopes, a
+//! nested `condition_dsp` WaveNet whose output is the condition, and
+//! slimmable arrays played at a chosen width (the subset `arch::check_wavenet`
+//! admits).
 
+use nam_kernel::format::slim::uniform_level;
 use nam_kernel::format::{
     Activation, FilmConfig, FilmPosition, Gating, PostHeadConfig, WaveNetConfig,
 };
@@ -79,6 +81,32 @@ struct Layer {
 }
 
 impl Layer {
+    /// The layer at slimmable width `channels`: its convolutions' first rows
+    /// and columns (`nam_kernel::format::slim`). Slimmable layers have no
+    /// head 1x1 and no FiLM (`arch::check_wavenet` refuses them, as the
+    /// trainer does).
+    fn sliced(&self, channels: i64) -> Layer {
+        let mid = if self.secondary.is_some() {
+            2 * channels
+        } else {
+            channels
+        };
+        Layer {
+            gating: self.gating.clone(),
+            primary: self.primary.shallow_clone(),
+            secondary: self.secondary.as_ref().map(Learned::shallow_clone),
+            conv: self.conv.slice(Some(mid), Some(channels)),
+            mixer: self.mixer.slice(Some(mid), None),
+            layer1x1: self
+                .layer1x1
+                .as_ref()
+                .map(|c| c.slice(Some(channels), Some(channels))),
+            head1x1: None,
+            films: Default::default(),
+            bottleneck: channels,
+        }
+    }
+
     /// The FiLM at `position`, if active.
     fn film(&self, position: FilmPosition) -> Option<&Film> {
         self.films[position as usize].as_ref()
@@ -155,6 +183,23 @@ struct Array {
     /// Receptive field of the layers alone (without the head rechannel).
     layers_rf: i64,
     rf: i64,
+    /// A slimmable array's `allowed_channels`.
+    allowed_channels: Option<Vec<usize>>,
+}
+
+impl Array {
+    /// The array at slimmable width `channels`: the input rechannel's first
+    /// rows, each layer sliced, the head rechannel's first columns.
+    fn sliced(&self, channels: i64) -> Array {
+        Array {
+            rechannel: self.rechannel.slice(Some(channels), None),
+            layers: self.layers.iter().map(|l| l.sliced(channels)).collect(),
+            head: self.head.slice(None, Some(channels)),
+            layers_rf: self.layers_rf,
+            rf: self.rf,
+            allowed_channels: None,
+        }
+    }
 }
 
 /// A WaveNet whose parameters are in `.nam` weight order.
@@ -169,6 +214,8 @@ pub struct WaveNetModel {
     slopes: Vec<Tensor>,
     /// The WaveNet whose output is the condition (else the input is).
     condition_dsp: Option<Box<WaveNetModel>>,
+    /// The size value slimmable arrays play at (1: the full size).
+    slimming: f64,
 }
 
 impl WaveNetModel {
@@ -286,6 +333,7 @@ impl WaveNetModel {
                     head,
                     layers_rf: rf - (a.head.kernel_size as i64 - 1),
                     rf,
+                    allowed_channels: a.slimmable.as_ref().map(|s| s.allowed_channels.clone()),
                 }
             })
             .collect();
@@ -307,7 +355,20 @@ impl WaveNetModel {
             params,
             slopes,
             condition_dsp,
+            slimming: 1.0,
         }
+    }
+
+    /// Plays slimmable arrays at size value `value` from now on (the NAM
+    /// trainer's `set_slimming`: `allowed_channels` entry
+    /// `min(floor(value · n), n − 1)`).
+    pub fn set_slimming(&mut self, value: f64) {
+        self.slimming = value;
+    }
+
+    /// Whether any layer array is slimmable.
+    pub fn is_slimmable(&self) -> bool {
+        self.arrays.iter().any(|a| a.allowed_channels.is_some())
     }
 
     /// `(batch, samples)` in, `(batch, samples − receptive field + 1)` out.
@@ -326,7 +387,12 @@ impl WaveNetModel {
         };
         let mut y = tail(&input, condition.size()[2]);
         let mut head_sum: Option<Tensor> = None;
-        for array in &self.arrays {
+        for full in &self.arrays {
+            let sliced = full.allowed_channels.as_ref().map(|allowed| {
+                let width = allowed[uniform_level(self.slimming, allowed.len())] as i64;
+                full.sliced(width)
+            });
+            let array = sliced.as_ref().unwrap_or(full);
             let len = y.size()[2];
             let out_len = len - (array.rf - 1);
             let layers_len = len - (array.layers_rf - 1);
