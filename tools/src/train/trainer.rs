@@ -336,6 +336,9 @@ pub fn train(
     // The NAM trainer's non-overlapping segments, every one once per epoch.
     let segments = (data.train_input.len() + 1 - rf) / settings.segment_samples;
     let batches = (segments / settings.batch_size).max(1);
+    // A slimmable model trains at a random size each step, as the NAM
+    // trainer's `context_adjust_to_random` (and validates at full size).
+    let slimmable = model.is_slimmable();
     let validation = Validation::new(
         architecture,
         &data.validation_input,
@@ -376,13 +379,7 @@ pub fn train(
             });
             let (x, y) = batch(data, settings, window, rf, starts);
             let (x, y) = (x.to_device(device), y.to_device(device));
-            // A slimmable model trains at a random size each step, as the NAM
-            // trainer's `context_adjust_to_random` (and validates at full size).
-            let slimming = if model.is_slimmable() {
-                rng.unit()
-            } else {
-                1.0
-            };
+            let slimming = if slimmable { rng.unit() } else { 1.0 };
             phases.data += lap(&mut clock);
             let (value, gradients) = match &workers {
                 Some(workers) => {
