@@ -325,6 +325,13 @@ fn bad_files_are_refused_with_the_reason() {
         ),
         (
             error_in(CONV, |d| {
+                d["layers"][1]["weights"][3][0] = 0.into();
+                d["layers"][1]["epsilon"] = 0.into();
+            }),
+            "a variance of 0 plus epsilon 0 is not a positive normal number",
+        ),
+        (
+            error_in(CONV, |d| {
                 d["layers"][1]["weights"]
                     .as_array_mut()
                     .expect("arrays")

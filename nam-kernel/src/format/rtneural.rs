@@ -585,9 +585,20 @@ fn batchnorm(
     if let Some(v) = weights[variance_at..].iter().find(|v| **v < 0.0) {
         return Err(statistics[1].invalid(format!("a variance of {v} is negative")));
     }
+    // The layer divides by sqrt(variance + epsilon): a sum that is 0, or so
+    // small that flushing denormals makes it 0, would output only NaN or infinity.
+    let epsilon = epsilon as f32;
+    if let Some(v) = weights[variance_at..]
+        .iter()
+        .find(|v| **v + epsilon < f32::MIN_POSITIVE)
+    {
+        return Err(statistics[1].invalid(format!(
+            "a variance of {v} plus epsilon {epsilon} is not a positive normal number"
+        )));
+    }
     Ok(RtNeuralLayer::BatchNorm {
         size,
-        epsilon: epsilon as f32,
+        epsilon,
         affine,
     })
 }
