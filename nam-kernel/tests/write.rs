@@ -337,3 +337,46 @@ fn a_hand_built_config_that_cannot_load_is_written_without_panic_and_not_saved()
     assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
     assert!(!out.exists());
 }
+
+/// A slimmable array's training options (`boosting`, `init_strategy`) are
+/// read, written back into its `kwargs` (so a resumed training keeps them)
+/// and change nothing played; a mistyped one is refused by its field.
+#[test]
+fn slimmable_training_options_are_kept_and_checked() {
+    let path = common::fixtures_dir().join("wavenet_slimmable.nam");
+    let mut document: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let plain = NamFile::from_json_value(&document, "slimmable.nam").unwrap();
+    let kwargs = &mut document["config"]["layers"][0]["slimmable"]["kwargs"];
+    kwargs["boosting"] = serde_json::json!(true);
+    kwargs["init_strategy"] = serde_json::json!("channel_causal");
+    let file = NamFile::from_json_value(&document, "slimmable.nam").unwrap();
+    let ModelSpec::WaveNet { config, .. } = &file.spec else {
+        panic!("a WaveNet expected");
+    };
+    let slim = config.layer_arrays[0].slimmable.as_ref().unwrap();
+    assert!(slim.boosting);
+    assert_eq!(slim.init_strategy.as_deref(), Some("channel_causal"));
+    let written = file.to_json_value();
+    assert_eq!(
+        written["config"]["layers"][0]["slimmable"]["kwargs"],
+        document["config"]["layers"][0]["slimmable"]["kwargs"]
+    );
+    let input: Vec<f32> = (0..512).map(|i| (i as f32 * 0.05).sin() * 0.5).collect();
+    assert_eq!(output(&file, &input), output(&plain, &input));
+    // Without them nothing is added.
+    let written = plain.to_json_value();
+    let kwargs = written["config"]["layers"][0]["slimmable"]["kwargs"]
+        .as_object()
+        .unwrap();
+    assert_eq!(kwargs.keys().collect::<Vec<_>>(), ["allowed_channels"]);
+
+    document["config"]["layers"][0]["slimmable"]["kwargs"]["boosting"] = serde_json::json!("yes");
+    let error = NamFile::from_json_value(&document, "slimmable.nam")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("boosting") && error.contains("expected true or false"),
+        "{error}"
+    );
+}

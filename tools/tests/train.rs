@@ -1140,6 +1140,21 @@ fn feature_configs() -> Vec<(&'static str, serde_json::Value)> {
             }], "head": null, "head_scale": 0.5}),
         ),
         (
+            // With the trainer's training options: boosting (a size's loss
+            // leaves the smaller size's weights alone) from the smallest
+            // size's weights and zeros elsewhere.
+            "slimmable_boosted",
+            json!({"layers_configs": [{
+                "input_size": 1, "condition_size": 1, "channels": 4,
+                "kernel_sizes": [3, 2], "dilations": [1, 3],
+                "activation": ["Tanh", "LeakyReLU"],
+                "slimmable": {"method": "slice_channels_uniform",
+                              "kwargs": {"allowed_channels": [2, 4], "boosting": true,
+                                         "init_strategy": "smallest_and_zeros"}},
+                "head": {"out_channels": 1, "kernel_size": 1, "bias": true}
+            }], "head": null, "head_scale": 0.5}),
+        ),
+        (
             "leaky_hardtanh",
             json!({"layers_configs": [{
                 "input_size": 1, "condition_size": 1, "channels": 3,
@@ -1313,9 +1328,9 @@ fn config_files_name_what_the_trainer_does_not_implement() {
         ),
         (
             json!({"layers_configs": [array(json!({"slimmable": {"method": "slice_channels_uniform",
-                                                                 "kwargs": {"boosting": true}}}))],
+                                                                 "kwargs": {"init_strategy": "zeros"}}}))],
                    "head_scale": 1.0}),
-            "slimmable `boosting`",
+            "slimmable `init_strategy` \"zeros\" (the NAM trainer's are smallest_and_zeros and channel_causal) (layer array 0)",
         ),
         (
             json!({"layers_configs": [
@@ -1541,4 +1556,169 @@ fn pre_emphasized_loss_terms_come_from_the_config_in_pairs() {
         error.contains("pre_emph_mrstft_weight") && error.contains("half.json"),
         "{error}"
     );
+}
+
+/// The "slimmable" feature config with `kwargs` added to its slimmable
+/// settings, as a trainer model config.
+fn slimmable_document(kwargs: serde_json::Value) -> serde_json::Value {
+    let mut config = feature_configs()
+        .into_iter()
+        .find(|(name, _)| *name == "slimmable")
+        .unwrap()
+        .1;
+    config["layers_configs"][0]["slimmable"]["kwargs"]
+        .as_object_mut()
+        .unwrap()
+        .extend(kwargs.as_object().unwrap().clone());
+    serde_json::json!({"net": {"name": "WaveNet", "config": config}})
+}
+
+/// Runs `scripts/check-slim-training.py` with `args` in the NAM trainer's venv.
+fn check_slim_training(args: &[&std::ffi::OsStr]) {
+    let script = repo_root().join("scripts/check-slim-training.py");
+    let status = std::process::Command::new(nam_trainer_python())
+        .arg(&script)
+        .args(args)
+        .env("OMP_NUM_THREADS", "1")
+        .status()
+        .expect("running the NAM trainer's python");
+    assert!(status.success(), "{} {args:?} failed", script.display());
+}
+
+/// Each slimmable `init_strategy` zeroes exactly the initial weights the NAM
+/// trainer's zeroes (the same config built by its own code).
+#[test]
+fn slimmable_init_strategies_zero_the_weights_the_trainers_do() {
+    let dir = temp_dir("slim-init");
+    for strategy in ["smallest_and_zeros", "channel_causal"] {
+        let document = slimmable_document(serde_json::json!({"init_strategy": strategy}));
+        let config = dir.join(format!("{strategy}.json"));
+        std::fs::write(&config, document.to_string()).unwrap();
+        let architecture = Architecture::from_arg(config.to_str().unwrap()).unwrap();
+        tch::manual_seed(3);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let weights = TrainModel::new(&vs.root(), &architecture).export_weights();
+        let zeros = weights.iter().filter(|&&w| w == 0.0).count();
+        assert!(zeros > 0, "{strategy}: no weight is zero");
+        let path = dir.join(format!("{strategy}.f32"));
+        write_f32(&path, &weights);
+        check_slim_training(&["init".as_ref(), config.as_os_str(), path.as_os_str()]);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `model`'s gradient of the MSE of its output for `x` against `y`, in the
+/// `.nam` weight order (each parameter replaced by its gradient for the
+/// export, then restored); the last entry, `head_scale`, is 0.
+fn gradient_in_export_order(
+    model: &mut TrainModel,
+    optimizer: &Adam,
+    x: &Tensor,
+    y: &Tensor,
+) -> Vec<f32> {
+    let [pred] = &model.outputs(x, Mode::Train)[..] else {
+        panic!("one output expected");
+    };
+    let gradients = optimizer.gradients(&nam_tools::train::loss::mse(pred, y));
+    let weights = model.export_weights();
+    tch::no_grad(|| {
+        for (p, g) in optimizer.parameters().iter().zip(&gradients) {
+            let mut p = p.shallow_clone();
+            if g.defined() {
+                p.copy_(g);
+            } else {
+                p.copy_(&p.zeros_like());
+            }
+        }
+    });
+    let mut exported = model.export_weights();
+    model.import_weights(&weights);
+    *exported.last_mut().unwrap() = 0.0;
+    exported
+}
+
+/// With `boosting`, a step at each size gives the NAM trainer's gradient for
+/// the same weights and data (its code, at the same size value): a size's
+/// loss trains none of the weights the next smaller size uses. Without it,
+/// those weights get a gradient; the smallest size is the same either way.
+#[test]
+fn slimmable_boosting_gives_the_trainers_gradient_at_each_size() {
+    let dir = temp_dir("slim-boosting");
+    let boosted_path = dir.join("boosted.json");
+    std::fs::write(
+        &boosted_path,
+        slimmable_document(serde_json::json!({"boosting": true})).to_string(),
+    )
+    .unwrap();
+    let boosted = Architecture::from_arg(boosted_path.to_str().unwrap()).unwrap();
+    let plain = arch_from_json(
+        &dir,
+        "plain",
+        &slimmable_document(serde_json::json!({})).to_string(),
+    );
+    tch::manual_seed(5);
+    let (vs, plain_vs) = (
+        nn::VarStore::new(Device::Cpu),
+        nn::VarStore::new(Device::Cpu),
+    );
+    let mut model = TrainModel::new(&vs.root(), &boosted);
+    let mut plain_model = TrainModel::new(&plain_vs.root(), &plain);
+    plain_model.import_weights(&model.export_weights());
+    let (optimizer, plain_optimizer) = (Adam::new(&vs, 1e-3, 0.0), Adam::new(&plain_vs, 1e-3, 0.0));
+    let model_path = dir.join("boosted.nam");
+    export::nam_file(&boosted, model.export_weights(), 48_000.0)
+        .save(&model_path)
+        .unwrap();
+    let (rows, samples) = (2, 300);
+    let window = samples + boosted.receptive_field() - 1;
+    let (xs, ys) = (noise(51, rows * window), noise(52, rows * samples));
+    let (x_path, y_path) = (dir.join("x.f32"), dir.join("y.f32"));
+    write_f32(&x_path, &xs);
+    write_f32(&y_path, &ys);
+    let x = Tensor::from_slice(&xs).reshape([rows as i64, -1]);
+    let y = Tensor::from_slice(&ys).reshape([rows as i64, -1]);
+    let zeros = |g: &[f32]| g.iter().filter(|&&v| v == 0.0).count();
+    // Size values of the three widths (2, 3 and 5 channels).
+    for slimming in [0.2, 0.5, 0.9] {
+        model.set_slimming(slimming);
+        plain_model.set_slimming(slimming);
+        let ours = gradient_in_export_order(&mut model, &optimizer, &x, &y);
+        let unboosted = gradient_in_export_order(&mut plain_model, &plain_optimizer, &x, &y);
+        let out = dir.join(format!("gradient-{slimming}.f32"));
+        check_slim_training(&[
+            "gradient".as_ref(),
+            model_path.as_os_str(),
+            x_path.as_os_str(),
+            y_path.as_os_str(),
+            rows.to_string().as_ref(),
+            slimming.to_string().as_ref(),
+            out.as_os_str(),
+        ]);
+        let theirs = read_f32(&out);
+        assert_eq!(ours.len(), theirs.len(), "weights at {slimming}");
+        let scale = theirs.iter().fold(0.0_f32, |m, g| m.max(g.abs()));
+        let (worst, at) = ours
+            .iter()
+            .zip(&theirs)
+            .enumerate()
+            .map(|(i, (a, b))| ((a - b).abs(), i))
+            .fold((0.0, 0), |m, d| if d.0 > m.0 { d } else { m });
+        assert!(
+            scale > 0.0 && worst <= 1e-4 * scale,
+            "size value {slimming}: gradient {at} is {} here, {} in the trainer (largest {scale})",
+            ours[at],
+            theirs[at]
+        );
+        if slimming < 1.0 / 3.0 {
+            assert_eq!(ours, unboosted, "the smallest size is not boosted");
+        } else {
+            assert!(
+                zeros(&ours) > zeros(&unboosted),
+                "size value {slimming}: {} zero gradients boosted, {} without",
+                zeros(&ours),
+                zeros(&unboosted)
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
 }

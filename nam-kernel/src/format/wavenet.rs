@@ -173,6 +173,12 @@ impl FilmPosition {
 pub struct SlimmableConfig {
     /// Channel counts the array may be sliced to, ascending.
     pub allowed_channels: Vec<usize>,
+    /// The NAM trainer's `boosting` (a training option; playing ignores it):
+    /// a size's loss leaves the weights of the next smaller size untrained.
+    pub boosting: bool,
+    /// The NAM trainer's `init_strategy` as written (a training option;
+    /// playing ignores it): `smallest_and_zeros` or `channel_causal`.
+    pub init_strategy: Option<String>,
 }
 
 /// The post-stack head: `kernel_sizes.len()` blocks of activation then convolution.
@@ -807,8 +813,17 @@ fn parse_slimmable(node: &Node, channels: usize) -> Result<Option<SlimmableConfi
     if allowed.is_empty() || allowed.windows(2).any(|w| w[0] >= w[1]) {
         return Err(s.invalid("allowed_channels must be non-empty and ascending"));
     }
+    let kwarg = |key: &str| {
+        Ok::<_, FormatError>(s.get("kwargs")?.map(|k| k.get(key)).transpose()?.flatten())
+    };
+    let boosting = kwarg("boosting")?.map(|b| b.as_bool()).transpose()?;
+    let init_strategy = kwarg("init_strategy")?
+        .map(|i| i.as_str().map(str::to_owned))
+        .transpose()?;
     Ok(Some(SlimmableConfig {
         allowed_channels: allowed,
+        boosting: boosting.unwrap_or(false),
+        init_strategy,
     }))
 }
 

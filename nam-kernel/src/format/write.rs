@@ -288,10 +288,15 @@ fn layer_array(a: &LayerArrayConfig) -> Value {
     out.insert("gating_mode".into(), Value::Array(modes));
     out.insert("secondary_activation".into(), Value::Array(secondaries));
     let slimmable = a.slimmable.as_ref().map_or(Value::Null, |s| {
-        json!({
-            "method": "slice_channels_uniform",
-            "kwargs": {"allowed_channels": s.allowed_channels},
-        })
+        let mut kwargs = json!({"allowed_channels": s.allowed_channels});
+        // The training options, kept so that a resumed run trains the same way.
+        if s.boosting {
+            kwargs["boosting"] = json!(true);
+        }
+        if let Some(strategy) = &s.init_strategy {
+            kwargs["init_strategy"] = json!(strategy);
+        }
+        json!({"method": "slice_channels_uniform", "kwargs": kwargs})
     });
     out.insert("slimmable".into(), slimmable);
     Value::Object(out)

@@ -54,6 +54,32 @@ pub enum ArchError {
     },
 }
 
+/// The NAM trainer's `init_strategy` for slimmable convolutions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitStrategy {
+    /// The smallest size's weights initialized as a convolution of that
+    /// size, every other weight and bias zero.
+    SmallestAndZeros,
+    /// For each size in the order a growing size value reaches them,
+    /// `weight[..rows, cols..]` zero: a smaller size's outputs start
+    /// independent of a bigger size's extra inputs.
+    ChannelCausal,
+}
+
+impl InitStrategy {
+    /// The strategy named `name` as in the trainer's config; an error names
+    /// the strategies there are.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        match name {
+            "smallest_and_zeros" => Ok(Self::SmallestAndZeros),
+            "channel_causal" => Ok(Self::ChannelCausal),
+            other => Err(format!(
+                "slimmable `init_strategy` \"{other}\" (the NAM trainer's are smallest_and_zeros and channel_causal)"
+            )),
+        }
+    }
+}
+
 /// Dilations of the "standard" preset's arrays.
 const STANDARD_DILATIONS: [usize; 10] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
 /// Dilations of the first array of the lite/feather/nano presets.
@@ -515,6 +541,13 @@ fn check_wavenet_layers(config: &WaveNetConfig) -> Result<(), String> {
     SlimmableWaveNet::new(config, &ones).map_err(|e| format!("`slimmable`: {}", e.0))?;
     for (i, array) in config.layer_arrays.iter().enumerate() {
         let at = format!("layer array {i}");
+        let strategy = array
+            .slimmable
+            .as_ref()
+            .and_then(|s| s.init_strategy.as_deref());
+        if let Some(name) = strategy {
+            InitStrategy::parse(name).map_err(|e| format!("{e} ({at})"))?;
+        }
         if array.layers.is_empty() {
             return Err(format!("an array without layers ({at})"));
         }

@@ -62,16 +62,6 @@ fn convert_array(array: &mut Map<String, Value>) -> Result<(), String> {
             array.insert(file.into(), value);
         }
     }
-    if let Some(kwargs) = array.get("slimmable").and_then(|s| s.get("kwargs")) {
-        // Options of the trainer's slimmable convolutions the file does not
-        // keep and this trainer does not implement.
-        if kwargs.get("boosting").and_then(Value::as_bool) == Some(true) {
-            return Err("slimmable `boosting`".into());
-        }
-        if let Some(strategy) = kwargs.get("init_strategy").filter(|s| !s.is_null()) {
-            return Err(format!("slimmable `init_strategy` {strategy}"));
-        }
-    }
     if let Some(Value::Object(films)) = array.remove("film_params") {
         for (key, film) in films {
             let film = match film {

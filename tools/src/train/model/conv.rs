@@ -3,7 +3,7 @@
 
 use tch::{nn, Tensor};
 
-use super::default_init;
+use super::{default_init, slim};
 
 /// A 1-D convolution with its parameters.
 #[derive(Debug)]
@@ -139,6 +139,22 @@ impl Conv {
         Conv {
             weight: narrow(&narrow(&self.weight, 0, rows), 1, cols),
             bias: self.bias.as_ref().map(|b| narrow(b, 0, rows)),
+            dilation: self.dilation,
+            groups: self.groups,
+        }
+    }
+
+    /// The same convolution with no gradient into the first `rows` output
+    /// rows × `cols` input columns (all where `None`) of its weight and the
+    /// first `rows` of its bias: its output is unchanged, but training
+    /// through it leaves that block as it is.
+    pub(super) fn frozen_in(&self, rows: Option<i64>, cols: Option<i64>) -> Conv {
+        Conv {
+            weight: slim::frozen_block(&self.weight, rows, cols),
+            bias: self
+                .bias
+                .as_ref()
+                .map(|b| slim::frozen_block(b, rows, None)),
             dilation: self.dilation,
             groups: self.groups,
         }

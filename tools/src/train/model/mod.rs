@@ -7,6 +7,7 @@ mod conv;
 mod convnet;
 mod linear;
 mod lstm;
+mod slim;
 mod wavenet;
 
 use tch::{nn, Kind, Tensor};

@@ -8,13 +8,15 @@
 
 use nam_kernel::format::slim::uniform_level;
 use nam_kernel::format::{
-    Activation, FilmConfig, FilmPosition, Gating, PostHeadConfig, WaveNetConfig,
+    Activation, FilmConfig, FilmPosition, Gating, PostHeadConfig, SlimmableConfig, WaveNetConfig,
 };
 use tch::{nn, Tensor};
 
 use super::activation::{self, Learned};
 use super::conv::{Conv, ConvShape, STACKED_ROWS};
+use super::slim::{Side, Slicing};
 use super::{assign, flatten};
+use crate::train::arch::InitStrategy;
 use crate::train::learned_config;
 
 /// A layer's dilated convolution plus its input mixer: `conv(h) + mixer(c)`.
@@ -81,26 +83,66 @@ struct Layer {
 }
 
 impl Layer {
-    /// The layer at slimmable width `channels`: its convolutions' first rows
-    /// and columns (`nam_kernel::format::slim`). Slimmable layers have no
-    /// head 1x1 and no FiLM (`arch::check_wavenet` refuses them, as the
-    /// trainer does).
-    fn sliced(&self, channels: i64) -> Layer {
-        let mid = if self.secondary.is_some() {
-            2 * channels
+    /// How the layer's convolution rows follow the array's width (twice the
+    /// width when the convolution is paired: gated or blended).
+    fn mid_side(&self) -> Side {
+        if self.secondary.is_some() {
+            Side::Paired
         } else {
-            channels
+            Side::Width
+        }
+    }
+
+    /// The slimmable convolutions, each with how it follows the array's
+    /// width. Slimmable layers have no head 1x1 and no FiLM
+    /// (`arch::check_wavenet` refuses them, as the trainer does).
+    fn slimmable_convs(&self) -> impl Iterator<Item = (&Conv, Slicing)> {
+        let mid = self.mid_side();
+        [
+            (
+                Some(&self.conv),
+                Slicing {
+                    rows: mid,
+                    cols: Side::Width,
+                },
+            ),
+            (
+                Some(&self.mixer),
+                Slicing {
+                    rows: mid,
+                    cols: Side::Whole,
+                },
+            ),
+            (
+                self.layer1x1.as_ref(),
+                Slicing {
+                    rows: Side::Width,
+                    cols: Side::Width,
+                },
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(conv, slicing)| conv.map(|c| (c, slicing)))
+    }
+
+    /// The layer at slimmable width `channels`: its convolutions' first rows
+    /// and columns (`nam_kernel::format::slim`), with no gradient into the
+    /// next smaller width's (`boosted_from`) where the array boosts.
+    fn sliced(&self, channels: i64, boosted_from: Option<i64>) -> Layer {
+        let mid = self.mid_side();
+        let slice = |conv: &Conv, rows: Side, cols: Side| {
+            Slicing { rows, cols }.apply(conv, channels, boosted_from)
         };
         Layer {
             gating: self.gating.clone(),
             primary: self.primary.shallow_clone(),
             secondary: self.secondary.as_ref().map(Learned::shallow_clone),
-            conv: self.conv.slice(Some(mid), Some(channels)),
-            mixer: self.mixer.slice(Some(mid), None),
+            conv: slice(&self.conv, mid, Side::Width),
+            mixer: slice(&self.mixer, mid, Side::Whole),
             layer1x1: self
                 .layer1x1
                 .as_ref()
-                .map(|c| c.slice(Some(channels), Some(channels))),
+                .map(|c| slice(c, Side::Width, Side::Width)),
             head1x1: None,
             films: Default::default(),
             bottleneck: channels,
@@ -183,21 +225,54 @@ struct Array {
     /// Receptive field of the layers alone (without the head rechannel).
     layers_rf: i64,
     rf: i64,
-    /// A slimmable array's `allowed_channels`.
-    allowed_channels: Option<Vec<usize>>,
+    /// A slimmable array's widths and training options.
+    slimmable: Option<SlimmableConfig>,
 }
 
+/// How the input rechannel follows a slimmable array's width.
+const RECHANNEL: Slicing = Slicing {
+    rows: Side::Width,
+    cols: Side::Whole,
+};
+/// How the head rechannel follows a slimmable array's width.
+const HEAD: Slicing = Slicing {
+    rows: Side::Whole,
+    cols: Side::Width,
+};
+
 impl Array {
-    /// The array at slimmable width `channels`: the input rechannel's first
-    /// rows, each layer sliced, the head rechannel's first columns.
-    fn sliced(&self, channels: i64) -> Array {
-        Array {
-            rechannel: self.rechannel.slice(Some(channels), None),
-            layers: self.layers.iter().map(|l| l.sliced(channels)).collect(),
-            head: self.head.slice(None, Some(channels)),
+    /// The array as played at size value `value`: a slimmable array at the
+    /// width `value` selects (the input rechannel's first rows, each layer
+    /// sliced, the head rechannel's first columns; with `boosting`, no
+    /// gradient into the next smaller width's weights), any other as it is.
+    fn at_size(&self, value: f64) -> Option<Array> {
+        let slim = self.slimmable.as_ref()?;
+        let allowed = &slim.allowed_channels;
+        let level = uniform_level(value, allowed.len());
+        let channels = allowed[level] as i64;
+        let boosted_from = (slim.boosting && level > 0).then(|| allowed[level - 1] as i64);
+        Some(Array {
+            rechannel: RECHANNEL.apply(&self.rechannel, channels, boosted_from),
+            layers: self
+                .layers
+                .iter()
+                .map(|l| l.sliced(channels, boosted_from))
+                .collect(),
+            head: HEAD.apply(&self.head, channels, boosted_from),
             layers_rf: self.layers_rf,
             rf: self.rf,
-            allowed_channels: None,
+            slimmable: None,
+        })
+    }
+
+    /// Applies a slimmable array's `init_strategy` to every convolution
+    /// that follows its width.
+    fn initialize_slimmable(&self, strategy: InitStrategy, allowed: &[usize]) {
+        let convs = std::iter::once((&self.rechannel, RECHANNEL))
+            .chain(self.layers.iter().flat_map(Layer::slimmable_convs))
+            .chain([(&self.head, HEAD)]);
+        for (conv, slicing) in convs {
+            slicing.initialize(conv, strategy, allowed);
         }
     }
 }
@@ -327,14 +402,22 @@ impl WaveNetModel {
                 );
                 params.extend(head.params().map(Tensor::shallow_clone));
                 let rf = a.receptive_field() as i64;
-                Array {
+                let array = Array {
                     rechannel,
                     layers,
                     head,
                     layers_rf: rf - (a.head.kernel_size as i64 - 1),
                     rf,
-                    allowed_channels: a.slimmable.as_ref().map(|s| s.allowed_channels.clone()),
+                    slimmable: a.slimmable.clone(),
+                };
+                if let Some(slim) = &a.slimmable {
+                    // `arch::check_wavenet` admits only strategies that parse.
+                    let strategy = slim.init_strategy.as_deref().map(InitStrategy::parse);
+                    if let Some(Ok(strategy)) = strategy {
+                        array.initialize_slimmable(strategy, &slim.allowed_channels);
+                    }
                 }
+                array
             })
             .collect();
         let post_head = config.post_head.as_ref().map(|head| {
@@ -368,7 +451,7 @@ impl WaveNetModel {
 
     /// Whether any layer array is slimmable.
     pub fn is_slimmable(&self) -> bool {
-        self.arrays.iter().any(|a| a.allowed_channels.is_some())
+        self.arrays.iter().any(|a| a.slimmable.is_some())
     }
 
     /// `(batch, samples)` in, `(batch, samples − receptive field + 1)` out.
@@ -388,10 +471,7 @@ impl WaveNetModel {
         let mut y = tail(&input, condition.size()[2]);
         let mut head_sum: Option<Tensor> = None;
         for full in &self.arrays {
-            let sliced = full.allowed_channels.as_ref().map(|allowed| {
-                let width = allowed[uniform_level(self.slimming, allowed.len())] as i64;
-                full.sliced(width)
-            });
+            let sliced = full.at_size(self.slimming);
             let array = sliced.as_ref().unwrap_or(full);
             let len = y.size()[2];
             let out_len = len - (array.rf - 1);
