@@ -355,15 +355,15 @@ fn short_training_lowers_esr_and_exports_a_loadable_model() {
         lr: Some(0.004),
         lr_decay: Some(0.994),
         weight_decay: Some(0.0),
-        batch_size: 8,
-        segment_length: 2048,
-        seed: 1,
-        validation_split: 0.25,
+        batch_size: Some(8),
+        segment_length: Some(2048),
+        seed: Some(1),
+        validation_split: Some(0.25),
         device: DeviceChoice::Cpu,
         resume: None,
         latency: None,
         plot: Some(dir.join("plot.png")),
-        loss: LossKind::Mse,
+        loss: Some(LossKind::Mse),
         pre_emphasis: Some(0.85),
         pre_emphasis_weight: Some(1.0),
         mrstft_weight: Some(2e-4),
@@ -471,15 +471,15 @@ fn short_run(dir: &Path, output: &str, epochs: usize, resume: Option<PathBuf>) -
         lr: Some(0.004),
         lr_decay: Some(0.9),
         weight_decay: Some(1e-4),
-        batch_size: 4,
-        segment_length: 1024,
-        seed: 3,
-        validation_split: 0.25,
+        batch_size: Some(4),
+        segment_length: Some(1024),
+        seed: Some(3),
+        validation_split: Some(0.25),
         device: DeviceChoice::Cpu,
         resume,
         latency: Some(0),
         plot: None,
-        loss: LossKind::Mse,
+        loss: Some(LossKind::Mse),
         pre_emphasis: None,
         pre_emphasis_weight: None,
         mrstft_weight: None,
@@ -515,21 +515,36 @@ fn resuming_a_checkpoint_continues_exactly_where_it_stopped() {
     write_wav(&dir.join("amp.wav"), &amp(&x, 0), 48_000, 1);
     let stop = AtomicBool::new(false);
 
-    // Four epochs in one go, and two then two more from the checkpoint.
-    short_run(&dir, "whole.nam", 4, None)
-        .run_with_stop(&stop)
-        .unwrap();
-    short_run(&dir, "half.nam", 2, None)
-        .run_with_stop(&stop)
-        .unwrap();
+    // Four epochs in one go, and two then two more from the checkpoint, with
+    // settings other than the defaults (and loss terms a preset or config
+    // file would give).
+    let run = |output: &str, epochs: usize| TrainArgs {
+        mrstft_weight: Some(5e-4),
+        pre_emphasis: Some(0.85),
+        segment_length: Some(2048),
+        ..short_run(&dir, output, epochs, None)
+    };
+    run("whole.nam", 4).run_with_stop(&stop).unwrap();
+    run("half.nam", 2).run_with_stop(&stop).unwrap();
     let checkpoint = dir.join("half.checkpoint.nam");
     assert!(
         dir.join("half.checkpoint.adam").exists(),
         "no optimizer state saved"
     );
-    let resumed = short_run(&dir, "resumed.nam", 4, Some(checkpoint.clone()))
-        .run_with_stop(&stop)
-        .unwrap();
+    // Resumed with none of them given again: the checkpoint records them.
+    let resumed = TrainArgs {
+        lr: None,
+        lr_decay: None,
+        weight_decay: None,
+        batch_size: None,
+        segment_length: None,
+        seed: None,
+        validation_split: None,
+        loss: None,
+        ..short_run(&dir, "resumed.nam", 4, Some(checkpoint.clone()))
+    }
+    .run_with_stop(&stop)
+    .unwrap();
     assert_eq!(resumed.outcome.epochs_completed, 4);
     let whole = weights_of(&dir.join("whole.checkpoint.nam"));
     let continued = weights_of(&dir.join("resumed.checkpoint.nam"));
@@ -543,9 +558,12 @@ fn resuming_a_checkpoint_continues_exactly_where_it_stopped() {
     // Without the optimizer's state, the moments restart from zero: the
     // run goes elsewhere (so the comparison above can fail).
     std::fs::remove_file(dir.join("half.checkpoint.adam")).unwrap();
-    short_run(&dir, "fresh.nam", 4, Some(checkpoint))
-        .run_with_stop(&stop)
-        .unwrap();
+    TrainArgs {
+        resume: Some(checkpoint),
+        ..run("fresh.nam", 4)
+    }
+    .run_with_stop(&stop)
+    .unwrap();
     let fresh = weights_of(&dir.join("fresh.checkpoint.nam"));
     let apart = whole
         .iter()
@@ -679,10 +697,10 @@ fn brief_training(dir: &Path, arch: &str, name: &str) -> nam_tools::train::comma
     TrainArgs {
         arch: arch.into(),
         epochs: 1,
-        batch_size: 2,
+        batch_size: Some(2),
         // Longer than half the MRSTFT's largest FFT (the packed config's loss).
-        segment_length: 2048,
-        validation_split: 0.3,
+        segment_length: Some(2048),
+        validation_split: Some(0.3),
         ..short_run(dir, &format!("{name}.nam"), 1, None)
     }
     .run_with_stop(&AtomicBool::new(false))
@@ -807,16 +825,24 @@ fn packed_training_exports_a_container_whose_sizes_play_as_trained() {
     }
     check_in_trainer(&summary.output);
 
-    // A checkpoint of a packed run resumes as a packed run.
+    // A checkpoint of a packed run resumes as a packed run, with the
+    // preset's MRSTFT term and the run's segments.
     let resumed = TrainArgs {
         resume: Some(nam_tools::train::command::checkpoint_path(&summary.output)),
         epochs: 2,
+        batch_size: None,
+        segment_length: None,
+        validation_split: None,
         ..short_run(&dir, "packed-resumed.nam", 2, None)
     }
     .run_with_stop(&AtomicBool::new(false))
     .unwrap();
     assert_eq!(resumed.outcome.best_validation_esrs.len(), 2);
     assert_eq!(resumed.outcome.epochs_completed, 2);
+    let training = NamFile::load(&resumed.output).unwrap().metadata.training;
+    let record = &training.as_ref().unwrap()["nam_tools"];
+    assert_eq!(record["mrstft_weight"], 5e-4, "{record}");
+    assert_eq!(record["segment_length"], 2048, "{record}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -1230,9 +1256,9 @@ fn config_file_convnet_and_linear_match_nam_kernel_and_the_trainers_code() {
         // model plays with, take a few epochs to settle.
         let summary = TrainArgs {
             arch: path.to_str().unwrap().into(),
-            batch_size: 2,
-            segment_length: 2048,
-            validation_split: 0.3,
+            batch_size: Some(2),
+            segment_length: Some(2048),
+            validation_split: Some(0.3),
             ..short_run(&dir, &format!("{name}.nam"), 4, None)
         }
         .run_with_stop(&AtomicBool::new(false))
@@ -1273,7 +1299,7 @@ fn check_config_weights_trained(architecture: &Architecture, output: &Path, name
     let Architecture::WaveNet(config) = architecture else {
         panic!("{name}: not a WaveNet");
     };
-    tch::manual_seed(short_run(Path::new("."), "", 1, None).seed as i64);
+    tch::manual_seed(short_run(Path::new("."), "", 1, None).seed.unwrap() as i64);
     let vs = nn::VarStore::new(Device::Cpu);
     let initial = TrainModel::new(&vs.root(), architecture).export_weights();
     let nam_kernel::format::ModelSpec::WaveNet {
@@ -1719,6 +1745,49 @@ fn slimmable_boosting_gives_the_trainers_gradient_at_each_size() {
                 zeros(&unboosted)
             );
         }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The STFT loss terms take segments just longer than half their largest
+/// FFT, and a shorter --segment-length is refused before training with the
+/// length it needs (libtorch would fail inside the loss).
+#[test]
+fn segments_too_short_for_the_stft_terms_are_refused() {
+    let dir = temp_dir("short-segments");
+    let x: Vec<f32> = noise(6, 48_000).iter().map(|v| 0.3 * v).collect();
+    write_wav(&dir.join("di.wav"), &x, 48_000, 1);
+    write_wav(&dir.join("amp.wav"), &amp(&x, 0), 48_000, 1);
+    for (mrstft_weight, pre_emphasis_mrstft) in [(Some(5e-4), None), (None, Some(0.85))] {
+        let loss = LossConfig {
+            kind: LossKind::Mse,
+            pre_emphasis: None,
+            mrstft_weight,
+            pre_emphasis_mrstft: pre_emphasis_mrstft.map(|c| (c, 2e-4)),
+        };
+        let shortest = loss.shortest_segment();
+        let signal = |n: usize, seed| Tensor::from_slice(&noise(seed, 2 * n)).reshape([2, -1]);
+        let value = loss
+            .training_loss(&signal(shortest, 1), &signal(shortest, 2))
+            .double_value(&[]);
+        assert!(value.is_finite(), "{shortest} samples: loss {value}");
+        let args = TrainArgs {
+            mrstft_weight,
+            pre_emphasis_mrstft,
+            segment_length: Some(shortest - 1),
+            ..short_run(&dir, "short.nam", 1, None)
+        };
+        let error = args
+            .run_with_stop(&AtomicBool::new(false))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            format!(
+                "--segment-length {} is too short for the multi-resolution STFT loss term: it takes at least {shortest} samples",
+                shortest - 1
+            )
+        );
     }
     std::fs::remove_dir_all(&dir).ok();
 }

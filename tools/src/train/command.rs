@@ -12,8 +12,7 @@ use serde_json::json;
 use super::adam::AdamState;
 use super::align::{self, Latency};
 use super::arch::{
-    check_convnet, check_wavenet, ArchError, Architecture, ConfigSettings, PackedConfig,
-    PackedSubmodel,
+    check_convnet, check_wavenet, ArchError, Architecture, PackedConfig, PackedSubmodel,
 };
 use super::capture_signal;
 use super::data::{self, DataError};
@@ -21,6 +20,7 @@ use super::export::{self, UserMetadata};
 use super::learned_config;
 use super::loss::{LossConfig, LossKind};
 use super::plot::{self, PlotData, PlotError};
+use super::run_record::{self, Recorded, RunFacts};
 use super::trainer::{
     self, Dataset, DeviceChoice, ResumePoint, TrainError, TrainOutcome, TrainSettings,
 };
@@ -84,23 +84,24 @@ pub struct TrainArgs {
     /// Adam weight decay [default: the config file's, else 3.17e-7].
     #[arg(long)]
     pub weight_decay: Option<f64>,
-    /// Segments per batch.
-    #[arg(long, default_value_t = 16)]
-    pub batch_size: usize,
-    /// Output samples per training segment.
-    #[arg(long, default_value_t = 8192)]
-    pub segment_length: usize,
-    /// Seed of the initialization and segment order.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Fraction of the files, at their end, kept for validation.
-    #[arg(long, default_value_t = 0.1)]
-    pub validation_split: f64,
+    /// Segments per batch [default: 16].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Output samples per training segment [default: 8192].
+    #[arg(long)]
+    pub segment_length: Option<usize>,
+    /// Seed of the initialization and segment order [default: 0].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Fraction of the files, at their end, kept for validation [default: 0.1].
+    #[arg(long)]
+    pub validation_split: Option<f64>,
     /// Where to train.
     #[arg(long, value_enum, default_value = "auto")]
     pub device: DeviceChoice,
     /// Continue from a checkpoint or `.nam` written by `nam-tools train`
-    /// (its architecture and weights; --arch is then ignored).
+    /// (its architecture and weights; --arch is then ignored), with the
+    /// settings the file records for every option not given again.
     #[arg(long)]
     pub resume: Option<PathBuf>,
     /// Latency of the target in samples, instead of detecting it.
@@ -110,9 +111,9 @@ pub struct TrainArgs {
     /// validation audio, and the loss per epoch.
     #[arg(long)]
     pub plot: Option<PathBuf>,
-    /// The main loss.
-    #[arg(long, value_enum, default_value = "mse")]
-    pub loss: LossKind,
+    /// The main loss [default: mse].
+    #[arg(long, value_enum)]
+    pub loss: Option<LossKind>,
     /// Add an MSE term on pre-emphasized signals with this coefficient (e.g.
     /// 0.85) [default: the config file's `loss.pre_emph_coef`, else none].
     #[arg(long)]
@@ -222,6 +223,12 @@ pub struct Summary {
     pub shifted_vs_unshifted_esr: Option<(f64, f64)>,
 }
 
+/// Default segments per batch (the NAM trainer's).
+const DEFAULT_BATCH_SIZE: usize = 16;
+/// Default output samples per segment (the NAM trainer's).
+const DEFAULT_SEGMENT_LENGTH: usize = 8192;
+/// Default fraction of the files kept for validation.
+const DEFAULT_VALIDATION_SPLIT: f64 = 0.1;
 /// Default learning rate (the NAM trainer's).
 const DEFAULT_LR: f64 = 0.004;
 /// Default learning-rate decay per epoch (the NAM trainer's).
@@ -257,8 +264,25 @@ fn default_threads() -> i32 {
 }
 
 impl TrainArgs {
-    /// The settings: options given, else the config file's, else the defaults.
-    fn settings(&self, from_config: &ConfigSettings) -> Result<TrainSettings, CommandError> {
+    /// The fraction of the files kept for validation: the option, else
+    /// the resumed run's, else the default.
+    fn validation_split(&self, recorded: &Recorded) -> Result<f64, CommandError> {
+        let split = self
+            .validation_split
+            .or(recorded.validation_split)
+            .unwrap_or(DEFAULT_VALIDATION_SPLIT);
+        if split > 0.0 && split < 1.0 {
+            Ok(split)
+        } else {
+            Err(CommandError::Option(format!(
+                "--validation-split must be between 0 and 1 (exclusive), not {split}"
+            )))
+        }
+    }
+
+    /// The settings: options given, else the resumed run's or the config
+    /// file's, else the defaults.
+    fn settings(&self, recorded: &Recorded) -> Result<TrainSettings, CommandError> {
         let positive = |v: usize, name: &str| {
             if v == 0 {
                 Err(CommandError::Option(format!("--{name} must be at least 1")))
@@ -266,12 +290,7 @@ impl TrainArgs {
                 Ok(v)
             }
         };
-        if !(self.validation_split > 0.0 && self.validation_split < 1.0) {
-            return Err(CommandError::Option(format!(
-                "--validation-split must be between 0 and 1 (exclusive), not {}",
-                self.validation_split
-            )));
-        }
+        let from_config = &recorded.config;
         let lr = self.lr.or(from_config.learning_rate).unwrap_or(DEFAULT_LR);
         let lr_decay = self
             .lr_decay
@@ -310,18 +329,28 @@ impl TrainArgs {
             .mrstft_weight
             .or(from_config.mrstft_weight)
             .filter(|&w| w != 0.0);
-        Ok(TrainSettings {
+        let settings = TrainSettings {
             epochs: positive(self.epochs, "epochs")?,
             learning_rate: lr,
             learning_rate_decay: lr_decay,
             weight_decay,
-            batch_size: positive(self.batch_size, "batch-size")?,
-            segment_samples: positive(self.segment_length, "segment-length")?,
-            seed: self.seed,
+            batch_size: positive(
+                self.batch_size
+                    .or(recorded.batch_size)
+                    .unwrap_or(DEFAULT_BATCH_SIZE),
+                "batch-size",
+            )?,
+            segment_samples: positive(
+                self.segment_length
+                    .or(recorded.segment_length)
+                    .unwrap_or(DEFAULT_SEGMENT_LENGTH),
+                "segment-length",
+            )?,
+            seed: self.seed.or(recorded.seed).unwrap_or(0),
             device: self.device,
             threads: self.threads.map_or_else(default_threads, |n| n.max(1)) as usize,
             loss: LossConfig {
-                kind: self.loss,
+                kind: self.loss.or(recorded.loss).unwrap_or(LossKind::Mse),
                 pre_emphasis: optional_term(
                     self.pre_emphasis,
                     self.pre_emphasis_weight,
@@ -337,7 +366,15 @@ impl TrainArgs {
                 ),
             },
             progress: !self.quiet,
-        })
+        };
+        let shortest = settings.loss.shortest_segment();
+        if settings.segment_samples < shortest {
+            return Err(CommandError::Option(format!(
+                "--segment-length {} is too short for the multi-resolution STFT loss term: it takes at least {shortest} samples",
+                settings.segment_samples
+            )));
+        }
+        Ok(settings)
     }
 
     fn user_metadata(&self) -> UserMetadata {
@@ -351,15 +388,14 @@ impl TrainArgs {
         }
     }
 
-    /// The architecture, the training settings its config file gives and,
-    /// when resuming, where to start: the weights, the epochs done and, when
-    /// saved beside the file ([`optimizer_path`]), Adam's state.
-    fn architecture(
-        &self,
-    ) -> Result<(Architecture, ConfigSettings, Option<ResumePoint>), CommandError> {
+    /// The architecture, the training settings its config file gives (or,
+    /// when resuming, the file records) and, when resuming, where to start:
+    /// the weights, the epochs done and, when saved beside the file
+    /// ([`optimizer_path`]), Adam's state.
+    fn architecture(&self) -> Result<(Architecture, Recorded, Option<ResumePoint>), CommandError> {
         let Some(path) = &self.resume else {
             let (architecture, settings) = Architecture::with_settings(&self.arch)?;
-            return Ok((architecture, settings, None));
+            return Ok((architecture, Recorded::from_config(settings), None));
         };
         let file = path.display().to_string();
         let resume_error = |problem: String| CommandError::Resume {
@@ -367,13 +403,7 @@ impl TrainArgs {
             problem,
         };
         let nam = NamFile::load(path).map_err(|e: LoadError| resume_error(e.kind.to_string()))?;
-        let epochs = nam
-            .metadata
-            .training
-            .as_ref()
-            .and_then(|t| t.pointer("/nam_tools/epochs_completed"))
-            .and_then(|v| v.as_u64())
-            .unwrap_or(0) as usize;
+        let recorded = Recorded::read(nam.metadata.training.as_ref());
         let (architecture, weights) = resumable(nam.spec).map_err(resume_error)?;
         let state_path = optimizer_path(path);
         let optimizer = if state_path.exists() {
@@ -394,10 +424,10 @@ impl TrainArgs {
         };
         let point = ResumePoint {
             weights,
-            epochs,
+            epochs: recorded.epochs_completed,
             optimizer,
         };
-        Ok((architecture, ConfigSettings::default(), Some(point)))
+        Ok((architecture, recorded, Some(point)))
     }
 
     /// Runs the whole command; Ctrl-C stops training and still exports.
@@ -418,8 +448,9 @@ impl TrainArgs {
 
     /// [`TrainArgs::run`] with a caller-owned stop flag.
     pub fn run_with_stop(&self, stop: &AtomicBool) -> Result<Summary, CommandError> {
-        let (architecture, from_config, resume) = self.architecture()?;
-        let settings = self.settings(&from_config)?;
+        let (architecture, recorded, resume) = self.architecture()?;
+        let settings = self.settings(&recorded)?;
+        let validation_split = self.validation_split(&recorded)?;
         tch::set_num_threads(settings.threads as i32);
         let (input, target) = data::read_pair(&self.input, &self.target)?;
         let rate = input.sample_rate_hz;
@@ -459,7 +490,7 @@ impl TrainArgs {
             }
         }
         let (x, y) = align::apply(&input.samples, &target.samples, latency.samples);
-        let validation = ((x.len() as f64) * self.validation_split).round() as usize;
+        let validation = ((x.len() as f64) * validation_split).round() as usize;
         let split = x.len() - validation.min(x.len());
         let data = Dataset {
             train_input: x[..split].to_vec(),
@@ -475,13 +506,18 @@ impl TrainArgs {
             split as f64 / f64::from(rate),
             validation as f64 / f64::from(rate)
         ));
-        let record = |epochs: usize, device: &str| {
-            json!({"trainer": concat!("nam-tools ", env!("CARGO_PKG_VERSION")),
-                   "architecture": if self.resume.is_some() { "resumed" } else { self.arch.as_str() },
-                   "epochs_completed": epochs, "learning_rate": settings.learning_rate,
-                   "learning_rate_decay": settings.learning_rate_decay,
-                   "batch_size": settings.batch_size, "segment_length": settings.segment_samples,
-                   "seed": settings.seed, "validation_split": self.validation_split, "device": device})
+        let record = |epochs_completed: usize, device: &str| {
+            let facts = RunFacts {
+                architecture: if self.resume.is_some() {
+                    "resumed"
+                } else {
+                    self.arch.as_str()
+                },
+                epochs_completed,
+                validation_split,
+                device,
+            };
+            run_record::record(&settings, &facts)
         };
         let device = format!("{:?}", trainer::select_device(settings.device)?);
         let checkpoint_path = checkpoint_path(&self.output);

@@ -145,6 +145,19 @@ impl ConvergencePart {
 }
 
 impl LossConfig {
+    /// The fewest samples per segment the loss takes: its STFT terms pad
+    /// each side by half their largest FFT (`torch.stft(center=True)`),
+    /// which needs more samples than that, one more where the signal is
+    /// pre-emphasized first; 1 without them.
+    pub fn shortest_segment(&self) -> usize {
+        let half = RESOLUTIONS.iter().map(|r| r.0).max().unwrap_or(0) as usize / 2;
+        match (self.mrstft_weight, self.pre_emphasis_mrstft) {
+            (_, Some(_)) => half + 2,
+            (Some(_), None) => half + 1,
+            (None, None) => 1,
+        }
+    }
+
     /// The training loss of a batch.
     pub fn training_loss(&self, pred: &Tensor, target: &Tensor) -> Tensor {
         let parts = self.parts(pred, target, 1.0);

@@ -37,6 +37,8 @@ pub mod model;
 #[cfg(feature = "train")]
 pub mod parallel;
 #[cfg(feature = "train")]
+pub mod run_record;
+#[cfg(feature = "train")]
 pub mod trainer;
 #[cfg(feature = "train")]
 pub mod validation;
