@@ -911,23 +911,24 @@ fn worker_threads_give_the_whole_batch_gradient() {
 }
 
 /// A slimmable WaveNet's step on worker threads at a small size is the whole
-/// batch's at that size, and reaches fewer weights than at full size.
+/// batch's at that size, and reaches fewer weights than at full size; with
+/// `boosting`, the workers' step above the smallest size is the whole
+/// batch's too.
 #[test]
 fn worker_threads_train_a_slimmable_wavenet_at_the_size_asked() {
     let dir = temp_dir("slim-workers");
-    let config = feature_configs()
-        .into_iter()
-        .find(|(name, _)| *name == "slimmable")
-        .unwrap()
-        .1;
-    let document = serde_json::json!({"net": {"name": "WaveNet", "config": config}});
-    let architecture = arch_from_json(&dir, "slimmable", &document.to_string());
-    tch::manual_seed(12);
-    let vs = nn::VarStore::new(Device::Cpu);
-    let mut model = TrainModel::new(&vs.root(), &architecture);
-    let optimizer = Adam::new(&vs, 1e-3, 0.0);
+    let plain = arch_from_json(
+        &dir,
+        "slimmable",
+        &slimmable_document(serde_json::json!({})).to_string(),
+    );
+    let boosted = arch_from_json(
+        &dir,
+        "boosted",
+        &slimmable_document(serde_json::json!({"boosting": true})).to_string(),
+    );
     let (rows, samples) = (4, 600);
-    let window = samples + architecture.receptive_field() - 1;
+    let window = samples + plain.receptive_field() - 1;
     let x = Tensor::from_slice(&noise(41, rows * window)).reshape([rows as i64, -1]) * 0.5;
     let y = Tensor::from_slice(&noise(42, rows * samples)).reshape([rows as i64, -1]) * 0.3;
     let loss = LossConfig {
@@ -936,13 +937,6 @@ fn worker_threads_train_a_slimmable_wavenet_at_the_size_asked() {
         mrstft_weight: None,
         pre_emphasis_mrstft: None,
     };
-    let mut whole_batch = |slimming: f64| {
-        model.set_slimming(slimming);
-        let [pred] = &model.outputs(&x, Mode::Train)[..] else {
-            panic!("one output expected");
-        };
-        optimizer.gradients(&loss.training_loss(pred, &y))
-    };
     let nonzero = |gradients: &[Tensor]| -> i64 {
         gradients
             .iter()
@@ -950,26 +944,41 @@ fn worker_threads_train_a_slimmable_wavenet_at_the_size_asked() {
             .map(|g| g.ne(0.0).sum(tch::Kind::Int64).int64_value(&[]))
             .sum()
     };
-    let (small, full) = (whole_batch(0.2), whole_batch(1.0));
-    assert!(
-        nonzero(&small) < nonzero(&full),
-        "at size 0.2 {} weights get a gradient, at full size {}",
-        nonzero(&small),
-        nonzero(&full)
-    );
-    let workers = Workers::new(&architecture, 2);
-    let step = workers
-        .step(optimizer.parameters(), 0.2, &x, &y, &loss)
-        .unwrap();
-    for (i, (got, want)) in step.gradients.iter().zip(&small).enumerate() {
-        assert_eq!(got.defined(), want.defined(), "variable {i}");
-        if want.defined() {
-            let diff = (got - want).abs().max().double_value(&[]);
-            let scale = want.abs().max().double_value(&[]);
+    for (architecture, slimming) in [(&plain, 0.2), (&boosted, 0.9)] {
+        tch::manual_seed(12);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let mut model = TrainModel::new(&vs.root(), architecture);
+        let optimizer = Adam::new(&vs, 1e-3, 0.0);
+        let mut whole_batch = |slimming: f64| {
+            model.set_slimming(slimming);
+            let [pred] = &model.outputs(&x, Mode::Train)[..] else {
+                panic!("one output expected");
+            };
+            optimizer.gradients(&loss.training_loss(pred, &y))
+        };
+        let (at_size, full) = (whole_batch(slimming), whole_batch(1.0));
+        if slimming < 0.5 {
             assert!(
-                diff <= 1e-4 * scale.max(1e-12),
-                "variable {i}: differs by {diff}"
+                nonzero(&at_size) < nonzero(&full),
+                "at size {slimming} {} weights get a gradient, at full size {}",
+                nonzero(&at_size),
+                nonzero(&full)
             );
+        }
+        let workers = Workers::new(architecture, 2);
+        let step = workers
+            .step(optimizer.parameters(), slimming, &x, &y, &loss)
+            .unwrap();
+        for (i, (got, want)) in step.gradients.iter().zip(&at_size).enumerate() {
+            assert_eq!(got.defined(), want.defined(), "variable {i}");
+            if want.defined() {
+                let diff = (got - want).abs().max().double_value(&[]);
+                let scale = want.abs().max().double_value(&[]);
+                assert!(
+                    diff <= 1e-4 * scale.max(1e-12),
+                    "size {slimming}, variable {i}: differs by {diff}"
+                );
+            }
         }
     }
     std::fs::remove_dir_all(&dir).ok();
