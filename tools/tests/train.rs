@@ -1800,3 +1800,27 @@ fn segments_too_short_for_the_stft_terms_are_refused() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A slimmable array initialized `smallest_and_zeros` with activations that
+/// keep 0 at 0 is trained with a warning that its extra channels never
+/// train; with one that does not (Sigmoid), or another strategy, without.
+#[test]
+fn smallest_and_zeros_with_zero_keeping_activations_is_warned_about() {
+    let dir = temp_dir("slim-warning");
+    let warnings = |name: &str, kwargs: serde_json::Value, activation: Option<&str>| {
+        let mut document = slimmable_document(kwargs);
+        if let Some(activation) = activation {
+            document["net"]["config"]["layers_configs"][0]["activation"] =
+                serde_json::json!([activation, activation, activation]);
+        }
+        arch_from_json(&dir, name, &document.to_string()).warnings()
+    };
+    let zeros = serde_json::json!({"init_strategy": "smallest_and_zeros"});
+    let warned = warnings("zeros", zeros.clone(), None);
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(warned[0].contains("never train"), "{}", warned[0]);
+    assert!(warnings("sigmoid", zeros, Some("Sigmoid")).is_empty());
+    let causal = serde_json::json!({"init_strategy": "channel_causal"});
+    assert!(warnings("causal", causal, None).is_empty());
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -348,6 +348,37 @@ impl Architecture {
         }
     }
 
+    /// Warnings about a config that trains but not as its user likely
+    /// means: a slimmable array initialized `smallest_and_zeros` whose every
+    /// layer's activation maps 0 to 0, so that every path into and out of
+    /// the channels beyond the smallest size starts at zero, they get no
+    /// gradient and never train (in the NAM trainer too).
+    pub fn warnings(&self) -> Vec<String> {
+        let Architecture::WaveNet(config) = self else {
+            return Vec::new();
+        };
+        let keeps_zero = |a: &Activation| {
+            let mut at_zero = [0.0_f32];
+            nam_kernel::kernels::activation::apply(a, 0, &mut at_zero);
+            at_zero[0] == 0.0
+        };
+        config
+            .layer_arrays
+            .iter()
+            .enumerate()
+            .filter(|(_, array)| {
+                let strategy = array.slimmable.as_ref().and_then(|s| s.init_strategy.as_deref());
+                strategy == Some("smallest_and_zeros")
+                    && array.layers.iter().all(|l| keeps_zero(&l.activation))
+            })
+            .map(|(i, _)| {
+                format!(
+                    "layer array {i}: slimmable init_strategy smallest_and_zeros with activations that map 0 to 0: the channels beyond the smallest size start at zero and get no gradient, so they never train and every size plays like the smallest (the NAM trainer's code does the same)"
+                )
+            })
+            .collect()
+    }
+
     /// Whether a forward pass in training depends on the whole batch at once
     /// (a ConvNet's batchnorm statistics).
     pub fn has_batchnorm(&self) -> bool {

@@ -467,6 +467,11 @@ impl TrainArgs {
                 eprintln!("{line}");
             }
         };
+        if self.resume.is_none() {
+            for warning in architecture.warnings() {
+                eprintln!("warning: {warning}");
+            }
+        }
         say(format!("input: {}", align::describe_input(&latency)));
         let overrun = target.samples.len() - input.samples.len();
         if overrun > 0 {
