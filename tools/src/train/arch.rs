@@ -367,8 +367,12 @@ impl Architecture {
             .iter()
             .enumerate()
             .filter(|(_, array)| {
-                let strategy = array.slimmable.as_ref().and_then(|s| s.init_strategy.as_deref());
-                strategy == Some("smallest_and_zeros")
+                let strategy = array
+                    .slimmable
+                    .as_ref()
+                    .and_then(|s| s.init_strategy.as_deref())
+                    .and_then(|name| InitStrategy::parse(name).ok());
+                strategy == Some(InitStrategy::SmallestAndZeros)
                     && array.layers.iter().all(|l| keeps_zero(&l.activation))
             })
             .map(|(i, _)| {
