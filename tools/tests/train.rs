@@ -392,6 +392,8 @@ fn short_training_lowers_esr_and_exports_a_loadable_model() {
         &latency,
         "not a NAM capture signal",
         "time per phase: data",
+        "trained 6 epochs in ",
+        " on the CPU (ESR before training ",
     ] {
         assert!(report.contains(words), "{words:?} missing from:\n{report}");
     }

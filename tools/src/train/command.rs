@@ -678,8 +678,13 @@ impl Summary {
                 verdict::esr_scale()
             ),
             format!(
-                "trained {} epochs in {} on {} (ESR before training {:.4}){}",
+                "trained {} epoch{} in {} on {} (ESR before training {:.4}){}",
                 outcome.epochs_completed,
+                if outcome.epochs_completed == 1 {
+                    ""
+                } else {
+                    "s"
+                },
                 duration(outcome.seconds),
                 outcome.device,
                 outcome.initial_validation_esr,

@@ -104,7 +104,7 @@ pub struct TrainOutcome {
     pub epochs_completed: usize,
     /// True when the stop flag ended the run early.
     pub interrupted: bool,
-    /// The device trained on.
+    /// The device trained on, in words ("the CPU", "CUDA device 0").
     pub device: String,
     /// Wall time of the loop in seconds.
     pub seconds: f64,
@@ -228,6 +228,15 @@ pub fn select_device(choice: DeviceChoice) -> Result<Device, TrainError> {
         DeviceChoice::Cuda if tch::Cuda::is_available() => Ok(Device::Cuda(0)),
         DeviceChoice::Cuda => Err(TrainError::NoCuda),
         DeviceChoice::Auto => Ok(Device::cuda_if_available()),
+    }
+}
+
+/// `device` as the summary names it.
+fn device_name(device: Device) -> String {
+    match device {
+        Device::Cpu => "the CPU".into(),
+        Device::Cuda(index) => format!("CUDA device {index}"),
+        other => format!("{other:?}"),
     }
 }
 
@@ -450,7 +459,7 @@ pub fn train(
         train_loss,
         epochs_completed: epoch,
         interrupted,
-        device: format!("{device:?}"),
+        device: device_name(device),
         seconds: start_time.elapsed().as_secs_f64(),
         phases,
     })
