@@ -338,45 +338,81 @@ fn a_hand_built_config_that_cannot_load_is_written_without_panic_and_not_saved()
     assert!(!out.exists());
 }
 
+/// The fixtures that are WaveNets with a slimmable layer array: each
+/// document with the index of that array.
+fn slimmable_fixtures() -> Vec<(String, Value, usize)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(common::fixtures_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("nam") {
+            continue;
+        }
+        let document: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let arrays = document["config"]["layers"].as_array().cloned();
+        let slimmable = arrays
+            .unwrap_or_default()
+            .iter()
+            .position(|a| a["slimmable"].is_object());
+        if let (Some(array), "WaveNet") =
+            (slimmable, document["architecture"].as_str().unwrap_or(""))
+        {
+            found.push((path.display().to_string(), document, array));
+        }
+    }
+    assert!(!found.is_empty(), "no slimmable WaveNet among the fixtures");
+    found
+}
+
 /// A slimmable array's training options (`boosting`, `init_strategy`) are
 /// read, written back into its `kwargs` (so a resumed training keeps them)
 /// and change nothing played; a mistyped one is refused by its field.
 #[test]
 fn slimmable_training_options_are_kept_and_checked() {
-    let path = common::fixtures_dir().join("wavenet_slimmable.nam");
-    let mut document: Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let plain = NamFile::from_json_value(&document, "slimmable.nam").unwrap();
-    let kwargs = &mut document["config"]["layers"][0]["slimmable"]["kwargs"];
-    kwargs["boosting"] = serde_json::json!(true);
-    kwargs["init_strategy"] = serde_json::json!("channel_causal");
-    let file = NamFile::from_json_value(&document, "slimmable.nam").unwrap();
-    let ModelSpec::WaveNet { config, .. } = &file.spec else {
-        panic!("a WaveNet expected");
-    };
-    let slim = config.layer_arrays[0].slimmable.as_ref().unwrap();
-    assert!(slim.boosting);
-    assert_eq!(slim.init_strategy.as_deref(), Some("channel_causal"));
-    let written = file.to_json_value();
-    assert_eq!(
-        written["config"]["layers"][0]["slimmable"]["kwargs"],
-        document["config"]["layers"][0]["slimmable"]["kwargs"]
-    );
-    let input: Vec<f32> = (0..512).map(|i| (i as f32 * 0.05).sin() * 0.5).collect();
-    assert_eq!(output(&file, &input), output(&plain, &input));
-    // Without them nothing is added.
-    let written = plain.to_json_value();
-    let kwargs = written["config"]["layers"][0]["slimmable"]["kwargs"]
-        .as_object()
-        .unwrap();
-    assert_eq!(kwargs.keys().collect::<Vec<_>>(), ["allowed_channels"]);
+    for (name, mut document, array) in slimmable_fixtures() {
+        let plain = NamFile::from_json_value(&document, &name).unwrap();
+        let slimmable = &mut document["config"]["layers"][array]["slimmable"];
+        if !slimmable["kwargs"].is_object() {
+            slimmable["kwargs"] = serde_json::json!({});
+        }
+        slimmable["kwargs"]["boosting"] = serde_json::json!(true);
+        slimmable["kwargs"]["init_strategy"] = serde_json::json!("channel_causal");
+        let file = NamFile::from_json_value(&document, &name).unwrap();
+        let ModelSpec::WaveNet { config, .. } = &file.spec else {
+            panic!("{name}: a WaveNet expected");
+        };
+        let slim = config.layer_arrays[array].slimmable.as_ref().unwrap();
+        assert!(slim.boosting, "{name}");
+        assert_eq!(
+            slim.init_strategy.as_deref(),
+            Some("channel_causal"),
+            "{name}"
+        );
+        let written = file.to_json_value();
+        let kwargs = &written["config"]["layers"][array]["slimmable"]["kwargs"];
+        assert_eq!(kwargs["boosting"], true, "{name}");
+        assert_eq!(kwargs["init_strategy"], "channel_causal", "{name}");
+        let input: Vec<f32> = (0..512).map(|i| (i as f32 * 0.05).sin() * 0.5).collect();
+        assert_eq!(output(&file, &input), output(&plain, &input), "{name}");
+        // Without them nothing is added.
+        let written = plain.to_json_value();
+        let kwargs = written["config"]["layers"][array]["slimmable"]["kwargs"]
+            .as_object()
+            .unwrap();
+        assert_eq!(
+            kwargs.keys().collect::<Vec<_>>(),
+            ["allowed_channels"],
+            "{name}"
+        );
 
-    document["config"]["layers"][0]["slimmable"]["kwargs"]["boosting"] = serde_json::json!("yes");
-    let error = NamFile::from_json_value(&document, "slimmable.nam")
-        .unwrap_err()
-        .to_string();
-    assert!(
-        error.contains("boosting") && error.contains("expected true or false"),
-        "{error}"
-    );
+        document["config"]["layers"][array]["slimmable"]["kwargs"]["boosting"] =
+            serde_json::json!("yes");
+        let error = NamFile::from_json_value(&document, &name)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("boosting") && error.contains("expected true or false"),
+            "{error}"
+        );
+    }
 }

@@ -4,6 +4,7 @@
 //! with (its preset's or config file's loss terms, its seed and segment
 //! order) unless an option gives another.
 
+use clap::ValueEnum;
 use serde_json::{json, Value};
 
 use super::arch::ConfigSettings;
@@ -103,11 +104,10 @@ impl Recorded {
             segment_length: count("segment_length"),
             seed: record.get("seed").and_then(Value::as_u64),
             validation_split: number("validation_split"),
-            loss: record.get("loss").and_then(Value::as_str).and_then(|name| {
-                [LossKind::Mse, LossKind::Esr]
-                    .into_iter()
-                    .find(|&k| loss_name(k) == name)
-            }),
+            loss: record
+                .get("loss")
+                .and_then(Value::as_str)
+                .and_then(|name| LossKind::from_str(name, false).ok()),
             epochs_completed: count("epochs_completed").unwrap_or(0),
         }
     }
@@ -122,11 +122,9 @@ impl Recorded {
 }
 
 /// The name of a loss as the `--loss` option spells it.
-fn loss_name(kind: LossKind) -> &'static str {
-    match kind {
-        LossKind::Mse => "mse",
-        LossKind::Esr => "esr",
-    }
+fn loss_name(kind: LossKind) -> String {
+    kind.to_possible_value()
+        .map_or_else(|| format!("{kind:?}"), |v| v.get_name().to_owned())
 }
 
 #[cfg(test)]

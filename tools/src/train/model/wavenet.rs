@@ -83,66 +83,56 @@ struct Layer {
 }
 
 impl Layer {
-    /// How the layer's convolution rows follow the array's width (twice the
-    /// width when the convolution is paired: gated or blended).
-    fn mid_side(&self) -> Side {
-        if self.secondary.is_some() {
+    /// How the layer's dilated convolution, its mixer and its layer 1x1
+    /// follow the array's width (the first two's rows twice the width when
+    /// the convolution is paired: gated or blended).
+    fn slicings(&self) -> [Slicing; 3] {
+        let mid = if self.secondary.is_some() {
             Side::Paired
         } else {
             Side::Width
-        }
+        };
+        [
+            Slicing {
+                rows: mid,
+                cols: Side::Width,
+            },
+            Slicing {
+                rows: mid,
+                cols: Side::Whole,
+            },
+            Slicing {
+                rows: Side::Width,
+                cols: Side::Width,
+            },
+        ]
     }
 
     /// The slimmable convolutions, each with how it follows the array's
     /// width. Slimmable layers have no head 1x1 and no FiLM
     /// (`arch::check_wavenet` refuses them, as the trainer does).
     fn slimmable_convs(&self) -> impl Iterator<Item = (&Conv, Slicing)> {
-        let mid = self.mid_side();
-        [
-            (
-                Some(&self.conv),
-                Slicing {
-                    rows: mid,
-                    cols: Side::Width,
-                },
-            ),
-            (
-                Some(&self.mixer),
-                Slicing {
-                    rows: mid,
-                    cols: Side::Whole,
-                },
-            ),
-            (
-                self.layer1x1.as_ref(),
-                Slicing {
-                    rows: Side::Width,
-                    cols: Side::Width,
-                },
-            ),
-        ]
-        .into_iter()
-        .filter_map(|(conv, slicing)| conv.map(|c| (c, slicing)))
+        [Some(&self.conv), Some(&self.mixer), self.layer1x1.as_ref()]
+            .into_iter()
+            .zip(self.slicings())
+            .filter_map(|(conv, slicing)| conv.map(|c| (c, slicing)))
     }
 
     /// The layer at slimmable width `channels`: its convolutions' first rows
     /// and columns (`nam_kernel::format::slim`), with no gradient into the
     /// next smaller width's (`boosted_from`) where the array boosts.
     fn sliced(&self, channels: i64, boosted_from: Option<i64>) -> Layer {
-        let mid = self.mid_side();
-        let slice = |conv: &Conv, rows: Side, cols: Side| {
-            Slicing { rows, cols }.apply(conv, channels, boosted_from)
-        };
+        let [conv, mixer, layer1x1] = self.slicings();
         Layer {
             gating: self.gating.clone(),
             primary: self.primary.shallow_clone(),
             secondary: self.secondary.as_ref().map(Learned::shallow_clone),
-            conv: slice(&self.conv, mid, Side::Width),
-            mixer: slice(&self.mixer, mid, Side::Whole),
+            conv: conv.apply(&self.conv, channels, boosted_from),
+            mixer: mixer.apply(&self.mixer, channels, boosted_from),
             layer1x1: self
                 .layer1x1
                 .as_ref()
-                .map(|c| slice(c, Side::Width, Side::Width)),
+                .map(|c| layer1x1.apply(c, channels, boosted_from)),
             head1x1: None,
             films: Default::default(),
             bottleneck: channels,
