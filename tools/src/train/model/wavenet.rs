@@ -13,7 +13,7 @@ use nam_kernel::format::{
 use tch::{nn, Tensor};
 
 use super::activation::{self, Learned};
-use super::conv::{Conv, ConvShape, STACKED_ROWS};
+use super::conv::{Conv, ConvShape};
 use super::slim::{Side, Slicing};
 use super::{assign, flatten};
 use crate::train::arch::InitStrategy;
@@ -21,47 +21,9 @@ use crate::train::learned_config;
 
 /// A layer's dilated convolution plus its input mixer: `conv(h) + mixer(c)`.
 fn layer_front(conv: &Conv, mixer: &Conv, h: &Tensor, condition: &Tensor) -> Tensor {
-    fused_front(conv, mixer, h, condition).unwrap_or_else(|| {
-        let z = conv.forward(h);
-        let len = z.size()[2];
-        mixer.forward_onto(&tail(condition, len), &z)
-    })
-}
-
-/// A small layer's dilated convolution plus its input mixer, as one matrix product:
-/// the conv's taps and the condition stacked into one matrix (`k·cin + cond`
-/// rows) against both weights side by side, then the conv's bias. Two passes
-/// over `z` fewer than a product each and their sum. `None` when either is
-/// grouped or the convolution is too big to stack (see [`STACKED_ROWS`]).
-fn fused_front(conv: &Conv, mixer: &Conv, h: &Tensor, condition: &Tensor) -> Option<Tensor> {
-    let [cout, cin, k] = conv.weight.size()[..] else {
-        return None;
-    };
-    if conv.groups > 1 || mixer.groups > 1 || cin * k > STACKED_ROWS {
-        return None;
-    }
-    let [_, rows, 1] = mixer.weight.size()[..] else {
-        return None;
-    };
-    let len = h.size()[2] - (k - 1) * conv.dilation;
-    // Rows in (tap, channel) order, the condition last; the weights to match.
-    let mut parts: Vec<Tensor> = (0..k)
-        .map(|j| h.narrow(2, j * conv.dilation, len))
-        .collect();
-    parts.push(tail(condition, len));
-    let stacked = Tensor::cat(&parts, 1);
-    let weight = Tensor::cat(
-        &[
-            conv.weight.permute([0, 2, 1]).reshape([cout, k * cin]),
-            mixer.weight.reshape([cout, rows]),
-        ],
-        1,
-    );
-    let z = weight.matmul(&stacked);
-    Some(match &conv.bias {
-        Some(b) => z + b.unsqueeze(1),
-        None => z,
-    })
+    let z = conv.forward(h);
+    let len = z.size()[2];
+    mixer.forward_onto(&tail(condition, len), &z)
 }
 
 #[derive(Debug)]
