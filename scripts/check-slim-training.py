@@ -6,6 +6,7 @@ neural-amp-modeler 0.13.0, torch 2.13.0):
 
     check-slim-training.py init CONFIG.json WEIGHTS.f32
     check-slim-training.py gradient MODEL.nam X.f32 Y.f32 ROWS SLIMMING GRADIENT.f32
+    (SLIMMING `none` for a model that is not slimmable)
 
 `init`: builds the trainer's WaveNet from CONFIG.json (a trainer model config,
 `{"net": {"name": "WaveNet", "config": ...}}`) and compares which of its
@@ -53,9 +54,10 @@ def gradient(model_path, x_path, y_path, rows, slimming, out_path):
         document = json.load(fp)
     model = init_from_nam(document)
     model.train()
-    # The inner net at a fixed size: the wrapper's training-mode forward would
-    # pick a random one (`context_adjust_to_random`).
-    model._net.set_slimming(slimming)
+    if slimming is not None:
+        # The inner net at a fixed size: the wrapper's training-mode forward
+        # would pick a random one (`context_adjust_to_random`).
+        model._net.set_slimming(slimming)
     x = torch.from_numpy(np.fromfile(x_path, dtype="<f4").reshape(rows, -1))
     y = torch.from_numpy(np.fromfile(y_path, dtype="<f4").reshape(rows, -1))
     pred = model._net(x[:, None, :])[:, 0, :]
@@ -68,7 +70,8 @@ def gradient(model_path, x_path, y_path, rows, slimming, out_path):
     grads = model._export_weights().astype(np.float32)
     grads[-1] = 0.0
     grads.astype("<f4").tofile(out_path)
-    print(f"{model_path} at size value {slimming}: loss {loss.item():.6g}, "
+    size = "" if slimming is None else f" at size value {slimming}"
+    print(f"{model_path}{size}: loss {loss.item():.6g}, "
           f"{int(np.sum(grads != 0.0))} of {grads.shape[0]} gradients nonzero")
 
 
@@ -76,7 +79,8 @@ def main(argv):
     if len(argv) == 4 and argv[1] == "init":
         check_init(argv[2], argv[3])
     elif len(argv) == 8 and argv[1] == "gradient":
-        gradient(argv[2], argv[3], argv[4], int(argv[5]), float(argv[6]), argv[7])
+        slimming = None if argv[6] == "none" else float(argv[6])
+        gradient(argv[2], argv[3], argv[4], int(argv[5]), slimming, argv[7])
     else:
         sys.exit(__doc__)
 

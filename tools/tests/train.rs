@@ -1674,6 +1674,102 @@ fn gradient_in_export_order(
     exported
 }
 
+/// Two rows of noise to compare gradients on: `x` (a receptive field longer
+/// than `y`) and `y`, as tensors and as files for the NAM trainer's side.
+struct GradientBatch {
+    x: Tensor,
+    y: Tensor,
+    x_path: PathBuf,
+    y_path: PathBuf,
+    dir: PathBuf,
+}
+
+impl GradientBatch {
+    const ROWS: usize = 2;
+    const SAMPLES: usize = 300;
+
+    /// The batch for a model of receptive field `rf`, its files in `dir`.
+    fn new(dir: &Path, rf: usize) -> Self {
+        let window = Self::SAMPLES + rf - 1;
+        let (xs, ys) = (
+            noise(51, Self::ROWS * window),
+            noise(52, Self::ROWS * Self::SAMPLES),
+        );
+        let (x_path, y_path) = (dir.join("x.f32"), dir.join("y.f32"));
+        write_f32(&x_path, &xs);
+        write_f32(&y_path, &ys);
+        Self {
+            x: Tensor::from_slice(&xs).reshape([Self::ROWS as i64, -1]),
+            y: Tensor::from_slice(&ys).reshape([Self::ROWS as i64, -1]),
+            x_path,
+            y_path,
+            dir: dir.to_owned(),
+        }
+    }
+
+    /// The NAM trainer's gradient (its code: `scripts/check-slim-training.py
+    /// gradient`) of the MSE of the model in `model_path` on this batch, at
+    /// size value `slimming` (`None`: a model that is not slimmable).
+    fn trainers_gradient(&self, model_path: &Path, slimming: Option<f64>) -> Vec<f32> {
+        let size = slimming.map_or("none".to_owned(), |s| s.to_string());
+        let out = self.dir.join(format!("gradient-{size}.f32"));
+        check_slim_training(&[
+            "gradient".as_ref(),
+            model_path.as_os_str(),
+            self.x_path.as_os_str(),
+            self.y_path.as_os_str(),
+            Self::ROWS.to_string().as_ref(),
+            size.as_ref(),
+            out.as_os_str(),
+        ]);
+        read_f32(&out)
+    }
+}
+
+/// Asserts that our gradient (`what` names it) is the NAM trainer's within
+/// 1e-4 of its largest entry, and not all zero.
+fn assert_same_gradient(ours: &[f32], theirs: &[f32], what: &str) {
+    assert_eq!(ours.len(), theirs.len(), "{what}: number of weights");
+    let scale = theirs.iter().fold(0.0_f32, |m, g| m.max(g.abs()));
+    let (worst, at) = ours
+        .iter()
+        .zip(theirs)
+        .enumerate()
+        .map(|(i, (a, b))| ((a - b).abs(), i))
+        .fold((0.0, 0), |m, d| if d.0 > m.0 { d } else { m });
+    assert!(
+        scale > 0.0 && worst <= 1e-4 * scale,
+        "{what}: gradient {at} is {} here, {} in the trainer (largest {scale})",
+        ours[at],
+        theirs[at]
+    );
+}
+
+/// The classic presets' tanh layers run as `tanh(z) = 2σ(2z) − 1` with the
+/// affine parts folded into the convolutions (a quarter off the forward pass
+/// on a CPU where libtorch's `tanh`, MKL's, is slow): every weight's gradient
+/// is still the NAM trainer's, on the nano and feather presets.
+#[test]
+fn tanh_wavenets_give_the_trainers_gradient() {
+    let dir = temp_dir("tanh-gradient");
+    for preset in ["nano", "feather"] {
+        let architecture = Architecture::from_arg(preset).unwrap();
+        tch::manual_seed(9);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let mut model = TrainModel::new(&vs.root(), &architecture);
+        let optimizer = Adam::new(&vs, 1e-3, 0.0);
+        let model_path = dir.join(format!("{preset}.nam"));
+        export::nam_file(&architecture, model.export_weights(), 48_000.0)
+            .save(&model_path)
+            .unwrap();
+        let batch = GradientBatch::new(&dir, architecture.receptive_field());
+        let ours = gradient_in_export_order(&mut model, &optimizer, &batch.x, &batch.y);
+        let theirs = batch.trainers_gradient(&model_path, None);
+        assert_same_gradient(&ours, &theirs, preset);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// With `boosting`, a step at each size gives the NAM trainer's gradient for
 /// the same weights and data (its code, at the same size value): a size's
 /// loss trains none of the weights the next smaller size uses. Without it,
@@ -1706,46 +1802,17 @@ fn slimmable_boosting_gives_the_trainers_gradient_at_each_size() {
     export::nam_file(&boosted, model.export_weights(), 48_000.0)
         .save(&model_path)
         .unwrap();
-    let (rows, samples) = (2, 300);
-    let window = samples + boosted.receptive_field() - 1;
-    let (xs, ys) = (noise(51, rows * window), noise(52, rows * samples));
-    let (x_path, y_path) = (dir.join("x.f32"), dir.join("y.f32"));
-    write_f32(&x_path, &xs);
-    write_f32(&y_path, &ys);
-    let x = Tensor::from_slice(&xs).reshape([rows as i64, -1]);
-    let y = Tensor::from_slice(&ys).reshape([rows as i64, -1]);
+    let batch = GradientBatch::new(&dir, boosted.receptive_field());
     let zeros = |g: &[f32]| g.iter().filter(|&&v| v == 0.0).count();
     // Size values of the three widths (2, 3 and 5 channels).
     for slimming in [0.2, 0.5, 0.9] {
         model.set_slimming(slimming);
         plain_model.set_slimming(slimming);
-        let ours = gradient_in_export_order(&mut model, &optimizer, &x, &y);
-        let unboosted = gradient_in_export_order(&mut plain_model, &plain_optimizer, &x, &y);
-        let out = dir.join(format!("gradient-{slimming}.f32"));
-        check_slim_training(&[
-            "gradient".as_ref(),
-            model_path.as_os_str(),
-            x_path.as_os_str(),
-            y_path.as_os_str(),
-            rows.to_string().as_ref(),
-            slimming.to_string().as_ref(),
-            out.as_os_str(),
-        ]);
-        let theirs = read_f32(&out);
-        assert_eq!(ours.len(), theirs.len(), "weights at {slimming}");
-        let scale = theirs.iter().fold(0.0_f32, |m, g| m.max(g.abs()));
-        let (worst, at) = ours
-            .iter()
-            .zip(&theirs)
-            .enumerate()
-            .map(|(i, (a, b))| ((a - b).abs(), i))
-            .fold((0.0, 0), |m, d| if d.0 > m.0 { d } else { m });
-        assert!(
-            scale > 0.0 && worst <= 1e-4 * scale,
-            "size value {slimming}: gradient {at} is {} here, {} in the trainer (largest {scale})",
-            ours[at],
-            theirs[at]
-        );
+        let ours = gradient_in_export_order(&mut model, &optimizer, &batch.x, &batch.y);
+        let unboosted =
+            gradient_in_export_order(&mut plain_model, &plain_optimizer, &batch.x, &batch.y);
+        let theirs = batch.trainers_gradient(&model_path, Some(slimming));
+        assert_same_gradient(&ours, &theirs, &format!("size value {slimming}"));
         if slimming < 1.0 / 3.0 {
             assert_eq!(ours, unboosted, "the smallest size is not boosted");
         } else {

@@ -43,6 +43,11 @@ impl Learned {
         }
     }
 
+    /// Whether this is a plain tanh.
+    pub fn is_tanh(&self) -> bool {
+        matches!(self.activation, Activation::Tanh)
+    }
+
     /// A PReLU's slopes variable.
     pub fn slopes(&self) -> Option<&Tensor> {
         self.slopes.as_ref()

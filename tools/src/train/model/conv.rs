@@ -119,6 +119,34 @@ impl Conv {
         }
     }
 
+    /// The convolution of `scale · x + offset` for a constant `offset` on
+    /// every input: the weight scaled and the offset's contribution
+    /// (`weight` summed over its inputs and taps, times `offset`) moved into
+    /// the bias. Built from this one's parameters, so training through it
+    /// trains them.
+    pub(super) fn of_affine_input(&self, scale: f64, offset: f64) -> Conv {
+        let moved = self.weight.sum_dim_intlist(&[1i64, 2][..], false, None) * offset;
+        Conv {
+            weight: &self.weight * scale,
+            bias: Some(match &self.bias {
+                Some(bias) => bias + moved,
+                None => moved,
+            }),
+            dilation: self.dilation,
+            groups: self.groups,
+        }
+    }
+
+    /// This convolution times `scale` (its weight and bias scaled).
+    pub(super) fn scaled(&self, scale: f64) -> Conv {
+        Conv {
+            weight: &self.weight * scale,
+            bias: self.bias.as_ref().map(|b| b * scale),
+            dilation: self.dilation,
+            groups: self.groups,
+        }
+    }
+
     /// A view of the first `rows` output rows and `cols` input columns (all
     /// where `None`), sharing the parameters: a slimmable layer at a smaller
     /// width (`nam_kernel::format::slim`).
