@@ -1,5 +1,6 @@
 """The NAM trainer's side of the checks of slimmable training options
-(`boosting`, `init_strategy`) in tools/tests/train.rs.
+(`boosting`, `init_strategy`) in tools/tests/train.rs, and of the gradient of
+models that are not slimmable (the tanh layers' folded sigmoid form).
 
 Usage (run with OMP_NUM_THREADS=1 in the venv of scripts/nam-venv.sh:
 neural-amp-modeler 0.13.0, torch 2.13.0):
@@ -15,8 +16,8 @@ initial weights of nam-tools' model for the same config (raw little-endian
 float32). Exits 1 where they differ, naming the first weights.
 
 `gradient`: loads MODEL.nam with `init_from_nam` (its slimmable `kwargs` as
-given, `boosting` included), sets the size value SLIMMING (`set_slimming`) in
-training mode, and computes the gradient of the MSE between its training-mode output for the
+given, `boosting` included), sets the size value SLIMMING (`set_slimming`;
+skipped for `none`) in training mode, and computes the gradient of the MSE between its training-mode output for the
 ROWS rows of X.f32 (no padding) and the rows of Y.f32. Writes the gradient in
 `_export_weights` order to GRADIENT.f32 (the last value, `head_scale`, is not
 a parameter and is written as 0).
