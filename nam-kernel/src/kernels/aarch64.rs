@@ -195,22 +195,25 @@ unsafe impl Simd for Neon {
         unsafe { vdivq_f32(a, b) }
     }
     /// Multiplies by weight lanes (`fmla v.4s, v.4s, w.s[k]`): the weights of
-    /// four rows take one load instead of four broadcasts.
+    /// four rows take one load instead of four broadcasts, and so do the last
+    /// three rows with `SLACK` (three rows otherwise take two loads).
     #[inline(always)]
-    unsafe fn fma_rows<const R: usize, const V: usize>(
+    unsafe fn fma_rows<const R: usize, const V: usize, const SLACK: bool>(
         acc: &mut [[float32x4_t; V]; R],
         xs: &[float32x4_t; V],
         w: *const f32,
     ) {
         unsafe {
             let mut r = 0;
-            while r + 4 <= R {
+            while r + 4 <= R || (SLACK && r + 3 == R) {
                 let wv = vld1q_f32(w.add(r));
                 for (v, &x) in xs.iter().enumerate() {
                     acc[r][v] = vfmaq_laneq_f32::<0>(acc[r][v], x, wv);
                     acc[r + 1][v] = vfmaq_laneq_f32::<1>(acc[r + 1][v], x, wv);
                     acc[r + 2][v] = vfmaq_laneq_f32::<2>(acc[r + 2][v], x, wv);
-                    acc[r + 3][v] = vfmaq_laneq_f32::<3>(acc[r + 3][v], x, wv);
+                    if r + 3 < R {
+                        acc[r + 3][v] = vfmaq_laneq_f32::<3>(acc[r + 3][v], x, wv);
+                    }
                 }
                 r += 4;
             }

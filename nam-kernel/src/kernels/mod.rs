@@ -95,11 +95,15 @@ pub enum Output<'a> {
 pub struct LayerFront<'a> {
     /// The dilated convolution (one group).
     pub conv: ConvShape,
-    /// Its weights, as for [`Kernels::conv`].
+    /// Its weights, as for [`Kernels::conv`]. Floats after them (slack) are
+    /// never used, but a kernel may read one to load a few rows' weights at
+    /// once: the NEON table loads three rows' weights with one 4-lane load
+    /// instead of two loads when there is slack.
     pub weights: &'a [f32],
     /// Its bias, one per output row.
     pub bias: &'a [f32],
-    /// The input mixer's weights, `[condition row][output row]` (one group, no bias).
+    /// The input mixer's weights, `[condition row][output row]` (one group,
+    /// no bias); slack after them as for `weights`.
     pub mixer: &'a [f32],
     /// Rows of the condition.
     pub condition_rows: usize,

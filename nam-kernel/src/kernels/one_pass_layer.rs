@@ -45,10 +45,11 @@ pub(super) unsafe fn layer<S: Simd>(
             // SAFETY: `Pass::new` checked every row and frame the pass touches.
             unsafe {
                 match channels {
-                    1 => pass.run::<S, 1>(),
-                    2 => pass.run::<S, 2>(),
-                    3 => pass.run::<S, 3>(),
-                    _ => pass.run::<S, 4>(),
+                    1 => pass.run::<S, 1, false>(),
+                    2 => pass.run::<S, 2, false>(),
+                    3 if pass.slack => pass.run::<S, 3, true>(),
+                    3 => pass.run::<S, 3, false>(),
+                    _ => pass.run::<S, 4, false>(),
                 }
             }
         }
@@ -82,6 +83,9 @@ struct Pass<'a> {
     condition: *const f32,
     head: *mut f32,
     out: *mut f32,
+    /// The convolution's and the mixer's weights are each followed by at
+    /// least one more float (see [`super::LayerFront::weights`]).
+    slack: bool,
 }
 
 impl<'a> Pass<'a> {
@@ -122,6 +126,8 @@ impl<'a> Pass<'a> {
         }
         assert!((c - 1) * front.head_stride + n <= head.len(), "head");
         assert!((c - 1) * layer.out_stride + n <= out.len(), "layer output");
+        let slack =
+            front.weights.len() > s.taps * c * c && front.mixer.len() > front.condition_rows * c;
         Self {
             layer,
             post,
@@ -132,6 +138,7 @@ impl<'a> Pass<'a> {
             condition: condition.as_ptr(),
             head: head.as_mut_ptr(),
             out: out.as_mut_ptr(),
+            slack,
         }
     }
 
@@ -139,9 +146,10 @@ impl<'a> Pass<'a> {
     /// a partial vector.
     ///
     /// # Safety
-    /// `S`'s instruction set must be available; `C` is the layer's channels.
+    /// `S`'s instruction set must be available; `C` is the layer's channels;
+    /// `SLACK` only if `self.slack`.
     #[inline(always)]
-    unsafe fn run<S: Simd, const C: usize>(&self) {
+    unsafe fn run<S: Simd, const C: usize, const SLACK: bool>(&self) {
         let lanes = S::LANES;
         let n = self.layer.front.conv.frames;
         let widest = S::MAX_TILE_VECTORS;
@@ -149,30 +157,34 @@ impl<'a> Pass<'a> {
         // SAFETY: every tile covers frames t0..t0 + width ≤ n.
         unsafe {
             while t0 + widest * lanes <= n {
-                self.tile_of::<S, C>(widest, t0);
+                self.tile_of::<S, C, SLACK>(widest, t0);
                 t0 += widest * lanes;
             }
             let vectors = (n - t0) / lanes;
             if vectors > 0 {
-                self.tile_of::<S, C>(vectors, t0);
+                self.tile_of::<S, C, SLACK>(vectors, t0);
                 t0 += vectors * lanes;
             }
             if t0 < n {
-                self.tile::<S, C, 1, true>(t0, n - t0);
+                self.tile::<S, C, 1, true, SLACK>(t0, n - t0);
             }
         }
     }
 
     /// A tile of `vectors` (1 to 4) whole vectors from frame `t0`.
     #[inline(always)]
-    unsafe fn tile_of<S: Simd, const C: usize>(&self, vectors: usize, t0: usize) {
+    unsafe fn tile_of<S: Simd, const C: usize, const SLACK: bool>(
+        &self,
+        vectors: usize,
+        t0: usize,
+    ) {
         // SAFETY: as promised by the caller.
         unsafe {
             match vectors {
-                1 => self.tile::<S, C, 1, false>(t0, 0),
-                2 => self.tile::<S, C, 2, false>(t0, 0),
-                3 => self.tile::<S, C, 3, false>(t0, 0),
-                _ => self.tile::<S, C, 4, false>(t0, 0),
+                1 => self.tile::<S, C, 1, false, SLACK>(t0, 0),
+                2 => self.tile::<S, C, 2, false, SLACK>(t0, 0),
+                3 => self.tile::<S, C, 3, false, SLACK>(t0, 0),
+                _ => self.tile::<S, C, 4, false, SLACK>(t0, 0),
             }
         }
     }
@@ -180,8 +192,9 @@ impl<'a> Pass<'a> {
     /// The whole layer on `V` vectors from frame `t0` (one partial vector of
     /// `part` frames when `PART`): `z` in registers from the bias to the
     /// activation, then the head sum and `out = x + bias + layer1x1 · z`.
+    /// With `SLACK` each weight step may read one float past its `C`.
     #[inline(always)]
-    unsafe fn tile<S: Simd, const C: usize, const V: usize, const PART: bool>(
+    unsafe fn tile<S: Simd, const C: usize, const V: usize, const PART: bool, const SLACK: bool>(
         &self,
         t0: usize,
         part: usize,
@@ -200,7 +213,7 @@ impl<'a> Pass<'a> {
             for tap in 0..s.taps {
                 let mut x = self.input.add(tap * s.dilation + t0);
                 for _ in 0..C {
-                    step::<S, C, V, PART>(&mut z, x, w, part);
+                    step::<S, C, V, PART, SLACK>(&mut z, x, w, part);
                     w = w.add(C);
                     x = x.add(s.in_stride);
                 }
@@ -208,7 +221,7 @@ impl<'a> Pass<'a> {
             let mut w = front.mixer.as_ptr();
             let mut x = self.condition.add(t0);
             for _ in 0..front.condition_rows {
-                step::<S, C, V, PART>(&mut z, x, w, part);
+                step::<S, C, V, PART, SLACK>(&mut z, x, w, part);
                 w = w.add(C);
                 x = x.add(front.condition_stride);
             }

@@ -70,10 +70,10 @@ pub(super) unsafe trait Simd {
     /// `a / b`, correctly rounded.
     unsafe fn div(a: Self::V, b: Self::V) -> Self::V;
     /// `acc[r][v] += w[r] · xs[v]` for every row `r < R` and vector `v < V`:
-    /// one (tap, input row) step of a convolution tile. Reads exactly `R`
-    /// floats at `w`.
+    /// one (tap, input row) step of a convolution tile. Reads `R` floats at
+    /// `w`, and with `SLACK` may read one more, whose value does not matter.
     #[inline(always)]
-    unsafe fn fma_rows<const R: usize, const V: usize>(
+    unsafe fn fma_rows<const R: usize, const V: usize, const SLACK: bool>(
         acc: &mut [[Self::V; V]; R],
         xs: &[Self::V; V],
         w: *const f32,
@@ -429,7 +429,7 @@ impl Band<'_> {
             for tap in 0..s.taps {
                 let mut x = self.input.add(tap * s.dilation + t0);
                 for _ in 0..s.cin_per_group {
-                    step::<S, R, V, PART>(&mut acc, x, w, part);
+                    step::<S, R, V, PART, false>(&mut acc, x, w, part);
                     w = w.add(self.cout_g);
                     x = x.add(s.in_stride);
                 }
@@ -438,7 +438,7 @@ impl Band<'_> {
                 let mut w = mixer.weights.add(o);
                 let mut x = mixer.condition.add(t0);
                 for _ in 0..mixer.rows {
-                    step::<S, R, V, PART>(&mut acc, x, w, part);
+                    step::<S, R, V, PART, false>(&mut acc, x, w, part);
                     w = w.add(self.cout_g);
                     x = x.add(mixer.stride);
                 }
@@ -473,21 +473,29 @@ impl Band<'_> {
 }
 
 /// One (tap, input row) step of a tile: `V` input vectors from `x`, `R`
-/// weights from `w`, `R · V` fused multiply-adds.
+/// weights from `w` (and with `SLACK` perhaps one more float read and
+/// ignored, see [`Simd::fma_rows`]), `R · V` fused multiply-adds.
 #[inline(always)]
-pub(super) unsafe fn step<S: Simd, const R: usize, const V: usize, const PART: bool>(
+pub(super) unsafe fn step<
+    S: Simd,
+    const R: usize,
+    const V: usize,
+    const PART: bool,
+    const SLACK: bool,
+>(
     acc: &mut [[S::V; V]; R],
     x: *const f32,
     w: *const f32,
     part: usize,
 ) {
-    // SAFETY: the caller guarantees `V` vectors at `x` and `R` floats at `w`.
+    // SAFETY: the caller guarantees `V` vectors at `x` and `R` floats (with
+    // `SLACK`, `R + 1`) at `w`.
     unsafe {
         let mut xs = [S::splat(0.0); V];
         for (v, xv) in xs.iter_mut().enumerate() {
             *xv = load_tile::<S, PART>(x.add(v * S::LANES), part);
         }
-        S::fma_rows(acc, &xs, w);
+        S::fma_rows::<R, V, SLACK>(acc, &xs, w);
     }
 }
 

@@ -65,8 +65,9 @@ impl Planar {
 /// before the block being written, so a dilated convolution can read its past
 /// taps as contiguous slices. Writing advances a position; when the buffer is
 /// full the last `lookback` frames (rounded up to whole cache lines) move back
-/// to the start (amortized: the capacity is at least twice the lookback and
-/// four blocks).
+/// to the start (amortized: the capacity is at least the lookback and four
+/// times as much, or eight blocks: a layer with a long lookback copies a
+/// quarter of a float per frame and channel).
 #[derive(Clone, Debug)]
 pub(crate) struct History {
     data: AlignedFloats,
@@ -78,7 +79,7 @@ pub(crate) struct History {
 impl History {
     /// Frames per channel a history of this lookback needs for blocks of `max_frames`.
     pub(crate) fn stride_for(lookback: usize, max_frames: usize) -> usize {
-        whole_lines(whole_lines(lookback) + (4 * max_frames).max(2 * lookback).max(max_frames))
+        whole_lines(whole_lines(lookback) + (8 * max_frames).max(4 * lookback).max(max_frames))
     }
 
     pub(crate) fn new(channels: usize, lookback: usize, max_frames: usize) -> Self {

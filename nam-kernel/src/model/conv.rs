@@ -72,11 +72,16 @@ impl ConvSpec {
     }
 }
 
+/// Floats of zeros kept after a convolution's weights, which kernels may
+/// read (see [`crate::kernels::LayerFront::weights`]).
+const WEIGHT_SLACK: usize = 1;
+
 /// A 1-D convolution (PyTorch `Conv1d`, no padding), weights reordered to
 /// `[tap][out][in_per_group]` for the kernels.
 #[derive(Clone, Debug)]
 pub(crate) struct Conv {
     spec: ConvSpec,
+    /// The weights, then [`WEIGHT_SLACK`] zeros.
     weights: Vec<f32>,
     bias: Option<Vec<f32>>,
 }
@@ -88,7 +93,7 @@ impl Conv {
         let cin_g = spec.cin / spec.groups;
         let cout_g = spec.cout / spec.groups;
         let torch = cursor.take(spec.cout * cin_g * spec.taps)?;
-        let mut weights = vec![0.0; torch.len()];
+        let mut weights = vec![0.0; torch.len() + WEIGHT_SLACK];
         for o in 0..spec.cout {
             let (group, o_local) = (o / cout_g, o % cout_g);
             for i in 0..cin_g {
@@ -121,6 +126,11 @@ impl Conv {
 
     /// Weights in the kernels' layout.
     pub(crate) fn weights(&self) -> &[f32] {
+        &self.weights[..self.weights.len() - WEIGHT_SLACK]
+    }
+
+    /// [`Conv::weights`] followed by slack a kernel may read (zeros).
+    pub(crate) fn weights_with_slack(&self) -> &[f32] {
         &self.weights
     }
 
@@ -191,7 +201,7 @@ impl Conv {
         let shape = self.shape(frames, in_stride, first, out_stride);
         (kernels.conv)(
             &shape,
-            &self.weights,
+            self.weights(),
             self.bias.as_deref(),
             output,
             data,

@@ -384,9 +384,9 @@ fn whole_layer(
     let whole = WaveNetLayer {
         front: LayerFront {
             conv: layer.conv.shape(n, in_stride, first, s.z.stride),
-            weights: layer.conv.weights(),
+            weights: layer.conv.weights_with_slack(),
             bias: layer.conv.bias().unwrap_or_default(),
-            mixer: layer.mixer.weights(),
+            mixer: layer.mixer.weights_with_slack(),
             condition_rows: condition_size,
             condition_stride: condition.1,
             activation: &layer.activation,
