@@ -337,6 +337,46 @@ fn whole_layers_match_the_scalar_reference() {
 }
 
 /// Scratch full of NaN: a kernel that read it before writing would show.
+/// A linear head over frames: every weight count from 0 to 40 (each table's
+/// held-in-registers sizes, whole vectors and partial ones), a few frames,
+/// rows wider than the weights; the scalar reference against plain sums.
+#[test]
+fn dot_rows_match_the_scalar_reference() {
+    let mut noise = Noise(0xd07_5eed);
+    let mut checked = 0;
+    for n in 0..=40 {
+        for frames in [0, 1, 3, 8] {
+            let stride = n + n % 3;
+            let weights = noise.fill(n);
+            let bias = noise.next();
+            let rows = noise.fill(frames * stride + 1);
+            let want: Vec<f32> = (0..frames)
+                .map(|t| {
+                    let row = &rows[t * stride..][..n];
+                    bias + weights
+                        .iter()
+                        .zip(row)
+                        .map(|(w, x)| f64::from(w * x))
+                        .sum::<f64>() as f32
+                })
+                .collect();
+            for table in tables() {
+                let mut out = vec![f32::NAN; frames];
+                (table.dot_rows)(&weights, bias, &rows, stride, &mut out);
+                for (t, (g, w)) in out.iter().zip(&want).enumerate() {
+                    assert!(
+                        (g - w).abs() <= 1e-5 * w.abs().max(1.0),
+                        "{} n {n} frame {t}: {g} vs {w}",
+                        table.name
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 41 * 4, "{checked}");
+}
+
 fn poisoned_scratch(len: usize) -> Vec<f32> {
     vec![f32::NAN; len]
 }

@@ -24,6 +24,7 @@ pub(super) static NEON: Kernels = Kernels {
     lstm_step: neon_lstm_step,
     lstm_layer: neon_lstm_layer,
     lstm_lanes: <Neon as Simd>::LANES,
+    dot_rows: neon_dot_rows,
     gru_step: neon_gru_step,
     activate: neon_activate,
 };
@@ -82,6 +83,11 @@ fn neon_lstm_layer(
             outputs,
         )
     }
+}
+
+fn neon_dot_rows(weights: &[f32], bias: f32, rows: &[f32], stride: usize, out: &mut [f32]) {
+    // SAFETY: as above.
+    unsafe { simd::dot_rows::<Neon>(weights, bias, rows, stride, out) }
 }
 
 fn neon_lstm_step(
@@ -186,6 +192,10 @@ unsafe impl Simd for Neon {
     #[inline(always)]
     unsafe fn max(a: float32x4_t, b: float32x4_t) -> float32x4_t {
         unsafe { vmaxnmq_f32(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn sum(v: float32x4_t) -> f32 {
+        unsafe { vaddvq_f32(v) }
     }
     #[inline(always)]
     unsafe fn div(a: float32x4_t, b: float32x4_t) -> float32x4_t {

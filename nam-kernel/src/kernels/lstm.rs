@@ -239,3 +239,11 @@ pub(super) fn lstm_step(
         hidden_out[unit] = o * tanh(cell[unit]);
     }
 }
+
+/// The reference [`super::Kernels::dot_rows`]: one sum per frame, in order.
+pub(super) fn dot_rows(weights: &[f32], bias: f32, rows: &[f32], stride: usize, out: &mut [f32]) {
+    for (t, y) in out.iter_mut().enumerate() {
+        let row = &rows[t * stride..][..weights.len()];
+        *y = bias + weights.iter().zip(row).map(|(w, x)| w * x).sum::<f32>();
+    }
+}

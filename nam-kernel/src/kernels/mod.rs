@@ -162,6 +162,9 @@ pub type LayerFn = fn(
     out: &mut [f32],
 );
 
+/// A linear head over frames; see [`Kernels::dot_rows`].
+pub type DotRowsFn = fn(weights: &[f32], bias: f32, rows: &[f32], stride: usize, out: &mut [f32]);
+
 /// An LSTM step kernel; see [`Kernels::lstm_step`].
 pub type LstmStepFn = fn(
     weights: &LstmWeights,
@@ -221,6 +224,10 @@ pub struct Kernels {
     pub lstm_layer: LstmLayerFn,
     /// The chunk width [`LstmWeights::pack`] interleaves gates by for this table.
     pub lstm_lanes: usize,
+    /// `out[t] = bias + weights · rows[t · stride ..][..weights.len()]` for
+    /// every frame `t < out.len()`: a linear head over the hidden states of
+    /// a block (an LSTM's output layer).
+    pub dot_rows: DotRowsFn,
     /// One GRU time step (Keras' `reset_after` form, see [`GruWeights`]) with
     /// weights packed for this table ([`GruWeights::pack`]): from `input` and
     /// `hidden` into `hidden_out` (both state buffers

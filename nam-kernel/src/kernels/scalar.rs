@@ -22,6 +22,7 @@ pub(super) static KERNELS: Kernels = Kernels {
         }
     },
     lstm_lanes: 1,
+    dot_rows: lstm::dot_rows,
     gru_step: gru::gru_step,
     activate: activation::apply,
 };

@@ -69,6 +69,8 @@ pub(super) unsafe trait Simd {
     unsafe fn max(a: Self::V, b: Self::V) -> Self::V;
     /// `a / b`, correctly rounded.
     unsafe fn div(a: Self::V, b: Self::V) -> Self::V;
+    /// The sum of the lanes.
+    unsafe fn sum(v: Self::V) -> f32;
     /// `acc[r][v] += w[r] · xs[v]` for every row `r < R` and vector `v < V`:
     /// one (tap, input row) step of a convolution tile. Reads `R` floats at
     /// `w`, and with `SLACK` may read one more, whose value does not matter.
@@ -496,6 +498,95 @@ pub(super) unsafe fn step<
             *xv = load_tile::<S, PART>(x.add(v * S::LANES), part);
         }
         S::fma_rows::<R, V, SLACK>(acc, &xs, w);
+    }
+}
+
+/// [`super::Kernels::dot_rows`]. Weights of up to eight whole vectors (an
+/// LSTM head of up to 32 units on NEON) stay in registers across the frames;
+/// otherwise each frame reloads them, with a partial vector for the rest.
+///
+/// # Safety
+/// `S`'s instruction set must be available.
+///
+/// # Panics
+/// Unless `rows` holds every frame's row.
+#[inline(always)]
+pub(super) unsafe fn dot_rows<S: Simd>(
+    weights: &[f32],
+    bias: f32,
+    rows: &[f32],
+    stride: usize,
+    out: &mut [f32],
+) {
+    let n = weights.len();
+    if let Some(last) = out.len().checked_sub(1) {
+        assert!(last * stride + n <= rows.len(), "dot_rows: rows");
+    }
+    // SAFETY: every row read is in bounds (checked above); the caller
+    // guarantees the instruction set.
+    unsafe {
+        if n.is_multiple_of(S::LANES) {
+            match n / S::LANES {
+                1 => return dot_rows_held::<S, 1>(weights, bias, rows, stride, out),
+                2 => return dot_rows_held::<S, 2>(weights, bias, rows, stride, out),
+                3 => return dot_rows_held::<S, 3>(weights, bias, rows, stride, out),
+                4 => return dot_rows_held::<S, 4>(weights, bias, rows, stride, out),
+                5 => return dot_rows_held::<S, 5>(weights, bias, rows, stride, out),
+                6 => return dot_rows_held::<S, 6>(weights, bias, rows, stride, out),
+                7 => return dot_rows_held::<S, 7>(weights, bias, rows, stride, out),
+                8 => return dot_rows_held::<S, 8>(weights, bias, rows, stride, out),
+                _ => {}
+            }
+        }
+        let lanes = S::LANES;
+        let whole = n / lanes * lanes;
+        let w = weights.as_ptr();
+        for (t, y) in out.iter_mut().enumerate() {
+            let row = rows.as_ptr().add(t * stride);
+            let mut acc = S::splat(0.0);
+            for k in (0..whole).step_by(lanes) {
+                acc = S::mul_add(S::load(w.add(k)), S::load(row.add(k)), acc);
+            }
+            if whole < n {
+                let rest = n - whole;
+                acc = S::mul_add(
+                    S::load_part(w.add(whole), rest),
+                    S::load_part(row.add(whole), rest),
+                    acc,
+                );
+            }
+            *y = S::sum(acc) + bias;
+        }
+    }
+}
+
+/// [`dot_rows`] for weights of exactly `V` vectors, held in registers; two
+/// accumulators halve the dependent chain.
+///
+/// # Safety
+/// As for [`dot_rows`], whose checks the caller made.
+#[inline(always)]
+unsafe fn dot_rows_held<S: Simd, const V: usize>(
+    weights: &[f32],
+    bias: f32,
+    rows: &[f32],
+    stride: usize,
+    out: &mut [f32],
+) {
+    // SAFETY: `weights` has `V` whole vectors; the caller checked the rows.
+    unsafe {
+        let mut w = [S::splat(0.0); V];
+        for (v, w) in w.iter_mut().enumerate() {
+            *w = S::load(weights.as_ptr().add(v * S::LANES));
+        }
+        for (t, y) in out.iter_mut().enumerate() {
+            let row = rows.as_ptr().add(t * stride);
+            let mut acc = [S::splat(0.0); 2];
+            for (v, &w) in w.iter().enumerate() {
+                acc[v % 2] = S::mul_add(w, S::load(row.add(v * S::LANES)), acc[v % 2]);
+            }
+            *y = S::sum(S::add(acc[0], acc[1])) + bias;
+        }
     }
 }
 

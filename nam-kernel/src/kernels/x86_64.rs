@@ -88,6 +88,20 @@ macro_rules! table {
                 // SAFETY: as above.
                 unsafe { whole_layer(layer, input, condition, z, head, out) }
             },
+            dot_rows: |weights, bias, rows, stride, out| {
+                #[target_feature(enable = $features)]
+                fn dot_rows(
+                    weights: &[f32],
+                    bias: f32,
+                    rows: &[f32],
+                    stride: usize,
+                    out: &mut [f32],
+                ) {
+                    unsafe { simd::dot_rows::<$lstm_simd>(weights, bias, rows, stride, out) }
+                }
+                // SAFETY: as above.
+                unsafe { dot_rows(weights, bias, rows, stride, out) }
+            },
             lstm_step: |weights, input, hidden, hidden_out, cell| {
                 #[target_feature(enable = $features)]
                 fn lstm_step(
@@ -246,6 +260,14 @@ unsafe impl Simd for Avx2 {
         unsafe { _mm256_max_ps(a, b) }
     }
     #[inline(always)]
+    unsafe fn sum(v: __m256) -> f32 {
+        unsafe {
+            let quad = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+            let pair = _mm_add_ps(quad, _mm_movehl_ps(quad, quad));
+            _mm_cvtss_f32(_mm_add_ss(pair, _mm_movehdup_ps(pair)))
+        }
+    }
+    #[inline(always)]
     unsafe fn div(a: __m256, b: __m256) -> __m256 {
         unsafe { _mm256_div_ps(a, b) }
     }
@@ -338,6 +360,10 @@ unsafe impl Simd for Avx512 {
     #[inline(always)]
     unsafe fn max(a: __m512, b: __m512) -> __m512 {
         unsafe { _mm512_max_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn sum(v: __m512) -> f32 {
+        unsafe { _mm512_reduce_add_ps(v) }
     }
     #[inline(always)]
     unsafe fn div(a: __m512, b: __m512) -> __m512 {

@@ -121,32 +121,11 @@ impl Lstm {
             std::mem::swap(&mut read, &mut write);
             (inputs, stride) = (&read[..frames * padded], padded);
         }
-        let hidden_size = self.head_weights.len();
         if self.layers.is_empty() {
             // The format requires at least one layer.
             output.fill(self.head_bias);
             return;
         }
-        for (y, state) in output.iter_mut().zip(inputs.chunks_exact(stride)) {
-            *y = dot(&state[..hidden_size], &self.head_weights) + self.head_bias;
-        }
+        (kernels.dot_rows)(&self.head_weights, self.head_bias, inputs, stride, output);
     }
-}
-
-/// `a · b` over eight independent partial sums: a dependent chain of one add
-/// per unit would delay every sample's output by that many add latencies.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    const PARTS: usize = 8;
-    let mut parts = [0.0_f32; PARTS];
-    let (a_chunks, b_chunks) = (a.chunks_exact(PARTS), b.chunks_exact(PARTS));
-    let tail: f32 = (a_chunks.remainder().iter())
-        .zip(b_chunks.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (a, b) in a_chunks.zip(b_chunks) {
-        for ((part, x), y) in parts.iter_mut().zip(a).zip(b) {
-            *part += x * y;
-        }
-    }
-    parts.iter().sum::<f32>() + tail
 }
