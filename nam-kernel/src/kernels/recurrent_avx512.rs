@@ -8,15 +8,16 @@
 //! would add to common hidden sizes (24 units would become 32), and each
 //! accumulator is split over even and odd hidden columns, which halves the
 //! dependent chain of fused multiply-adds a step waits on (the recurrence
-//! allows no overlap between steps). The 256-bit halves then take the cell
-//! and hidden update.
+//! allows no overlap between steps). The activations take the gate pairs
+//! whole (per-lane coefficients: sigmoid in `[i | f]`, tanh and sigmoid in
+//! `[g | o]`), then the 256-bit halves the cell and hidden update.
 #![allow(clippy::undocumented_unsafe_blocks)]
 
 use std::arch::x86_64::*;
 
 use super::lstm::LstmStep;
-use super::simd::{sigmoid, tanh, RecurrentStep};
-use super::x86_64::{Avx2, Avx512};
+use super::simd::RecurrentStep;
+use super::x86_64::Avx2;
 use super::LstmWeights;
 
 /// Units per packed chunk: the AVX2 packing's.
@@ -65,30 +66,114 @@ impl LstmStep for PairedLstmStep {
 /// `c = σ(f)·c + σ(i)·tanh(g)` at `cell`, and the new hidden vector
 /// `σ(o)·tanh(c)`.
 ///
+/// The step is one dependent chain (gates, activations, cell, `tanh(c)`, the
+/// next step's gates), so this is written for a short chain: `f·c` is
+/// multiplied while `i` and `g` are still being evaluated, and `σ(o)` goes
+/// into `tanh(c)`'s numerator instead of a multiply after it.
+///
 /// # Safety
 /// The table's features must be available; `cell` holds 8 floats.
 #[inline(always)]
 unsafe fn update(cell: *mut f32, i_f: __m512, g_o: __m512) -> __m256 {
     unsafe {
-        let i_f = sigmoid::<Avx512>(i_f);
-        let g_o = tanh_low_sigmoid_high(g_o);
+        let i_f = Rational::halves(Half::Sigmoid, Half::Sigmoid).eval(i_f, None);
+        let g_o = Rational::halves(Half::Tanh, Half::Sigmoid).eval(g_o, None);
         let (i, f) = (low(i_f), high(i_f));
         let (g, o) = (low(g_o), high(g_o));
-        let c = _mm256_fmadd_ps(f, _mm256_loadu_ps(cell), _mm256_mul_ps(i, g));
+        let c = _mm256_fmadd_ps(i, g, _mm256_mul_ps(f, _mm256_loadu_ps(cell)));
         _mm256_storeu_ps(cell, c);
-        _mm256_mul_ps(o, tanh::<Avx2>(c))
+        let tanh = Rational::halves(Half::Tanh, Half::Tanh);
+        low(tanh.eval(_mm512_zextps256_ps512(c), Some(_mm512_zextps256_ps512(o))))
     }
 }
 
-/// `tanh` in the low half, `σ` in the high half, with one evaluation:
-/// `σ(x) = ½ + ½·tanh(x / 2)`.
-#[inline(always)]
-unsafe fn tanh_low_sigmoid_high(x: __m512) -> __m512 {
-    unsafe {
-        let half_high = join(_mm256_set1_ps(1.0), _mm256_set1_ps(0.5));
-        let offset = join(_mm256_setzero_ps(), _mm256_set1_ps(0.5));
-        let t = tanh::<Avx512>(_mm512_mul_ps(x, half_high));
-        _mm512_fmadd_ps(t, half_high, offset)
+/// Which function a 256-bit half of a [`Rational`] evaluates.
+#[derive(Clone, Copy)]
+enum Half {
+    Tanh,
+    Sigmoid,
+}
+
+/// [`super::activation`]'s `tanh` and `sigmoid` as one formula with
+/// coefficients per lane: `offset + x·P(x²)/Q(x²)` on `x` clamped to
+/// `±limit` (the sigmoid's halvings are in its coefficients).
+struct Rational {
+    limit: __m512,
+    /// `limit²` (in `f32`, as the square of the clamped input rounds).
+    limit_squared: __m512,
+    /// `P`'s coefficients from the constant term up.
+    p: [__m512; 4],
+    /// `Q`'s coefficients from the linear term up (its constant term is 1).
+    q: [__m512; 4],
+    offset: __m512,
+}
+
+impl Rational {
+    /// The function of each half, low lanes first.
+    #[inline(always)]
+    unsafe fn halves(low: Half, high: Half) -> Self {
+        use super::activation::{SIGMOID_LIMIT, SIGMOID_P, SIGMOID_Q, TANH_LIMIT, TANH_P, TANH_Q};
+        unsafe {
+            let pick = |tanh: f32, sigmoid: f32| {
+                let half = |half: Half| {
+                    _mm256_set1_ps(match half {
+                        Half::Tanh => tanh,
+                        Half::Sigmoid => sigmoid,
+                    })
+                };
+                join(half(low), half(high))
+            };
+            Self {
+                limit: pick(TANH_LIMIT, SIGMOID_LIMIT),
+                limit_squared: pick(TANH_LIMIT * TANH_LIMIT, SIGMOID_LIMIT * SIGMOID_LIMIT),
+                p: [
+                    pick(1.0, 0.25),
+                    pick(TANH_P[0], SIGMOID_P[0]),
+                    pick(TANH_P[1], SIGMOID_P[1]),
+                    pick(TANH_P[2], SIGMOID_P[2]),
+                ],
+                q: [
+                    pick(TANH_Q[0], SIGMOID_Q[0]),
+                    pick(TANH_Q[1], SIGMOID_Q[1]),
+                    pick(TANH_Q[2], SIGMOID_Q[2]),
+                    pick(TANH_Q[3], SIGMOID_Q[3]),
+                ],
+                offset: pick(0.0, 0.5),
+            }
+        }
+    }
+
+    /// `offset + factor·x·P(x²)/Q(x²)` (`factor` 1 when not given), the same
+    /// values as the scalar reference to rounding, for a short dependent
+    /// chain: `x²` is clamped to `limit²` by one `min` beside the clamp of
+    /// `x`, the offset and the factor join the numerator while the
+    /// denominator is still being computed, and the quotient is a
+    /// reciprocal estimate refined by one Newton step (within about an ulp
+    /// of a division, in half its latency). A NaN lane gives the function at
+    /// `−limit`, as the scalar reference.
+    #[inline(always)]
+    unsafe fn eval(&self, x: __m512, factor: Option<__m512>) -> __m512 {
+        unsafe {
+            let one = _mm512_set1_ps(1.0);
+            let neg_limit = _mm512_sub_ps(_mm512_setzero_ps(), self.limit);
+            // `min` and `max` return their second operand for a NaN lane.
+            let s = _mm512_min_ps(_mm512_mul_ps(x, x), self.limit_squared);
+            let x = _mm512_min_ps(_mm512_max_ps(x, neg_limit), self.limit);
+            let s2 = _mm512_mul_ps(s, s);
+            let [p0, p1, p2, p3] = self.p;
+            let [q1, q2, q3, q4] = self.q;
+            let num = _mm512_fmadd_ps(s2, _mm512_fmadd_ps(p3, s, p2), _mm512_fmadd_ps(p1, s, p0));
+            let den = _mm512_fmadd_ps(
+                s2,
+                _mm512_fmadd_ps(s2, q4, _mm512_fmadd_ps(q3, s, q2)),
+                _mm512_fmadd_ps(q1, s, one),
+            );
+            let scaled = factor.map_or(x, |factor| _mm512_mul_ps(x, factor));
+            let top = _mm512_fmadd_ps(self.offset, den, _mm512_mul_ps(scaled, num));
+            let r = _mm512_rcp14_ps(den);
+            let quotient = _mm512_mul_ps(top, r);
+            _mm512_fmadd_ps(quotient, _mm512_fnmadd_ps(den, r, one), quotient)
+        }
     }
 }
 
