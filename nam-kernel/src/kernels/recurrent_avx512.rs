@@ -150,7 +150,8 @@ impl Rational {
     /// denominator is still being computed, and the quotient is a
     /// reciprocal estimate refined by one Newton step (within about an ulp
     /// of a division, in half its latency). A NaN lane gives the function at
-    /// `−limit`, as the scalar reference.
+    /// `−limit`, as the other SIMD tables' clamp does (the scalar reference's
+    /// `f32::clamp` passes the NaN on).
     #[inline(always)]
     unsafe fn eval(&self, x: __m512, factor: Option<__m512>) -> __m512 {
         unsafe {
