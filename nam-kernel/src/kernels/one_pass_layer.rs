@@ -93,6 +93,7 @@ impl<'a> Pass<'a> {
     ///
     /// # Panics
     /// Unless every float the pass reads or writes is in bounds.
+    #[inline(always)]
     fn new(
         layer: &'a WaveNetLayer<'a>,
         post: Vectorized,

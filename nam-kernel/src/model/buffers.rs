@@ -100,17 +100,26 @@ impl History {
 
     /// Makes room for `frames` new frames (which must not exceed the `max_frames`
     /// given at construction).
+    #[inline]
     pub(crate) fn begin(&mut self, frames: usize) {
         if self.position + frames > self.stride {
-            // The lookback and the frames before it up to a whole line: the
-            // same copy, from and to line starts.
-            let start = whole_lines(self.lookback);
-            let from = self.position - start;
-            for row in self.data.chunks_exact_mut(self.stride) {
-                row.copy_within(from..self.position, 0);
-            }
-            self.position = start;
+            self.rewind();
         }
+    }
+
+    /// Moves the lookback, and the frames before it up to a whole line, back
+    /// to the start: the same copy, from and to line starts. Out of line: it
+    /// runs once in several blocks, and [`History::begin`]'s test is all the
+    /// other blocks pay.
+    #[cold]
+    #[inline(never)]
+    fn rewind(&mut self) {
+        let start = whole_lines(self.lookback);
+        let from = self.position - start;
+        for row in self.data.chunks_exact_mut(self.stride) {
+            row.copy_within(from..self.position, 0);
+        }
+        self.position = start;
     }
 
     /// The `frames` frames of channel `channel` being written.
