@@ -81,9 +81,6 @@ const WEIGHT_SLACK: usize = 1;
 #[derive(Clone, Debug)]
 pub(crate) struct Conv {
     spec: ConvSpec,
-    /// `spec.cin / spec.groups`, kept so that [`Conv::shape`], called for
-    /// every layer of every block, does not divide.
-    cin_per_group: usize,
     /// The weights, then [`WEIGHT_SLACK`] zeros.
     weights: Vec<f32>,
     bias: Option<Vec<f32>>,
@@ -113,7 +110,6 @@ impl Conv {
         };
         Ok(Self {
             spec,
-            cin_per_group: cin_g,
             weights,
             bias,
         })
@@ -160,7 +156,7 @@ impl Conv {
             taps: self.spec.taps,
             dilation: self.spec.dilation,
             cout: self.spec.cout,
-            cin_per_group: self.cin_per_group,
+            cin_per_group: self.spec.cin / self.spec.groups,
             groups: self.spec.groups,
             in_stride,
             first,
