@@ -177,7 +177,7 @@ PHASES=$OUT/phases.md
     echo "|---|---|---|---|---|---|---|---|---|"
 } > "$PHASES"
 {
-    echo "$EPOCHS epochs, batch 16 x 8192, Adam lr 0.004 (weight decay 3.17e-7, decay 0.994), MSE + MRSTFT 5e-4, CPU threads: $THREADS, $(getconf _NPROCESSORS_ONLN) CPUs"
+    echo "$EPOCHS epochs, batch 16 x 8192, Adam lr 0.004 (weight decay 3.17e-7, decay 0.994), MSE + MRSTFT 5e-4, nam-tools with its default weight average (0.99 per step), CPU threads: $THREADS, $(getconf _NPROCESSORS_ONLN) CPUs"
     echo
     echo "| capture | arch | seed | nam-tools val ESR | NAM trainer val ESR | nam-tools s | NAM trainer s | time ratio |"
     echo "|---|---|---|---|---|---|---|---|"

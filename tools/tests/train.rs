@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use nam_kernel::{Model, NamFile};
-use nam_tools::train::adam::Adam;
+use nam_tools::train::adam::{Adam, AdamState};
 use nam_tools::train::align::{self, Method};
 use nam_tools::train::arch::Architecture;
 use nam_tools::train::command::TrainArgs;
@@ -355,6 +355,7 @@ fn short_training_lowers_esr_and_exports_a_loadable_model() {
         lr: Some(0.004),
         lr_decay: Some(0.994),
         weight_decay: Some(0.0),
+        average_decay: None,
         batch_size: Some(8),
         segment_length: Some(2048),
         seed: Some(1),
@@ -462,6 +463,82 @@ fn short_training_lowers_esr_and_exports_a_loadable_model() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// The weight average is the exponential moving average of the weights after
+/// each step, corrected for its start at zero, and the weights are back in
+/// place after it was read.
+#[test]
+fn the_weight_average_is_the_corrected_moving_average_of_the_steps() {
+    let vs = nn::VarStore::new(Device::Cpu);
+    let w = vs.root().var("w", &[3], nn::Init::Const(0.0));
+    let decay = 0.9;
+    let mut optimizer = Adam::new(&vs, 0.1, 0.0, decay);
+    assert!(
+        optimizer.with_average(|| ()).is_none(),
+        "an average before any step"
+    );
+    let mut seen: Vec<Vec<f32>> = Vec::new();
+    for k in 1..=5 {
+        let target = Tensor::from_slice(&[1.0_f32, -2.0, 3.0]) * f64::from(k);
+        let loss = (&w - target).square().sum(tch::Kind::Float);
+        let gradients = optimizer.gradients(&loss);
+        optimizer.step(&gradients);
+        seen.push(Vec::<f32>::try_from(&w).unwrap());
+    }
+    let n = seen.len();
+    let average = optimizer
+        .with_average(|| Vec::<f32>::try_from(&w).unwrap())
+        .unwrap();
+    for (i, &got) in average.iter().enumerate() {
+        let sum: f64 = seen
+            .iter()
+            .enumerate()
+            .map(|(k, step)| (1.0 - decay) * decay.powi((n - 1 - k) as i32) * f64::from(step[i]))
+            .sum();
+        let expected = sum / (1.0 - decay.powi(n as i32));
+        assert!(
+            (f64::from(got) - expected).abs() < 1e-5,
+            "variable {i}: average {got}, expected {expected}"
+        );
+    }
+    assert_eq!(
+        Vec::<f32>::try_from(&w).unwrap(),
+        seen[n - 1],
+        "weights not put back"
+    );
+    // It is not the last step's weights (so the comparison above can fail).
+    assert!((average[2] - seen[n - 1][2]).abs() > 1e-3);
+
+    // Without an average (decay 0) there is none to read, and a state saved
+    // from it restores into an averaging optimizer as a fresh average.
+    let mut plain = Adam::new(&vs, 0.1, 0.0, 0.0);
+    let gradients = plain.gradients(&w.square().sum(tch::Kind::Float));
+    plain.step(&gradients);
+    assert!(plain.with_average(|| ()).is_none());
+    let dir = temp_dir("average-state");
+    let path = dir.join("plain.adam");
+    plain.state().save(&path).unwrap();
+    let loaded = AdamState::load(&path).unwrap();
+    assert!(loaded.average.is_empty());
+    optimizer.restore(loaded).unwrap();
+    assert!(
+        optimizer.with_average(|| ()).is_none(),
+        "a restored state without an average has one"
+    );
+    let gradients = optimizer.gradients(&w.square().sum(tch::Kind::Float));
+    optimizer.step(&gradients);
+    let restarted = optimizer
+        .with_average(|| Vec::<f32>::try_from(&w).unwrap())
+        .unwrap();
+    let now = Vec::<f32>::try_from(&w).unwrap();
+    for (a, b) in restarted.iter().zip(&now) {
+        assert!(
+            (a - b).abs() < 1e-6,
+            "one step's average {a} is not that step's {b}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// The arguments of a short nano training on `dir`'s di.wav/amp.wav.
 fn short_run(dir: &Path, output: &str, epochs: usize, resume: Option<PathBuf>) -> TrainArgs {
     TrainArgs {
@@ -473,6 +550,7 @@ fn short_run(dir: &Path, output: &str, epochs: usize, resume: Option<PathBuf>) -
         lr: Some(0.004),
         lr_decay: Some(0.9),
         weight_decay: Some(1e-4),
+        average_decay: None,
         batch_size: Some(4),
         segment_length: Some(1024),
         seed: Some(3),
@@ -556,6 +634,19 @@ fn resuming_a_checkpoint_continues_exactly_where_it_stopped() {
         .map(|(a, b)| (a - b).abs())
         .fold(0.0_f32, f32::max);
     assert!(diff <= 1e-6, "resumed weights differ by {diff}");
+    // The weight average is saved with the checkpoint and continues too (a
+    // resumed run that started a new one would differ here).
+    let average = |name: &str| AdamState::load(&dir.join(name)).unwrap().average;
+    let (whole_average, resumed_average) = (
+        average("whole.checkpoint.adam"),
+        average("resumed.checkpoint.adam"),
+    );
+    assert!(!whole_average.is_empty(), "no weight average saved");
+    assert_eq!(whole_average.len(), resumed_average.len());
+    for (a, b) in whole_average.iter().zip(&resumed_average) {
+        let diff = (a - b).abs().max().double_value(&[]);
+        assert!(diff <= 1e-6, "resumed weight average differs by {diff}");
+    }
 
     // Without the optimizer's state, the moments restart from zero: the
     // run goes elsewhere (so the comparison above can fail).
@@ -699,6 +790,7 @@ fn brief_training(dir: &Path, arch: &str, name: &str) -> nam_tools::train::comma
     TrainArgs {
         arch: arch.into(),
         epochs: 1,
+        average_decay: None,
         batch_size: Some(2),
         // Longer than half the MRSTFT's largest FFT (the packed config's loss).
         segment_length: Some(2048),
@@ -858,7 +950,7 @@ fn worker_threads_give_the_whole_batch_gradient() {
     tch::manual_seed(11);
     let vs = nn::VarStore::new(Device::Cpu);
     let model = TrainModel::new(&vs.root(), &architecture);
-    let optimizer = Adam::new(&vs, 1e-3, 0.0);
+    let optimizer = Adam::new(&vs, 1e-3, 0.0, 0.0);
     let (rows, samples) = (5, 2100);
     let window = samples + architecture.receptive_field() - 1;
     let x = Tensor::from_slice(&noise(31, rows * window)).reshape([rows as i64, -1]) * 0.5;
@@ -950,7 +1042,7 @@ fn worker_threads_train_a_slimmable_wavenet_at_the_size_asked() {
         tch::manual_seed(12);
         let vs = nn::VarStore::new(Device::Cpu);
         let mut model = TrainModel::new(&vs.root(), architecture);
-        let optimizer = Adam::new(&vs, 1e-3, 0.0);
+        let optimizer = Adam::new(&vs, 1e-3, 0.0, 0.0);
         let mut whole_batch = |slimming: f64| {
             model.set_slimming(slimming);
             let [pred] = &model.outputs(&x, Mode::Train)[..] else {
@@ -1267,6 +1359,7 @@ fn config_file_convnet_and_linear_match_nam_kernel_and_the_trainers_code() {
         // model plays with, take a few epochs to settle.
         let summary = TrainArgs {
             arch: path.to_str().unwrap().into(),
+            average_decay: None,
             batch_size: Some(2),
             segment_length: Some(2048),
             validation_split: Some(0.3),
@@ -1757,7 +1850,7 @@ fn tanh_wavenets_give_the_trainers_gradient() {
         tch::manual_seed(9);
         let vs = nn::VarStore::new(Device::Cpu);
         let mut model = TrainModel::new(&vs.root(), &architecture);
-        let optimizer = Adam::new(&vs, 1e-3, 0.0);
+        let optimizer = Adam::new(&vs, 1e-3, 0.0, 0.0);
         let model_path = dir.join(format!("{preset}.nam"));
         export::nam_file(&architecture, model.export_weights(), 48_000.0)
             .save(&model_path)
@@ -1797,7 +1890,10 @@ fn slimmable_boosting_gives_the_trainers_gradient_at_each_size() {
     let mut model = TrainModel::new(&vs.root(), &boosted);
     let mut plain_model = TrainModel::new(&plain_vs.root(), &plain);
     plain_model.import_weights(&model.export_weights());
-    let (optimizer, plain_optimizer) = (Adam::new(&vs, 1e-3, 0.0), Adam::new(&plain_vs, 1e-3, 0.0));
+    let (optimizer, plain_optimizer) = (
+        Adam::new(&vs, 1e-3, 0.0, 0.0),
+        Adam::new(&plain_vs, 1e-3, 0.0, 0.0),
+    );
     let model_path = dir.join("boosted.nam");
     export::nam_file(&boosted, model.export_weights(), 48_000.0)
         .save(&model_path)

@@ -39,6 +39,7 @@ pub fn record(settings: &TrainSettings, facts: &RunFacts) -> Value {
         "learning_rate": settings.learning_rate,
         "learning_rate_decay": settings.learning_rate_decay,
         "weight_decay": settings.weight_decay,
+        "average_decay": settings.average_decay,
         "batch_size": settings.batch_size,
         "segment_length": settings.segment_samples,
         "seed": settings.seed,
@@ -65,6 +66,8 @@ pub struct Recorded {
     pub segment_length: Option<usize>,
     /// The seed.
     pub seed: Option<u64>,
+    /// The weight average's decay per step.
+    pub average_decay: Option<f64>,
     /// The fraction of the files kept for validation.
     pub validation_split: Option<f64>,
     /// The main loss.
@@ -103,6 +106,7 @@ impl Recorded {
             batch_size: count("batch_size"),
             segment_length: count("segment_length"),
             seed: record.get("seed").and_then(Value::as_u64),
+            average_decay: number("average_decay"),
             validation_split: number("validation_split"),
             loss: record
                 .get("loss")

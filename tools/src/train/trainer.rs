@@ -1,6 +1,7 @@
 //! The training loop: Adam with exponential learning-rate decay per epoch,
 //! the NAM trainer's non-overlapping segments in a shuffled order, in batches,
-//! validation ESR each epoch, the best model kept,
+//! validation ESR each epoch of the weights and of their running average
+//! ([`super::adam`]), the best of either kept,
 //! a progress bar, and a stop flag (Ctrl-C) honoured between batches. Every
 //! epoch's segments and learning rate depend only on the seed and the epoch's
 //! number, and the optimizer's state is saved with each checkpoint, so a
@@ -41,6 +42,9 @@ pub struct TrainSettings {
     pub learning_rate_decay: f64,
     /// Adam's (L2) weight decay.
     pub weight_decay: f64,
+    /// The decay per step of the weight average validated beside the weights
+    /// each epoch; 0 keeps none.
+    pub average_decay: f64,
     /// Segments per batch.
     pub batch_size: usize,
     /// Output samples per segment.
@@ -96,7 +100,8 @@ pub struct TrainOutcome {
     pub best_validation_esrs: Vec<f64>,
     /// The validation ESR before training (of the initial or resumed model).
     pub initial_validation_esr: f64,
-    /// Validation ESR after each epoch of this run.
+    /// Validation ESR after each epoch of this run (of the weights or their
+    /// average, whichever is lower).
     pub history: Vec<f64>,
     /// Mean training loss of each epoch of this run.
     pub train_loss: Vec<f64>,
@@ -327,7 +332,12 @@ pub fn train(
     tch::manual_seed(settings.seed as i64);
     let vs = nn::VarStore::new(device);
     let mut model = TrainModel::new(&vs.root(), architecture);
-    let mut optimizer = Adam::new(&vs, settings.learning_rate, settings.weight_decay);
+    let mut optimizer = Adam::new(
+        &vs,
+        settings.learning_rate,
+        settings.weight_decay,
+        settings.average_decay,
+    );
     let workers = (device == Device::Cpu && settings.threads > 1 && !architecture.has_batchnorm())
         .then(|| Workers::new(architecture, settings.threads.min(settings.batch_size)));
     let first_epoch = match resume {
@@ -436,17 +446,29 @@ pub fn train(
         lap(&mut clock);
         let weights = model.export_weights();
         let esrs = validation.esrs(&weights)?;
-        history.push(headline(&esrs));
-        train_loss.push(loss_sum / done.max(1) as f64);
         best.update(&esrs, &weights);
-        phases.validation += lap(&mut clock);
-        let shown: Vec<String> = esrs.iter().map(|e| format!("{e:.5}")).collect();
-        bar.println(format!(
+        let mut lowest = headline(&esrs);
+        let mut line = format!(
             "epoch {epoch}/{}: loss {:.4e}, validation ESR {}",
             settings.epochs,
             loss_sum / done.max(1) as f64,
-            shown.join(" / ")
-        ));
+            shown(&esrs)
+        );
+        if let Some(average) = optimizer.with_average(|| model.export_weights()) {
+            let average_esrs = validation.esrs(&average)?;
+            best.update(&average_esrs, &average);
+            lowest = lowest.min(headline(&average_esrs));
+            line += &format!(" (weight average {})", shown(&average_esrs));
+        }
+        history.push(lowest);
+        train_loss.push(loss_sum / done.max(1) as f64);
+        phases.validation += lap(&mut clock);
+        if bar.is_hidden() && settings.progress {
+            // No terminal to draw the bar on (a log file): the lines alone.
+            eprintln!("{line}");
+        } else {
+            bar.println(line);
+        }
         checkpoint(&weights, epoch, &esrs, optimizer.state());
     }
     bar.finish_and_clear();
@@ -463,6 +485,12 @@ pub fn train(
         seconds: start_time.elapsed().as_secs_f64(),
         phases,
     })
+}
+
+/// Each submodel's ESR to five places, `/` between them.
+fn shown(esrs: &[f64]) -> String {
+    let each: Vec<String> = esrs.iter().map(|e| format!("{e:.5}")).collect();
+    each.join(" / ")
 }
 
 /// `0..segments` in a random order (Fisher–Yates).
