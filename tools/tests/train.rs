@@ -398,6 +398,17 @@ fn short_training_lowers_esr_and_exports_a_loadable_model() {
     ] {
         assert!(report.contains(words), "{words:?} missing from:\n{report}");
     }
+    // Which weights were kept, as the outcome says.
+    let kept = match outcome.kept.last() {
+        Some(nam_tools::train::trainer::Kept::Average(epoch)) => {
+            format!("kept: the weight average after epoch {epoch}")
+        }
+        Some(nam_tools::train::trainer::Kept::Weights(epoch)) => {
+            format!("kept: the weights after epoch {epoch}")
+        }
+        other => panic!("six epochs of training kept {other:?}"),
+    };
+    assert!(report.contains(&kept), "{kept:?} missing from:\n{report}");
     // Every phase was timed, and together they fit in the run.
     let phases = outcome.phases.named();
     assert!(

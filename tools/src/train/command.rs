@@ -22,7 +22,7 @@ use super::loss::{LossConfig, LossKind};
 use super::plot::{self, PlotData, PlotError};
 use super::run_record::{self, Recorded, RunFacts};
 use super::trainer::{
-    self, Dataset, DeviceChoice, ResumePoint, TrainError, TrainOutcome, TrainSettings,
+    self, Dataset, DeviceChoice, Kept, ResumePoint, TrainError, TrainOutcome, TrainSettings,
 };
 use super::validation;
 use super::verdict;
@@ -684,6 +684,17 @@ fn resumable(spec: ModelSpec) -> Result<(Architecture, Vec<f32>), String> {
     }
 }
 
+/// Where the headline (largest) submodel's kept weights came from, in words.
+fn kept_words(outcome: &TrainOutcome) -> String {
+    match outcome.kept.last() {
+        Some(Kept::Average(epoch)) => format!("the weight average after epoch {epoch}"),
+        Some(Kept::Weights(epoch)) => format!("the weights after epoch {epoch}"),
+        Some(Kept::Start) | None => {
+            "the weights the run started from: no epoch validated lower".into()
+        }
+    }
+}
+
 impl Summary {
     /// The end-of-training report for a guitarist: ESR and what it means, time,
     /// files written, the capture signal and latency.
@@ -714,6 +725,7 @@ impl Summary {
                     ""
                 }
             ),
+            format!("kept: {}", kept_words(outcome)),
             format!("time per phase: {}", phase_shares(outcome)),
             format!("model written: {}", self.output.display()),
         ];

@@ -98,6 +98,8 @@ pub struct TrainOutcome {
     pub best_validation_esr: f64,
     /// Each submodel's best validation ESR (one entry for a single model).
     pub best_validation_esrs: Vec<f64>,
+    /// Where each submodel's kept weights came from.
+    pub kept: Vec<Kept>,
     /// The validation ESR before training (of the initial or resumed model).
     pub initial_validation_esr: f64,
     /// Validation ESR after each epoch of this run (of the weights or their
@@ -115,6 +117,18 @@ pub struct TrainOutcome {
     pub seconds: f64,
     /// Where that time went.
     pub phases: PhaseTimes,
+}
+
+/// Where kept weights came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kept {
+    /// The weights the run started from (initial or resumed): no epoch
+    /// validated lower.
+    Start,
+    /// The weights after this many epochs in all.
+    Weights(usize),
+    /// The weight average after this many epochs in all.
+    Average(usize),
 }
 
 /// Seconds spent in each phase of a run (on the CPU every libtorch call has
@@ -256,12 +270,14 @@ struct BestSubmodels {
     counts: Vec<usize>,
     esrs: Vec<f64>,
     weights: Vec<Vec<f32>>,
+    kept: Vec<Kept>,
 }
 
 impl BestSubmodels {
-    fn new(counts: Vec<usize>, esrs: Vec<f64>, weights: &[f32]) -> Self {
+    fn new(counts: Vec<usize>, esrs: Vec<f64>, weights: &[f32], start: Kept) -> Self {
         let weights = Self::split(&counts, weights);
         Self {
+            kept: vec![start; counts.len()],
             counts,
             esrs,
             weights,
@@ -280,18 +296,19 @@ impl BestSubmodels {
             .collect()
     }
 
-    /// Keeps each submodel's weights where its ESR improved.
-    fn update(&mut self, esrs: &[f64], weights: &[f32]) {
+    /// Keeps each submodel's weights where its ESR improved, noting `from`.
+    fn update(&mut self, esrs: &[f64], weights: &[f32], from: Kept) {
         let current = Self::split(&self.counts, weights);
-        for ((best_esr, best), (&esr, now)) in self
+        let bests = self
             .esrs
             .iter_mut()
             .zip(&mut self.weights)
-            .zip(esrs.iter().zip(current))
-        {
+            .zip(&mut self.kept);
+        for (((best_esr, best), kept), (&esr, now)) in bests.zip(esrs.iter().zip(current)) {
             if esr < *best_esr {
                 *best_esr = esr;
                 *best = now;
+                *kept = from;
             }
         }
     }
@@ -372,6 +389,7 @@ pub fn train(
         model.submodel_weight_counts(),
         initial_esrs.clone(),
         &weights,
+        Kept::Start,
     );
     phases.validation += lap(&mut clock);
     let bar = progress_bar(settings, batches, first_epoch);
@@ -446,7 +464,7 @@ pub fn train(
         lap(&mut clock);
         let weights = model.export_weights();
         let esrs = validation.esrs(&weights)?;
-        best.update(&esrs, &weights);
+        best.update(&esrs, &weights, Kept::Weights(epoch));
         let mut lowest = headline(&esrs);
         let mut line = format!(
             "epoch {epoch}/{}: loss {:.4e}, validation ESR {}",
@@ -456,7 +474,7 @@ pub fn train(
         );
         if let Some(average) = optimizer.with_average(|| model.export_weights()) {
             let average_esrs = validation.esrs(&average)?;
-            best.update(&average_esrs, &average);
+            best.update(&average_esrs, &average, Kept::Average(epoch));
             lowest = lowest.min(headline(&average_esrs));
             line += &format!(" (weight average {})", shown(&average_esrs));
         }
@@ -476,6 +494,7 @@ pub fn train(
         best_weights: best.weights(),
         best_validation_esr: headline(&best.esrs),
         best_validation_esrs: best.esrs,
+        kept: best.kept,
         initial_validation_esr: headline(&initial_esrs),
         history,
         train_loss,
