@@ -42,7 +42,7 @@ pub struct AdamState {
     /// Second moments.
     pub second: Vec<Tensor>,
     /// The exponential moving average of the weights, started at zero (so
-    /// biased towards zero until corrected by [`Adam::average_correction`]);
+    /// biased towards zero; [`Adam::with_average`] divides by `1 − decayⁿ`);
     /// empty when the run keeps none.
     pub average: Vec<Tensor>,
     /// Steps taken into the average (fewer than `steps` when a run resumed
