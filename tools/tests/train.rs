@@ -550,6 +550,83 @@ fn the_weight_average_is_the_corrected_moving_average_of_the_steps() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// A run resumed with another `--average-decay` continues the saved average
+/// under the new decay: every step's weight in it is what the decays in force
+/// at and after that step give it, divided by their total.
+#[test]
+fn a_changed_average_decay_continues_the_saved_average() {
+    let vs = nn::VarStore::new(Device::Cpu);
+    let w = vs.root().var("w", &[3], nn::Init::Const(0.0));
+    let decays = [0.9, 0.9, 0.9, 0.5, 0.5];
+    let mut optimizer = Adam::new(&vs, 0.1, 0.0, decays[0]);
+    let dir = temp_dir("average-decay-change");
+    let mut seen: Vec<Vec<f32>> = Vec::new();
+    for (k, &decay) in decays.iter().enumerate() {
+        if k > 0 && decay != decays[k - 1] {
+            // Saved and resumed with the new decay, as `--resume` does.
+            let path = dir.join("state.adam");
+            optimizer.state().save(&path).unwrap();
+            optimizer = Adam::new(&vs, 0.1, 0.0, decay);
+            optimizer.restore(AdamState::load(&path).unwrap()).unwrap();
+        }
+        let target = Tensor::from_slice(&[1.0_f32, -2.0, 3.0]) * (k + 1) as f64;
+        let loss = (&w - target).square().sum(tch::Kind::Float);
+        let gradients = optimizer.gradients(&loss);
+        optimizer.step(&gradients);
+        seen.push(Vec::<f32>::try_from(&w).unwrap());
+    }
+    let average = optimizer
+        .with_average(|| Vec::<f32>::try_from(&w).unwrap())
+        .unwrap();
+    // Step k's weight: (1 − d_k) times every later step's decay.
+    let weights: Vec<f64> = (0..decays.len())
+        .map(|k| (1.0 - decays[k]) * decays[k + 1..].iter().product::<f64>())
+        .collect();
+    let total: f64 = weights.iter().sum();
+    for (i, &got) in average.iter().enumerate() {
+        let sum: f64 = weights
+            .iter()
+            .zip(&seen)
+            .map(|(weight, step)| weight * f64::from(step[i]))
+            .sum();
+        let expected = sum / total;
+        assert!(
+            (f64::from(got) - expected).abs() < 1e-5,
+            "variable {i}: average {got}, expected {expected}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A state written by the first version that kept an average (its step
+/// count, not its weight) still resumes: moments as saved, a new average.
+#[test]
+fn a_state_with_the_average_counted_in_steps_starts_a_new_average() {
+    let dir = temp_dir("average-in-steps");
+    let path = dir.join("old.adam");
+    let ones = Tensor::from_slice(&[1.0_f32, 2.0]);
+    let named = [
+        ("steps", Tensor::from(4_i64)),
+        ("first.0", ones.copy()),
+        ("second.0", ones.copy()),
+        ("average_steps", Tensor::from(4_i64)),
+        ("average.0", ones.copy()),
+    ];
+    Tensor::save_multi(&named, &path).unwrap();
+    let state = AdamState::load(&path).unwrap();
+    assert_eq!(state.steps, 4);
+    assert_eq!(state.first.len(), 1);
+    assert!(
+        state.average.is_empty(),
+        "an average read without its weight"
+    );
+    // Missing one of its averages, it is refused.
+    Tensor::save_multi(&named[..4], &path).unwrap();
+    let error = AdamState::load(&path).err().unwrap();
+    assert!(error.contains("incomplete"), "{error}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// The arguments of a short nano training on `dir`'s di.wav/amp.wav.
 fn short_run(dir: &Path, output: &str, epochs: usize, resume: Option<PathBuf>) -> TrainArgs {
     TrainArgs {

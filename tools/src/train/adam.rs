@@ -42,12 +42,13 @@ pub struct AdamState {
     /// Second moments.
     pub second: Vec<Tensor>,
     /// The exponential moving average of the weights, started at zero (so
-    /// biased towards zero; [`Adam::with_average`] divides by `1 − decayⁿ`);
-    /// empty when the run keeps none.
+    /// biased towards zero; [`Adam::with_average`] divides it by
+    /// `average_weight`); empty when the run keeps none.
     pub average: Vec<Tensor>,
-    /// Steps taken into the average (fewer than `steps` when a run resumed
-    /// from a state saved without one).
-    pub average_steps: i64,
+    /// The total weight the average's sums give the steps taken into it:
+    /// `1 − decayⁿ` after `n` steps at one decay, and still the right
+    /// divisor when a resumed run changed the decay (0 before any step).
+    pub average_weight: f64,
 }
 
 impl Adam {
@@ -66,7 +67,7 @@ impl Adam {
                 } else {
                     Vec::new()
                 },
-                average_steps: 0,
+                average_weight: 0.0,
             },
             parameters,
             learning_rate,
@@ -124,16 +125,16 @@ impl Adam {
                 *average *= decay;
                 *average += parameter * (1.0 - decay);
             }
-            state.average_steps += 1;
+            state.average_weight = state.average_weight * decay + (1.0 - decay);
         }
     }
 
-    /// What the running sums are divided by to be the average: `1 − decayⁿ`
-    /// after `n` steps (Adam's own bias correction), `None` before any step
-    /// or without an average.
+    /// What the running sums are divided by to be the average (Adam's own
+    /// bias correction, see [`AdamState::average_weight`]), `None` before
+    /// any step or without an average.
     fn average_correction(&self) -> Option<f64> {
-        let steps = i32::try_from(self.state.average_steps).unwrap_or(i32::MAX);
-        (!self.state.average.is_empty() && steps > 0).then(|| 1.0 - self.average_decay.powi(steps))
+        let weight = self.state.average_weight;
+        (!self.state.average.is_empty() && weight > 0.0).then_some(weight)
     }
 
     /// Calls `f` with the variables set to the weight average, and puts the
@@ -195,17 +196,20 @@ impl Adam {
         };
         // A state saved without an average (or by a run that kept none)
         // starts one from here; a run that keeps none drops the saved one.
-        let (average, average_steps) = match (self.average_decay > 0.0, state.average.is_empty()) {
-            (true, false) => (to_device(state.average), state.average_steps),
-            (true, true) => (self.parameters.iter().map(Tensor::zeros_like).collect(), 0),
-            (false, _) => (Vec::new(), 0),
+        let (average, average_weight) = match (self.average_decay > 0.0, state.average.is_empty()) {
+            (true, false) => (to_device(state.average), state.average_weight),
+            (true, true) => (
+                self.parameters.iter().map(Tensor::zeros_like).collect(),
+                0.0,
+            ),
+            (false, _) => (Vec::new(), 0.0),
         };
         self.state = AdamState {
             steps: state.steps,
             first: to_device(state.first),
             second: to_device(state.second),
             average,
-            average_steps,
+            average_weight,
         };
         Ok(())
     }
@@ -220,7 +224,10 @@ impl AdamState {
             named.push((format!("second.{i}"), second.to_device(tch::Device::Cpu)));
         }
         if !self.average.is_empty() {
-            named.push(("average_steps".to_owned(), Tensor::from(self.average_steps)));
+            named.push((
+                "average_weight".to_owned(),
+                Tensor::from(self.average_weight),
+            ));
             for (i, average) in self.average.iter().enumerate() {
                 named.push((format!("average.{i}"), average.to_device(tch::Device::Cpu)));
             }
@@ -247,14 +254,25 @@ impl AdamState {
             second.push(s.shallow_clone());
         }
         // Written before the weight average was kept, or by a run without
-        // one: no average entries.
-        let average_steps = count("average_steps");
+        // one: no average entries. Written by the first version that kept
+        // one: its step count instead of its weight, which this state cannot
+        // turn into a weight (the decay is not in it), so the resumed run
+        // starts a new average as it does from a state without one.
+        let average_weight = find("average_weight")
+            .filter(|t| t.kind() == Kind::Double && t.numel() == 1)
+            .map(|t| t.double_value(&[]));
+        let counted_in_steps = count("average_steps").is_some();
         let average: Vec<Tensor> = (0..first.len())
             .map_while(|i| find(&format!("average.{i}")).map(Tensor::shallow_clone))
             .collect();
-        let average_entries = match average_steps {
-            Some(n) if n >= 0 && average.len() == first.len() => 1 + average.len(),
-            None if average.is_empty() => 0,
+        let complete = average.len() == first.len();
+        let (average, average_weight, average_entries) = match (average_weight, counted_in_steps) {
+            (Some(w), false) if complete && (0.0..=1.0).contains(&w) => {
+                let entries = 1 + average.len();
+                (average, w, entries)
+            }
+            (None, true) if complete => (Vec::new(), 0.0, 1 + average.len()),
+            (None, false) if average.is_empty() => (Vec::new(), 0.0, 0),
             _ => return Err("its weight average is incomplete".into()),
         };
         if 1 + 2 * first.len() + average_entries != named.len() || steps < 0 {
@@ -265,7 +283,7 @@ impl AdamState {
             first,
             second,
             average,
-            average_steps: average_steps.unwrap_or(0),
+            average_weight,
         })
     }
 }
