@@ -2,7 +2,8 @@
 # Training checks (the `train` feature of nam-tools): gets a CPU libtorch
 # through scripts/libtorch.sh (downloaded once into .cache/) and the NAM trainer's
 # venv through scripts/nam-venv.sh (the tests compare with its code), then runs
-# clippy and the tests with the feature on. Prints "N passed"; fails if no test ran.
+# clippy, rustdoc (warnings denied) and the tests with the feature on. Prints "N passed";
+# fails if no test ran.
 # Set TRAIN_TARGET_DIR to build elsewhere than target/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,8 @@ echo "==> NAM_VENV_PYTHON=$NAM_VENV_PYTHON"
 
 echo "==> cargo clippy -p nam-tools --features train"
 cargo clippy -p nam-tools --features train --all-targets --locked -- -D warnings
+echo "==> cargo doc -p nam-tools --features train"
+RUSTDOCFLAGS="-D warnings" cargo doc -p nam-tools --features train --no-deps --locked
 
 echo "==> cargo test -p nam-tools --features train"
 log=$(mktemp)

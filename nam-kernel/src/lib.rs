@@ -11,7 +11,7 @@
 //! ```
 //!
 //! # Layout
-//! - [`format`]: serde/JSON parsing and validation of `.nam` documents into
+//! - [`format`](mod@format): serde/JSON parsing and validation of `.nam` documents into
 //!   normalized configs plus weights; no math.
 //! - [`Model`]: builds a runnable model (all allocation here) with one interface
 //!   for every architecture: `process`, `reset`, `prewarm`, receptive field,

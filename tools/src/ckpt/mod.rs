@@ -3,7 +3,7 @@
 //!
 //! - [`archive`]: the `torch.save` zip and its state_dict (through
 //!   [`pickle`], a minimal reader of the pickles torch writes).
-//! - [`nets`]: each architecture the trainer exports (Linear, ConvNet, LSTM,
+//! - `nets`: each architecture the trainer exports (Linear, ConvNet, LSTM,
 //!   WaveNet with the A2 options), config and weights in the trainer's order.
 //!
 //! The document gets the trainer's metadata (`date`, `loudness`, `gain`) and

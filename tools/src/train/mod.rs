@@ -3,11 +3,11 @@
 //!
 //! The parts that need no libtorch are always built: [`data`] (reading and
 //! checking the pair), [`align`] (latency detection), [`arch`] (presets and
-//! configs), [`loudness`], [`verdict`] (what an ESR means). With the feature: [`model`] (the WaveNet and LSTM in
-//! `tch`, parameters in `.nam` weight order), [`loss`], [`adam`] (the
-//! optimizer, its state saved with checkpoints), [`trainer`] (the loop),
-//! [`validation`] (each epoch's ESR, played by nam-kernel), [`export`] and
-//! [`command`] (the CLI).
+//! configs), [`loudness`], [`verdict`] (what an ESR means). With the feature
+//! (so not linked from here): `model` (the WaveNet and LSTM in `tch`,
+//! parameters in `.nam` weight order), `loss`, `adam` (the optimizer, its
+//! state saved with checkpoints), `trainer` (the loop), `validation` (each
+//! epoch's ESR, played by nam-kernel), `export` and `command` (the CLI).
 //!
 //! Tests (`tools/tests/train.rs`, feature `train`): the `tch` model and
 //! `nam-kernel` give the same output for the exported weights (WaveNet nano,
