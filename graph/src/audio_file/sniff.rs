@@ -38,7 +38,7 @@ pub enum Sniffed {
     Unknown(String),
 }
 
-/// Tells the container from the file's first bytes (up to `SNIFF_BYTES`, 16).
+/// Tells the container from the file's first bytes (up to `SNIFF_BYTES`).
 pub fn sniff(head: &[u8]) -> Sniffed {
     let tag = |at: usize, what: &[u8]| head.get(at..at + what.len()) == Some(what);
     if tag(8, b"WAVE") {

@@ -196,7 +196,7 @@ pub fn impulse_latency(detected: &Detected, target: &[f32]) -> Option<Latency> {
 
 /// Regularized deconvolution `Y·X̄ / (|X|² + ε)` over the loudest stretch of the
 /// files; the latency is the first lag in `[-LOOKAHEAD, LOOKBACK]` whose response
-/// reaches half (`ONSET_FRACTION`) of the largest one.
+/// reaches `ONSET_FRACTION` of the largest one.
 pub fn deconvolution_latency(input: &[f32], target: &[f32]) -> Option<Latency> {
     let n = input.len().min(target.len()).min(MAX_ANALYSIS_SAMPLES);
     if n < 2 * (LOOKAHEAD + LOOKBACK) {

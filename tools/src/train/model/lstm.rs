@@ -80,7 +80,7 @@ impl LstmModel {
         )
     }
 
-    /// The `.nam` weights, with the state after 48 000 (`BURN_IN_SAMPLES`) zeros as the
+    /// The `.nam` weights, with the state after `BURN_IN_SAMPLES` zeros as the
     /// stored initial state (what the NAM trainer exports).
     pub fn export_weights(&self) -> Vec<f32> {
         let _guard = tch::no_grad_guard();
