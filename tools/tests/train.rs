@@ -168,6 +168,43 @@ fn parity_gated_and_plain_wavenets() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// A head rechannel with `head_dilation` (NeuralAmpModelerCore's extension,
+/// which the NAM trainer does not have): the training model's taps are as far
+/// apart as the player's, on an array whose head feeds the next array's head
+/// sum and on the last one, and a brief training writes a file that plays.
+#[test]
+fn a_dilated_head_rechannel_trains_and_plays_as_trained() {
+    let dir = temp_dir("head-dilation");
+    write_synthetic_pair(&dir);
+    let config = serde_json::json!({"architecture": "WaveNet", "config": {"layers": [
+        {"input_size": 1, "condition_size": 1, "channels": 4, "kernel_size": 2,
+         "dilations": [1, 2], "activation": "Tanh",
+         "head": {"out_channels": 3, "kernel_size": 3, "bias": true, "head_dilation": 5}},
+        {"input_size": 4, "condition_size": 1, "channels": 3, "kernel_size": 2,
+         "dilations": [1, 3], "activation": "Tanh",
+         "head": {"out_channels": 1, "kernel_size": 4, "bias": true, "head_dilation": 7}}],
+        "head": null, "head_scale": 0.5}});
+    let architecture = arch_from_json(&dir, "dilated", &config.to_string());
+    // Layers 1 + 1·2 and 1·4, heads 2·5 and 3·7: the dilations count.
+    assert_eq!(architecture.receptive_field(), 1 + 3 + 4 + 10 + 21);
+    check_parity(&architecture, &dir, "dilated");
+    let arch = dir.join("dilated.json");
+    let summary = brief_training(&dir, arch.to_str().unwrap(), "dilated-trained");
+    let file = NamFile::load(&summary.output).unwrap();
+    let nam_kernel::format::ModelSpec::WaveNet { config, .. } = &file.spec else {
+        panic!("not a WaveNet: {}", file.architecture());
+    };
+    let dilations: Vec<usize> = config
+        .layer_arrays
+        .iter()
+        .map(|a| a.head.dilation)
+        .collect();
+    assert_eq!(dilations, [5, 7]);
+    let out = kernel_outputs(&file, &noise(9, 4_000)).remove(0);
+    assert!(out.iter().all(|y| y.is_finite()) && out.iter().any(|&y| y != 0.0));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn parity_lstm() {
     let dir = temp_dir("parity-lstm");

@@ -586,9 +586,6 @@ fn check_wavenet_layers(config: &WaveNetConfig) -> Result<(), String> {
         if array.layers.is_empty() {
             return Err(format!("an array without layers ({at})"));
         }
-        if array.head.dilation != 1 {
-            return Err(format!("`head.head_dilation` other than 1 ({at})"));
-        }
         for layer in &array.layers {
             let secondary = learned_config::secondary(&layer.gating);
             for activation in std::iter::once(&layer.activation).chain(secondary) {

@@ -407,6 +407,7 @@ impl WaveNetModel {
                     &(&p / "head"),
                     ConvShape {
                         kernel_size: a.head.kernel_size,
+                        dilation: a.head.dilation,
                         ..ConvShape::pointwise(
                             a.head_term_channels(),
                             a.head.out_channels,
@@ -420,7 +421,7 @@ impl WaveNetModel {
                     rechannel,
                     layers,
                     head,
-                    layers_rf: rf - (a.head.kernel_size as i64 - 1),
+                    layers_rf: rf - (a.head.kernel_size as i64 - 1) * a.head.dilation as i64,
                     rf,
                     slimmable: a.slimmable.clone(),
                 };
