@@ -101,6 +101,14 @@ pub struct ArrayHeadConfig {
     pub bias: bool,
 }
 
+impl ArrayHeadConfig {
+    /// Frames before the newest one that each output frame reads:
+    /// `(kernel_size − 1) · dilation`.
+    pub fn lookback(&self) -> usize {
+        (self.kernel_size - 1) * self.dilation
+    }
+}
+
 /// The head 1x1 convolution of each layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Head1x1Config {
@@ -234,7 +242,7 @@ impl LayerArrayConfig {
             .iter()
             .map(|l| (l.kernel_size - 1) * l.dilation)
             .sum();
-        1 + layers + (self.head.kernel_size - 1) * self.head.dilation
+        1 + layers + self.head.lookback()
     }
 
     fn weight_count(&self) -> usize {

@@ -459,10 +459,8 @@ fn state_floats(spec: &ModelSpec, max_frames: usize) -> usize {
                         (layer.kernel_size - 1) * layer.dilation,
                     ));
                 }
-                total = total.saturating_add(history(
-                    array.head_term_channels(),
-                    (array.head.kernel_size - 1) * array.head.dilation,
-                ));
+                total = total
+                    .saturating_add(history(array.head_term_channels(), array.head.lookback()));
             }
             if let Some(head) = &config.post_head {
                 for (k, (cin, cout)) in head

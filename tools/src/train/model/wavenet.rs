@@ -421,7 +421,7 @@ impl WaveNetModel {
                     rechannel,
                     layers,
                     head,
-                    layers_rf: rf - (a.head.kernel_size as i64 - 1) * a.head.dilation as i64,
+                    layers_rf: rf - a.head.lookback() as i64,
                     rf,
                     slimmable: a.slimmable.clone(),
                 };
