@@ -3,7 +3,7 @@
 # aarch64 instructions of our harness under qemu, with ../shared/tools/aarch64-cost.
 #
 # usage: scripts/aarch64-cost.sh [--models LIST] [--block N] [--table NAME] [--size S]
-#                                [--samples N1,N2] [--ipc X]
+#                                [--samples N1,N2] [--ipc X] [--mca]
 #   --models LIST    comma-separated model file stems from the peers' models/ folder
 #                    (the wavenet_ prefix may be left out) or paths to .nam files
 #                    (default: every model there but the *_legacy.nam copies)
@@ -15,6 +15,11 @@
 #   --samples N1,N2  the two run lengths (default 8192,40960)
 #   --ipc X          instructions per cycle assumed for the Dwarf estimate (default 0.5,
 #                    the calibration in ../shared/tools/aarch64-cost/README.md; 0.4 to be safe)
+#   --mca            also each model's own IPC from LLVM's in-order Cortex-A53 model
+#                    (llvm-mca, through the tool's mca_ipc.py, over the harness's 600 hottest
+#                    blocks, each weighted by what it executed more in the longer run; the C
+#                    library's blocks are left out) and its share of a Dwarf core at that IPC:
+#                    a second, model-specific estimate
 # Quick run: scripts/aarch64-cost.sh --models nano
 #
 # Method: our harness (nam-kernel/examples/anchor.rs) is cross-built for
@@ -40,6 +45,7 @@ table=neon
 size=
 samples=8192,40960
 ipc=0.5
+mca=
 while [ $# -gt 0 ]; do
   case "$1" in
     --models) models=${2:?}; shift ;;
@@ -48,6 +54,7 @@ while [ $# -gt 0 ]; do
     --size) size=${2:?}; shift ;;
     --samples) samples=${2:?}; shift ;;
     --ipc) ipc=${2:?}; shift ;;
+    --mca) mca=1 ;;
     -h|--help) usage ;;
     *) echo "aarch64-cost: unknown argument $1" >&2; usage ;;
   esac
@@ -88,7 +95,7 @@ fi
 [ "${#names[@]}" -gt 0 ] || die "no models to count"
 
 # --- tools ------------------------------------------------------------------
-missing=$(for p in qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross; do
+missing=$(for p in qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross ${mca:+llvm}; do
   dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
 if [ -n "$missing" ]; then
   sudo=$([ "$(id -u)" = 0 ] && echo "" || echo "sudo")
@@ -128,8 +135,64 @@ count() {
   echo "$insns"
 }
 
-rows=$(mktemp)
-trap 'rm -f "$rows"' EXIT
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+rows=$work/rows
+: >"$rows"
+if [ -n "$mca" ]; then
+  command -v llvm-mca >/dev/null || die "--mca needs llvm-mca (Debian package llvm)"
+  aarch64-linux-gnu-objdump -d --no-show-raw-insn "$anchor" >"$work/anchor.dis" \
+    || die "cannot disassemble $anchor"
+fi
+
+# qemu-user maps a 64-bit position-independent guest at this address.
+qemu_load_base=0x5500000000
+
+# LLVM's IPC of the per-sample work: mca_ipc MODEL [--size S]. Both run lengths
+# list their hottest blocks; the difference of each block's executed
+# instructions is what the extra samples ran (loading and warm-up cancel, as in
+# the counts). Blocks are moved from qemu's addresses to the binary's; those
+# outside it (the C library, the loader) are dropped.
+mca_ipc() {
+  local dir out ipc
+  dir=$(mktemp -d -p "$work")
+  for samples in "$n1" "$n2"; do
+    PLUGIN=$plugin HOT=600 sh "$tool/count.sh" "$anchor" bench "$1" "$block" "$samples" 0 \
+      --table "$table" "${@:2}" >"$dir/qemu-$samples.txt" \
+      || die "the harness failed under qemu on $1 ($samples samples, hot blocks)"
+  done
+  python3 - "$work/anchor.dis" "$dir/qemu-$n1.txt" "$dir/qemu-$n2.txt" "$qemu_load_base" \
+    >"$dir/hot.txt" <<'PY' \
+    || die "$1: no hot block of the per-sample work lies in the harness (has qemu's load address changed from $qemu_load_base?)"
+import re, sys
+dis, short, long, base = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4], 16)
+text = [int(m.group(1), 16) for m in map(re.compile(r"\s+([0-9a-f]+):\s").match, open(dis)) if m]
+low, high = min(text), max(text)
+def hot(path):
+    total, blocks = None, {}
+    for line in open(path):
+        if line.startswith("insns="):
+            total = int(line[6:])
+        m = re.match(r"hot vaddr=0x([0-9a-f]+) ninsn=(\d+) execinsns=(\d+)", line)
+        if m and low <= int(m.group(1), 16) - base <= high:
+            blocks[(int(m.group(1), 16) - base, int(m.group(2)))] = int(m.group(3))
+    return total, blocks
+(total1, blocks1), (total2, blocks2) = hot(short), hot(long)
+print(f"insns={total2 - total1}")
+kept = 0
+for (vaddr, n), executed in sorted(blocks2.items()):
+    extra = executed - blocks1.get((vaddr, n), 0)
+    if extra > 0:
+        print(f"hot vaddr={vaddr:#x} ninsn={n} execinsns={extra}")
+        kept += 1
+sys.exit(0 if kept else 1)
+PY
+  out=$(python3 "$tool/mca_ipc.py" "$work/anchor.dis" "$dir/hot.txt" cortex-a35) \
+    || die "llvm-mca failed on $1"
+  ipc=$(sed -n 's/.*weighted IPC = \([0-9.]*\).*/\1/p' <<<"$out" | head -1)
+  [ -n "$ipc" ] || die "mca_ipc.py gave no IPC for $1: $out"
+  echo "$ipc"
+}
 for i in "${!names[@]}"; do
   name=${names[$i]} path=${paths[$i]}
   if [ -n "$size" ]; then sizes=("$size")
@@ -145,13 +208,15 @@ for i in "${!names[@]}"; do
     i1=$(count "$path" "$n1" "${size_args[@]}")
     i2=$(count "$path" "$n2" "${size_args[@]}")
     [ "$i2" -gt "$i1" ] || die "$name: $n2 samples counted $i2 instructions, not more than $n1 samples ($i1)"
-    printf '%s\t%s\t%s\n' "$name" "${s:-full}" "$(( (i2 - i1) / (n2 - n1) ))" >>"$rows"
+    model_ipc=-
+    [ -n "$mca" ] && model_ipc=$(mca_ipc "$path" "${size_args[@]}")
+    printf '%s\t%s\t%s\t%s\n' "$name" "${s:-full}" "$(( (i2 - i1) / (n2 - n1) ))" "$model_ipc" >>"$rows"
   done
 done
 
-python3 - "$rows" "$ipc" "$block" "$table" "$n1" "$n2" <<'EOF'
+python3 - "$rows" "$ipc" "$block" "$table" "$n1" "$n2" "$mca" <<'EOF'
 import sys
-rows, ipc, block, table, n1, n2 = sys.argv[1:]
+rows, ipc, block, table, n1, n2, mca = sys.argv[1:]
 ipc = float(ipc)
 # NeuralAmpModelerCore daae2d0, -mcpu=cortex-a35 -O3 -Ofast, block 64, same method
 # (../shared/tools/aarch64-cost/README.md), and the goals of issue #10, by model.
@@ -161,16 +226,20 @@ nam_core = {"wavenet_nano": 6433, "wavenet_feather": 8269, "wavenet_lite": 13063
 goal = {"wavenet_nano": 1300, "wavenet_feather": 3000, "wavenet_lite": 5500,
         "wavenet_standard": 8000, "wavenet_a2_full": 7000, "wavenet_a2_lite": 770,
         "lstm_standard": 1335}
-def load(insns):
-    return insns / ipc * 48000 / 1.3e9 * 100
+def load(insns, at_ipc=ipc):
+    return insns / at_ipc * 48000 / 1.3e9 * 100
 print(f"aarch64 instructions per sample, block {block}, table {table}, target-cpu=cortex-a35, "
       f"qemu count of ({n2} - {n1} samples); Dwarf share = insns/sample / IPC {ipc:g} * 48000 / 1.3e9")
+if mca:
+    print("llvm-mca IPC: LLVM's in-order Cortex-A53 model over the harness's hottest blocks, "
+          "weighted by their executed instructions (../shared/tools/aarch64-cost/mca_ipc.py)")
 print()
+mca_head, mca_rule = (" | llvm-mca IPC | ours, % of one A35 core at that IPC", "---|---|") if mca else ("", "")
 print(f"| model | size | ours insns/sample | NAM Core insns/sample | ours / NAM Core "
-      f"| ours, % of one A35 core at IPC {ipc:g} | NAM Core, % | goal (issue #10) | goal met |")
-print("|---|---|---|---|---|---|---|---|---|")
+      f"| ours, % of one A35 core at IPC {ipc:g} | NAM Core, % | goal (issue #10) | goal met{mca_head} |")
+print(f"|---|---|---|---|---|---|---|---|---|{mca_rule}")
 for line in open(rows).read().splitlines():
-    name, size, insns = line.split("\t")
+    name, size, insns, model_ipc = line.split("\t")
     insns = int(insns)
     key = name.removesuffix("_legacy")
     ref, target = nam_core.get(key), goal.get(key)
@@ -181,5 +250,7 @@ for line in open(rows).read().splitlines():
              f"{load(ref):.0f}%" if ref else "-",
              f"<= {target:,} ({load(target):.0f}%)".replace(",", " ") if target else "-",
              ("yes" if insns <= target else "no") if target and size == "full" else "-"]
+    if mca:
+        cells += [model_ipc, f"{load(insns, float(model_ipc)):.0f}%"]
     print("| " + " | ".join(cells) + " |")
 EOF

@@ -36,8 +36,9 @@ cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 step "system packages and rustup targets"
 # aarch64 (MOD Dwarf) cross-testing: Debian's cross linker and qemu-user; rsvg-convert renders
 # the MOD GUI's images (scripts/lv2-bundle.sh). `nam-graph live` (graph/tests/live.rs): a JACK
-# server (jackd2, run on its dummy backend) and libjack (found through pkg-config).
-apt_packages="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user librsvg2-bin jackd2 libjack-jackd2-dev pkg-config"
+# server (jackd2, run on its dummy backend) and libjack (found through pkg-config). llvm-mca
+# (llvm) for scripts/aarch64-cost.sh --mca.
+apt_packages="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user llvm librsvg2-bin jackd2 libjack-jackd2-dev pkg-config"
 missing=$(for p in $apt_packages; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
 if [ -n "$missing" ]; then
   sudo=$([ "$(id -u)" = 0 ] && echo "" || echo "sudo")
@@ -156,9 +157,11 @@ else
   echo "NeuralAudio not built in ${neuralaudio%/neuralaudio-default/*}: live RTNeural comparison skipped (scripts/bench-peers.sh builds it)"
 fi
 
-step "aarch64 instruction count of one small model (scripts/aarch64-cost.sh)"
-scripts/aarch64-cost.sh --models "$harness_model" --samples 4096,12288 2>&1 | tee "$log"
+step "aarch64 instruction count and llvm-mca IPC of one small model (scripts/aarch64-cost.sh --mca)"
+scripts/aarch64-cost.sh --models "$harness_model" --samples 4096,12288 --mca 2>&1 | tee "$log"
 grep -Eq '^\| wavenet_nano \| full \| [1-9][0-9 ]* \|' "$log" || die "scripts/aarch64-cost.sh printed no count for wavenet_nano"
+grep -Eq '^\| wavenet_nano \| full \|.*\| 0\.[0-9]{3} \| [0-9]+% \|$' "$log" \
+  || die "scripts/aarch64-cost.sh --mca printed no llvm-mca IPC for wavenet_nano"
 passed=$((passed + 1))
 
 step "LV2 plugin in real hosts: validators, lv2patchhost parity with nam-graph, jalv, Carla, mod-host, Ardour"
