@@ -64,6 +64,14 @@ pub struct LayerConfig {
     pub gating: Gating,
 }
 
+impl LayerConfig {
+    /// Frames before the newest one that the dilated convolution reads:
+    /// `(kernel_size − 1) · dilation`.
+    pub fn lookback(&self) -> usize {
+        (self.kernel_size - 1) * self.dilation
+    }
+}
+
 /// How the two halves of a paired convolution output combine.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Gating {
@@ -237,11 +245,7 @@ impl LayerArrayConfig {
 
     /// Receptive field of the array (layers plus head rechannel), in samples.
     pub fn receptive_field(&self) -> usize {
-        let layers: usize = self
-            .layers
-            .iter()
-            .map(|l| (l.kernel_size - 1) * l.dilation)
-            .sum();
+        let layers: usize = self.layers.iter().map(LayerConfig::lookback).sum();
         1 + layers + self.head.lookback()
     }
 

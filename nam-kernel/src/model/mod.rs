@@ -454,10 +454,7 @@ fn state_floats(spec: &ModelSpec, max_frames: usize) -> usize {
                 total = total
                     .saturating_add(8usize.saturating_mul(widest).saturating_mul(planar_frames));
                 for layer in &array.layers {
-                    total = total.saturating_add(history(
-                        array.channels,
-                        (layer.kernel_size - 1) * layer.dilation,
-                    ));
+                    total = total.saturating_add(history(array.channels, layer.lookback()));
                 }
                 total = total
                     .saturating_add(history(array.head_term_channels(), array.head.lookback()));
