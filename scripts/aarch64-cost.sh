@@ -149,19 +149,21 @@ fi
 qemu_load_base=0x5500000000
 
 # LLVM's IPC of the per-sample work: mca_ipc MODEL [--size S]. Both run lengths
-# list their hottest blocks; the difference of each block's executed
-# instructions is what the extra samples ran (loading and warm-up cancel, as in
-# the counts). Blocks are moved from qemu's addresses to the binary's; those
-# outside it (the C library, the loader) are dropped.
+# list their hottest blocks (the shorter run more of them, so that every block
+# of the longer run's 600 is found there too); the difference of each block's
+# executed instructions is what the extra samples ran (loading and warm-up
+# cancel, as in the counts). Blocks are moved from qemu's addresses to the
+# binary's; those outside it (the C library, the loader) are dropped.
 mca_ipc() {
   local dir out ipc
   dir=$(mktemp -d -p "$work")
-  for samples in "$n1" "$n2"; do
-    PLUGIN=$plugin HOT=600 sh "$tool/count.sh" "$anchor" bench "$1" "$block" "$samples" 0 \
-      --table "$table" "${@:2}" >"$dir/qemu-$samples.txt" \
-      || die "the harness failed under qemu on $1 ($samples samples, hot blocks)"
-  done
-  python3 - "$work/anchor.dis" "$dir/qemu-$n1.txt" "$dir/qemu-$n2.txt" "$qemu_load_base" \
+  PLUGIN=$plugin HOT=2000 sh "$tool/count.sh" "$anchor" bench "$1" "$block" "$n1" 0 \
+    --table "$table" "${@:2}" >"$dir/short.txt" \
+    || die "the harness failed under qemu on $1 ($n1 samples, hot blocks)"
+  PLUGIN=$plugin HOT=600 sh "$tool/count.sh" "$anchor" bench "$1" "$block" "$n2" 0 \
+    --table "$table" "${@:2}" >"$dir/long.txt" \
+    || die "the harness failed under qemu on $1 ($n2 samples, hot blocks)"
+  python3 - "$work/anchor.dis" "$dir/short.txt" "$dir/long.txt" "$qemu_load_base" \
     >"$dir/hot.txt" <<'PY' \
     || die "$1: no hot block of the per-sample work lies in the harness (has qemu's load address changed from $qemu_load_base?)"
 import re, sys
