@@ -234,7 +234,8 @@ print(f"aarch64 instructions per sample, block {block}, table {table}, target-cp
       f"qemu count of ({n2} - {n1} samples); Dwarf share = insns/sample / IPC {ipc:g} * 48000 / 1.3e9")
 if mca:
     print("llvm-mca IPC: LLVM's in-order Cortex-A53 model over the harness's hottest blocks, "
-          "weighted by their executed instructions (../shared/tools/aarch64-cost/mca_ipc.py)")
+          f"each weighted by what it ran in the {int(n2) - int(n1)} extra samples of the longer run "
+          "(../shared/tools/aarch64-cost/mca_ipc.py)")
 print()
 mca_head, mca_rule = (" | llvm-mca IPC | ours, % of one A35 core at that IPC", "---|---|") if mca else ("", "")
 print(f"| model | size | ours insns/sample | NAM Core insns/sample | ours / NAM Core "
